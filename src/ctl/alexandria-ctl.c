@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT */
+/* alexandria-ctl: the one command people type. Options are parsed once for
+ * all verbs; a verb table (name, argument counts, handler) dispatches. */
+#include <getopt.h>
+#include <limits.h>
+#include <locale.h>
+
+#include "ctl.h"
+#include "log.h"
+
+CtlArgs arg = {};
+Paths paths = {};
+
+static void help(void) {
+        printf("Usage: %1$s [OPTIONS] VERB [ARGS]\n"
+               "\n"
+               "Manage backup schedules that run as systemd timers.\n"
+               "\n"
+               "Schedules:\n"
+               "  create PATH;HH:MM;NAME          Back up PATH daily at HH:MM as schedule NAME\n"
+               "  create NAME --on-calendar EXPR --source PATH [--source PATH…]\n"
+               "         [--exclude GLOB…] [--dest DIR] [--compression gzip|zstd|xz|none] [--keep N]\n"
+               "                                  Create a schedule with any systemd calendar\n"
+               "  delete INDEX|NAME               Remove a schedule and its timer (archives stay)\n"
+               "  list                            Schedules with their index\n"
+               "  start [NAME…]                   Enable and start timers (all when no name)\n"
+               "  stop [NAME…]                    Disable and stop timers (all when no name)\n"
+               "\n"
+               "Runs and health:\n"
+               "  run NAME                        Run alexandria@NAME.service now and wait\n"
+               "  run --here NAME                 Run the backup in this process, with progress\n"
+               "  status [NAME]                   Calendar, next and last run, newest archive;\n"
+               "                                  exit 1 if a schedule is failed or overdue\n"
+               "  logs [NAME]                     Journal history of schedules\n"
+               "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
+               "\n"
+               "Options:\n"
+               "  -h --help                       Show this help\n"
+               "     --version                   Show the version\n"
+               "     --user                      Use the user's schedules and user manager\n"
+               "     --config-dir DIR            Read and write schedules in DIR/schedules.d\n"
+               "     --no-reload                 Only write schedule files; do not talk to systemd\n"
+               "     --here                      With run: run in this process\n"
+               "  -l --long                       With backups: size, time and entry count\n"
+               "\n"
+               "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
+               "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
+               "See alexandria-ctl(1) and alexandria.schedule(5).\n",
+               program_invocation_short_name);
+}
+
+static int parse_argv(int argc, char *argv[]) {
+        enum {
+                ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE, ARG_JSON,
+                ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
+        };
+        static const struct option options[] = {
+                { "help",        no_argument,       NULL, 'h' },
+                { "version",     no_argument,       NULL, ARG_VERSION },
+                { "user",        no_argument,       NULL, ARG_USER },
+                { "config-dir",  required_argument, NULL, ARG_CONFIG_DIR },
+                { "no-reload",   no_argument,       NULL, ARG_NO_RELOAD },
+                { "here",        no_argument,       NULL, ARG_HERE },
+                { "long",        no_argument,       NULL, 'l' },
+                { "json",        no_argument,       NULL, ARG_JSON },
+                { "on-calendar", required_argument, NULL, ARG_ON_CALENDAR },
+                { "source",      required_argument, NULL, ARG_SOURCE },
+                { "exclude",     required_argument, NULL, ARG_EXCLUDE },
+                { "dest",        required_argument, NULL, ARG_DEST },
+                { "compression", required_argument, NULL, ARG_COMPRESSION },
+                { "keep",        required_argument, NULL, ARG_KEEP },
+                {}
+        };
+        int c;
+
+        while ((c = getopt_long(argc, argv, "hl", options, NULL)) >= 0)
+                switch (c) {
+                case 'h':
+                        help();
+                        return 0;
+                case ARG_VERSION:
+                        puts("alexandria " PACKAGE_VERSION);
+                        return 0;
+                case ARG_USER:
+                        arg.user = true;
+                        break;
+                case ARG_CONFIG_DIR:
+                        arg.config_dir = optarg;
+                        break;
+                case ARG_NO_RELOAD:
+                        arg.no_reload = true;
+                        break;
+                case ARG_HERE:
+                        arg.here = true;
+                        break;
+                case 'l':
+                        arg.long_format = true;
+                        break;
+                case ARG_JSON:
+                        arg.json = true;
+                        break;
+                case ARG_ON_CALENDAR:
+                        arg.on_calendar = optarg;
+                        break;
+                case ARG_SOURCE:
+                        if (strv_extend(&arg.sources, optarg) < 0)
+                                return log_oom();
+                        break;
+                case ARG_EXCLUDE:
+                        if (strv_extend(&arg.excludes, optarg) < 0)
+                                return log_oom();
+                        break;
+                case ARG_DEST:
+                        arg.destination = optarg;
+                        break;
+                case ARG_COMPRESSION:
+                        arg.compression = optarg;
+                        break;
+                case ARG_KEEP:
+                        arg.keep = optarg;
+                        break;
+                case '?':
+                        return -EINVAL;
+                default:
+                        return -EINVAL;
+                }
+        return 1;
+}
+
+static const struct Verb {
+        const char *name;
+        int min_args, max_args;         /* counting the verb itself */
+        int (*run)(int argc, char **argv);
+} verbs[] = {
+        { "create",  2, 2,       verb_create },
+        { "delete",  2, 2,       verb_delete },
+        { "list",    1, 1,       verb_list },
+        { "start",   1, INT_MAX, verb_start },
+        { "stop",    1, INT_MAX, verb_stop },
+        { "run",     2, 2,       verb_run },
+        { "status",  1, 2,       verb_status },
+        { "backups", 1, 2,       verb_backups },
+        { "logs",    1, 2,       verb_logs },
+};
+
+static int dispatch(int argc, char **argv) {
+        if (argc == 0) {
+                log_error("No verb given. See %s --help.", program_invocation_short_name);
+                return EXIT_USAGE;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
+                if (!streq(argv[0], verbs[i].name))
+                        continue;
+                if (argc < verbs[i].min_args) {
+                        log_error("Too few arguments for '%s'. See %s --help.", argv[0], program_invocation_short_name);
+                        return EXIT_USAGE;
+                }
+                if (argc > verbs[i].max_args) {
+                        log_error("Too many arguments for '%s'. See %s --help.", argv[0], program_invocation_short_name);
+                        return EXIT_USAGE;
+                }
+                return verbs[i].run(argc, argv);
+        }
+        log_error("Unknown verb '%s'. See %s --help.", argv[0], program_invocation_short_name);
+        return EXIT_USAGE;
+}
+
+int main(int argc, char *argv[]) {
+        int r;
+
+        setlocale(LC_ALL, "");
+        log_setup(LOG_TARGET_STDERR);
+
+        r = parse_argv(argc, argv);
+        if (r <= 0) {
+                strv_free(arg.sources);
+                strv_free(arg.excludes);
+                return r < 0 ? EXIT_USAGE : EXIT_OK;
+        }
+
+        r = paths_init(arg.user, arg.config_dir, &paths);
+        if (r < 0) {
+                log_error_errno(r, "Cannot determine the configuration directory (is $HOME set?): %m");
+                return EXIT_USAGE;
+        }
+
+        r = dispatch(argc - optind, argv + optind);
+
+        paths_done(&paths);
+        strv_free(arg.sources);
+        strv_free(arg.excludes);
+        return r;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* State shared by the verbs of alexandria-ctl: the parsed command line and
+ * where things live. Each verb is int verb_x(int argc, char **argv) and
+ * returns an exit code of exit-codes.h, having said what went wrong. */
+
+#include <stdint.h>
+#include "exit-codes.h"
+#include "locations.h"
+#include "schedule-dir.h"
+
+typedef struct CtlArgs {
+        bool user;
+        const char *config_dir;
+        bool no_reload;         /* write files only, do not talk to the manager */
+        bool here;              /* run --here */
+        bool long_format;       /* backups -l */
+        bool json;
+        /* create NAME --…: the long form */
+        const char *on_calendar;
+        char **sources;
+        char **excludes;
+        const char *destination;
+        const char *compression;
+        const char *keep;
+} CtlArgs;
+
+extern CtlArgs arg;
+extern Paths paths;
+
+int verb_create(int argc, char **argv);
+int verb_delete(int argc, char **argv);
+int verb_list(int argc, char **argv);
+int verb_start(int argc, char **argv);
+int verb_stop(int argc, char **argv);
+int verb_run(int argc, char **argv);
+int verb_status(int argc, char **argv);
+int verb_backups(int argc, char **argv);
+int verb_logs(int argc, char **argv);
+
+/* Loads the schedules directory; logs and returns an exit code on failure. */
+int ctl_load_schedules(ScheduleDir *ret);
+/* INDEX or NAME → entry; logs and returns -ENOENT if there is none. */
+int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const ScheduleEntry **ret);
+/* For exit codes: -EINVAL/-ENOENT & co mean bad input (2), anything else 1. */
+int exit_code_for(int r);

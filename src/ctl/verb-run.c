@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: MIT */
+/* run NAME: through the manager, exactly as the timer would, waiting like
+ * `systemctl start --wait`. run --here NAME: the worker in this process,
+ * with a progress line on a terminal. */
+#include <inttypes.h>
+
+#include "archive-list.h"
+#include "ctl.h"
+#include "format-util.h"
+#include "log.h"
+#include "manager.h"
+#include "units.h"
+#include "worker.h"
+
+typedef struct Progress {
+        bool tty;
+        bool line_shown;
+        uint64_t start, last;
+} Progress;
+
+static void progress_clear(Progress *p) {
+        if (p->tty && p->line_shown) {
+                fputs("\r\033[K", stderr);
+                p->line_shown = false;
+        }
+}
+
+static void on_progress(const BackupStats *s, const char *current, void *userdata) {
+        Progress *p = userdata;
+        uint64_t now = now_monotonic_usec();
+        char bytes[FORMAT_BYTES_MAX], rate[FORMAT_BYTES_MAX];
+
+        if (now - p->last < (p->tty ? USEC_PER_SEC / 10 : 5 * USEC_PER_SEC))
+                return;
+        p->last = now;
+        double secs = (double) (now - p->start) / USEC_PER_SEC;
+        format_bytes(bytes, s->bytes);
+        format_bytes(rate, secs > 0 ? (uint64_t) ((double) s->bytes / secs) : 0);
+
+        if (p->tty) {
+                char head[128];
+                int n = snprintf(head, sizeof head, "%" PRIu64 " files  %s  %s/s  ", s->files, bytes, rate);
+                int width = 80 - n;
+                const char *c = strempty(current);
+                size_t len = strlen(c);
+                /* keep the end of long paths: that is the part that changes */
+                if (width > 4 && len > (size_t) width)
+                        fprintf(stderr, "\r\033[K%s…%s", head, c + len - (size_t) width + 1);
+                else
+                        fprintf(stderr, "\r\033[K%s%s", head, c);
+                p->line_shown = true;
+        } else
+                fprintf(stderr, "progress: %" PRIu64 " files, %s read, %s/s, at %s\n", s->files, bytes, rate, strempty(current));
+}
+
+static void on_warning(const char *message, void *userdata) {
+        Progress *p = userdata;
+        progress_clear(p);
+        fprintf(stderr, "warning: %s\n", message);
+}
+
+static int run_here(const char *name) {
+        uint64_t now = now_monotonic_usec();
+        Progress p = { .tty = isatty(STDERR_FILENO), .start = now, .last = now };
+        BackupCallbacks cb = { .progress = on_progress, .warning = on_warning, .userdata = &p };
+        int r = worker_run(&paths, name, &cb);
+        progress_clear(&p);
+        return r;
+}
+
+static void on_tick(sd_bus *bus, void *userdata) {
+        const char *unit = userdata;
+        _cleanup_free_ char *status = NULL;
+        if (!isatty(STDERR_FILENO))
+                return;
+        if (manager_get_string(bus, unit, "Service", "StatusText", &status, NULL) >= 0 && !isempty(status))
+                fprintf(stderr, "\r\033[K%.100s", status);
+}
+
+static int run_via_manager(const Schedule *s) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_free_ char *job_result = NULL, *result = NULL;
+        char unit[UNIT_NAME_MAX];
+        int32_t status = -1;
+        int r;
+
+        unit_name_service(unit, s->name);
+        if (manager_connect(arg.user, &bus) < 0)
+                return EXIT_FAILED;
+
+        r = manager_start_unit(bus, unit, true, on_tick, unit, &job_result, &error);
+        if (isatty(STDERR_FILENO))
+                fputs("\r\033[K", stderr);
+        if (r < 0) {
+                log_error_errno(r, "Cannot start %s: %s", unit, bus_error_text(&error, r));
+                return EXIT_FAILED;
+        }
+        sd_bus_error_free(&error);
+        r = manager_get_i32(bus, unit, "Service", "ExecMainStatus", &status, &error);
+        if (r >= 0)
+                r = manager_get_string(bus, unit, "Service", "Result", &result, &error);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read the result of %s: %s", unit, bus_error_text(&error, r));
+                return EXIT_FAILED;
+        }
+
+        /* The destination is the ground truth: the newest archive is this run's. */
+        ArchiveInfo *list = NULL;
+        size_t n = 0;
+        if (archive_list(s->destination, s->name, &list, &n) < 0)
+                n = 0;
+        const char *archive = n > 0 ? list[n - 1].path : NULL;
+
+        int code;
+        if (streq(job_result, "done") && status == EXIT_OK) {
+                printf("%s: succeeded; archive %s\n", unit, strempty(archive));
+                code = EXIT_OK;
+        } else if (status == EXIT_WARNINGS) {
+                printf("%s: succeeded with warnings; archive %s\n", unit, strempty(archive));
+                printf("See: %s logs %s\n", program_invocation_short_name, s->name);
+                code = EXIT_WARNINGS;
+        } else {
+                printf("%s: failed (job %s, result %s, exit status %" PRIi32 ")\n", unit, job_result, result, status);
+                printf("See: %s logs %s\n", program_invocation_short_name, s->name);
+                code = status == EXIT_BUSY ? EXIT_BUSY : EXIT_FAILED;
+        }
+        archive_list_free(list, n);
+        return code;
+}
+
+int verb_run(int argc, char **argv) {
+        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        const ScheduleEntry *e;
+        int r;
+
+        if (arg.here)
+                return run_here(argv[1]);
+
+        r = ctl_load_schedules(&d);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl_find_schedule(&d, argv[1], &e) < 0)
+                return EXIT_USAGE;
+        if (!e->schedule) {
+                log_error("%s", e->error);
+                return EXIT_USAGE;
+        }
+        return run_via_manager(e->schedule);
+}

@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: MIT */
+/* create, delete, list, start, stop: the schedule files are the truth, the
+ * timers follow from them (the generator), and every change is written under
+ * a lock on the configuration directory, atomically, then the manager is
+ * reloaded. */
+#include <ctype.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "calendar.h"
+#include "ctl.h"
+#include "events.h"
+#include "fileio.h"
+#include "log.h"
+#include "manager.h"
+#include "path-util.h"
+#include "units.h"
+
+int exit_code_for(int r) {
+        switch (r) {
+        case -EINVAL: case -ENOENT: case -EEXIST: case -E2BIG: case -ERANGE:
+        case -ENAMETOOLONG: case -EPERM: case -ENOTDIR: case -ELOOP:
+                return EXIT_USAGE;
+        default:
+                return r < 0 ? EXIT_FAILED : EXIT_OK;
+        }
+}
+
+int ctl_load_schedules(ScheduleDir *ret) {
+        int r = schedule_dir_load(paths.schedules_dir, paths.default_destination, ret);
+        if (r < 0) {
+                log_error_errno(r, "Cannot read schedules in %s: %m", paths.schedules_dir);
+                return EXIT_FAILED;
+        }
+        return EXIT_OK;
+}
+
+int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const ScheduleEntry **ret) {
+        const ScheduleEntry *e = NULL;
+
+        if (isdigit((unsigned char) index_or_name[0]) && strspn(index_or_name, "0123456789") == strlen(index_or_name) &&
+            strlen(index_or_name) < 9) {
+                unsigned long i = strtoul(index_or_name, NULL, 10);
+                if (i < d->n)
+                        e = &d->entries[i];
+        }
+        if (!e)
+                e = schedule_dir_find(d, index_or_name);
+        if (!e) {
+                log_error("No schedule '%s' in %s (see '%s list').", index_or_name, paths.schedules_dir,
+                          program_invocation_short_name);
+                return -ENOENT;
+        }
+        *ret = e;
+        return 0;
+}
+
+/* Serializes every change to the schedules directory: concurrent creates
+ * never lose a schedule. The kernel drops the lock when we exit. */
+static int lock_config(int *ret_fd) {
+        int r = mkdir_p(paths.schedules_dir, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Cannot create %s: %m", paths.schedules_dir);
+        int fd = open(paths.schedules_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return log_error_errno(negative_errno(), "Cannot open %s: %m", paths.schedules_dir);
+        if (flock(fd, LOCK_EX) < 0) {
+                r = log_error_errno(negative_errno(), "Cannot lock %s: %m", paths.schedules_dir);
+                safe_close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static char *schedule_file(const char *name) {
+        char *file, *path;
+        if (asprintf(&file, "%s.conf", name) < 0)
+                return NULL;
+        path = path_join(paths.schedules_dir, file);
+        free(file);
+        return path;
+}
+
+/* Reload the manager, then start or stop the timers of NAMES. */
+static int apply_to_manager(char **names, bool start) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        int r, ret = 0;
+
+        if (arg.no_reload)
+                return 0;
+        r = manager_connect(arg.user, &bus);
+        if (r < 0)
+                return r;
+        r = manager_reload(bus, &error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot reload the systemd manager: %s", bus_error_text(&error, r));
+
+        STRV_FOREACH(n, names) {
+                char timer[UNIT_NAME_MAX];
+                unit_name_timer(timer, *n);
+                sd_bus_error_free(&error);
+                r = start ? manager_start_unit(bus, timer, false, NULL, NULL, NULL, &error)
+                          : manager_stop_unit(bus, timer, &error);
+                if (r < 0 && !(!start && sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit")))
+                        ret = log_error_errno(r, "Cannot %s %s: %s", start ? "start" : "stop", timer, bus_error_text(&error, r));
+        }
+        return ret;
+}
+
+static bool has_control_chars(const char *s) {
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                        return true;
+        return false;
+}
+
+/* The long form goes through the very parser that reads schedule files, so
+ * both forms are validated by one piece of code. */
+static int schedule_from_options(const char *name, Schedule **ret, char **ret_error) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        int r;
+
+        if (!arg.on_calendar || !arg.sources) {
+                *ret_error = strdup("create NAME needs --on-calendar EXPR and at least one --source PATH "
+                                    "(or use the short form PATH;HH:MM;NAME)");
+                return -EINVAL;
+        }
+        _cleanup_fclose_ FILE *f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+
+#define PUT(key, value)                                                                          \
+        do {                                                                                     \
+                if (has_control_chars(value)) {                                                  \
+                        r = asprintf(ret_error, "--%s contains a control character", key);       \
+                        return r < 0 ? -ENOMEM : -EINVAL;                                        \
+                }                                                                                \
+                fprintf(f, "%s=%s\n", key, value);                                               \
+        } while (0)
+
+        fputs("[Schedule]\n", f);
+        PUT("OnCalendar", arg.on_calendar);
+        fputs("[Backup]\n", f);
+        STRV_FOREACH(p, arg.sources) {
+                _cleanup_free_ char *abs = NULL;
+                if (**p == 0) {
+                        *ret_error = strdup("--source is empty");
+                        return -EINVAL;
+                }
+                r = path_make_absolute_cwd(*p, &abs);
+                if (r < 0)
+                        return r;
+                PUT("Source", abs);
+        }
+        STRV_FOREACH(p, arg.excludes)
+                PUT("Exclude", *p);
+        if (arg.destination) {
+                _cleanup_free_ char *abs = NULL;
+                r = arg.destination[0] ? path_make_absolute_cwd(arg.destination, &abs) : 0;
+                if (r < 0)
+                        return r;
+                PUT("Destination", abs ?: "");
+        }
+        if (arg.compression)
+                PUT("Compression", arg.compression);
+        if (arg.keep)
+                PUT("Keep", arg.keep);
+#undef PUT
+        if (fflush(f) != 0)
+                return -ENOMEM;
+        fclose(TAKE_PTR(f));
+
+        return schedule_parse_string(text, name, "command line", paths.default_destination, ret, ret_error);
+}
+
+int verb_create(int argc, char **argv) {
+        _cleanup_schedule_free_ Schedule *s = NULL;
+        _cleanup_free_ char *error = NULL, *path = NULL, *text = NULL, *line = NULL;
+        _cleanup_close_ int lock_fd = -EBADF;
+        const char *what = argv[1];
+        int r;
+
+        if (strchr(what, ';')) {
+                if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep) {
+                        log_error("The short form PATH;HH:MM;NAME takes no options; use 'create NAME --on-calendar … --source …'.");
+                        return EXIT_USAGE;
+                }
+                r = schedule_from_spec(what, paths.default_destination, &s, &error);
+        } else
+                r = schedule_from_options(what, &s, &error);
+        if (r < 0) {
+                if (r == -ENOMEM)
+                        return log_oom(), EXIT_FAILED;
+                log_error("%s", error ?: strerror(-r));
+                return EXIT_USAGE;
+        }
+
+        r = schedule_check_sources(s, &error);
+        if (r < 0) {
+                log_error("Refusing schedule '%s': %s", s->name, error);
+                return EXIT_USAGE;
+        }
+
+        r = calendar_check(s->on_calendar, NULL, &error);
+        if (r == -EINVAL) {
+                log_error("Refusing schedule '%s': invalid OnCalendar=%s: %s", s->name, s->on_calendar, error);
+                return EXIT_USAGE;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Cannot check the calendar expression with systemd-analyze: %m");
+                return EXIT_FAILED;
+        }
+
+        r = lock_config(&lock_fd);
+        if (r < 0)
+                return EXIT_FAILED;
+        path = schedule_file(s->name);
+        if (!path)
+                return log_oom(), EXIT_FAILED;
+        if (access(path, F_OK) == 0) {
+                log_error("Schedule '%s' already exists (%s); delete it first, or edit the file.", s->name, path);
+                return EXIT_USAGE;
+        }
+
+        /* The service may write only inside the destination, so it must exist before the first run. */
+        r = mkdir_p(s->destination, 0700);
+        if (r < 0) {
+                log_error_errno(r, "Cannot create destination %s: %m", s->destination);
+                return EXIT_FAILED;
+        }
+
+        r = schedule_to_string(s, &text);
+        if (r < 0)
+                return log_oom(), EXIT_FAILED;
+        r = write_file_atomic(path, text, 0644);
+        if (r < 0) {
+                log_error_errno(r, "Cannot write %s: %m", path);
+                return EXIT_FAILED;
+        }
+
+        r = schedule_format_line(s, paths.default_destination, &line);
+        if (r < 0)
+                return log_oom(), EXIT_FAILED;
+        EventFields f = EVENT_FIELDS_INIT(s->name);
+        (void) event_emit(EVENT_SCHEDULE_CREATED, &f, "Schedule %s created: %s", s->name, line);
+
+        char *names[] = { s->name, NULL };
+        r = apply_to_manager(names, s->enabled);
+        printf("Created schedule %s: %s\n", s->name, line);
+        if (r < 0) {
+                log_error("The schedule is saved in %s, but its timer is not active yet; "
+                          "run '%s start %s' once systemd is reachable.", path, program_invocation_short_name, s->name);
+                return EXIT_FAILED;
+        }
+        return EXIT_OK;
+}
+
+int verb_delete(int argc, char **argv) {
+        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        _cleanup_close_ int lock_fd = -EBADF;
+        const ScheduleEntry *e;
+        int r;
+
+        if (lock_config(&lock_fd) < 0)
+                return EXIT_FAILED;
+        r = ctl_load_schedules(&d);
+        if (r != EXIT_OK)
+                return r;
+        r = ctl_find_schedule(&d, argv[1], &e);
+        if (r < 0)
+                return EXIT_USAGE;
+
+        _cleanup_free_ char *name = strdup(e->name);
+        if (!name)
+                return log_oom(), EXIT_FAILED;
+
+        /* Stop the timer first: a schedule that is gone must not fire once more. */
+        if (!arg.no_reload) {
+                _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                char timer[UNIT_NAME_MAX];
+                if (manager_connect(arg.user, &bus) < 0)
+                        return EXIT_FAILED;
+                r = manager_stop_unit(bus, unit_name_timer(timer, name), &error);
+                if (r < 0 && !sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit")) {
+                        log_error_errno(r, "Cannot stop %s: %s", timer, bus_error_text(&error, r));
+                        return EXIT_FAILED;
+                }
+        }
+
+        if (unlink(e->path) < 0) {
+                log_error_errno(negative_errno(), "Cannot remove %s: %m", e->path);
+                return EXIT_FAILED;
+        }
+        _cleanup_close_ int dir_fd = open(paths.schedules_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd >= 0)
+                (void) fsync_directory(dir_fd);
+
+        EventFields f = EVENT_FIELDS_INIT(name);
+        (void) event_emit(EVENT_SCHEDULE_DELETED, &f, "Schedule %s deleted; its archives are kept.", name);
+
+        r = apply_to_manager(NULL, false);
+        const char *dest = e->schedule ? e->schedule->destination : NULL;
+        printf("Deleted schedule %s.%s%s%s\n", name, dest ? " Its archives stay in " : "", strempty(dest), dest ? "." : "");
+        return r < 0 ? EXIT_FAILED : EXIT_OK;
+}
+
+int verb_list(int argc, char **argv) {
+        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        int r = ctl_load_schedules(&d);
+        if (r != EXIT_OK)
+                return r;
+
+        for (size_t i = 0; i < d.n; i++) {
+                const ScheduleEntry *e = &d.entries[i];
+                _cleanup_free_ char *line = NULL;
+                if (!e->schedule) {
+                        printf("%zu: %s (invalid: %s)\n", i, e->name, e->error ?: strerror(-e->error_code));
+                        continue;
+                }
+                if (schedule_format_line(e->schedule, paths.default_destination, &line) < 0)
+                        return log_oom(), EXIT_FAILED;
+                printf("%zu: %s\n", i, line);
+        }
+        return EXIT_OK;
+}
+
+/* Sets Enabled= in the file text, keeping everything else (comments, order,
+ * hand formatting) as it was. */
+static int set_enabled_in_text(const char *text, bool enabled, char **ret) {
+        _cleanup_free_ char *out = NULL;
+        size_t size = 0;
+        bool in_schedule = false, done = false;
+        _cleanup_fclose_ FILE *f = open_memstream(&out, &size);
+        if (!f)
+                return -ENOMEM;
+
+        for (const char *p = text; *p;) {
+                size_t n = strcspn(p, "\n");
+                const char *s = p;
+                while (s < p + n && isspace((unsigned char) *s))
+                        s++;
+                if (*s == '[') {
+                        if (in_schedule && !done) {
+                                fprintf(f, "Enabled=%s\n", enabled ? "yes" : "no");
+                                done = true;
+                        }
+                        in_schedule = strncmp(s, "[Schedule]", 10) == 0;
+                }
+                if (in_schedule && !done && strncmp(s, "Enabled", 7) == 0 &&
+                    strspn(s + 7, " \t") + 7 < n && s[7 + strspn(s + 7, " \t")] == '=') {
+                        fprintf(f, "Enabled=%s\n", enabled ? "yes" : "no");
+                        done = true;
+                } else
+                        fprintf(f, "%.*s\n", (int) n, p);
+                p += n;
+                if (*p == '\n')
+                        p++;
+        }
+        if (!done)
+                fprintf(f, "%sEnabled=%s\n", in_schedule ? "" : "[Schedule]\n", enabled ? "yes" : "no");
+        if (fflush(f) != 0)
+                return -ENOMEM;
+        fclose(TAKE_PTR(f));
+        *ret = TAKE_PTR(out);
+        return 0;
+}
+
+static int set_enabled(int argc, char **argv, bool enabled) {
+        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        _cleanup_close_ int lock_fd = -EBADF;
+        _cleanup_strv_free_ char **names = NULL;
+        int r, ret = EXIT_OK;
+
+        if (lock_config(&lock_fd) < 0)
+                return EXIT_FAILED;
+        r = ctl_load_schedules(&d);
+        if (r != EXIT_OK)
+                return r;
+
+        /* Resolve every name before changing anything: a typo changes nothing. */
+        if (argc > 1)
+                for (int i = 1; i < argc; i++) {
+                        const ScheduleEntry *e;
+                        if (ctl_find_schedule(&d, argv[i], &e) < 0)
+                                return EXIT_USAGE;
+                        if (!e->schedule) {
+                                log_error("%s", e->error);
+                                return EXIT_USAGE;
+                        }
+                        if (strv_extend(&names, e->name) < 0)
+                                return log_oom(), EXIT_FAILED;
+                }
+        else
+                for (size_t i = 0; i < d.n; i++)
+                        if (d.entries[i].schedule && strv_extend(&names, d.entries[i].name) < 0)
+                                return log_oom(), EXIT_FAILED;
+
+        STRV_FOREACH(n, names) {
+                const ScheduleEntry *e = schedule_dir_find(&d, *n);
+                _cleanup_free_ char *text = NULL, *edited = NULL, *error = NULL;
+                _cleanup_schedule_free_ Schedule *check = NULL;
+
+                if (e->schedule->enabled != enabled) {
+                        r = read_file_full(e->path, 65536, &text);
+                        if (r >= 0)
+                                r = set_enabled_in_text(text, enabled, &edited);
+                        if (r >= 0)
+                                r = schedule_parse_string(edited, *n, e->path, paths.default_destination, &check, &error);
+                        if (r >= 0)
+                                r = write_file_atomic(e->path, edited, 0644);
+                        if (r < 0) {
+                                log_error("Cannot set Enabled=%s in %s: %s", enabled ? "yes" : "no", e->path,
+                                          error ?: strerror(-r));
+                                ret = EXIT_FAILED;
+                                continue;
+                        }
+                }
+                EventFields f = EVENT_FIELDS_INIT(*n);
+                (void) event_emit(enabled ? EVENT_SCHEDULE_ENABLED : EVENT_SCHEDULE_DISABLED, &f,
+                                  "Schedule %s %s.", *n, enabled ? "enabled" : "disabled");
+        }
+
+        if (apply_to_manager(names, enabled) < 0)
+                ret = EXIT_FAILED;
+        STRV_FOREACH(n, names)
+                printf("%s %s.\n", enabled ? "Started" : "Stopped", *n);
+        return ret;
+}
+
+int verb_start(int argc, char **argv) {
+        return set_enabled(argc, argv, true);
+}
+
+int verb_stop(int argc, char **argv) {
+        return set_enabled(argc, argv, false);
+}

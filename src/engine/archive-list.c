@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "archive-list.h"
+#include "path-util.h"
+
+#define STAMP_LEN (sizeof "YYYYmmddTHHMMSSZ" - 1)
+
+int archive_name_format(const char *schedule, uint64_t time_usec, Compression c, char **ret) {
+        time_t t = (time_t) (time_usec / USEC_PER_SEC);
+        struct tm tm;
+        char stamp[STAMP_LEN + 1];
+
+        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) != STAMP_LEN)
+                return -EINVAL;
+        return asprintf(ret, "%s-%s%s", schedule, stamp, compression_suffix(c)) < 0 ? -ENOMEM : 0;
+}
+
+bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret_time_usec, Compression *ret_compression) {
+        /* Try the longest suffixes first: ".tar" is a suffix of none of the others, but be explicit. */
+        static const Compression order[] = { COMPRESSION_GZIP, COMPRESSION_ZSTD, COMPRESSION_XZ, COMPRESSION_NONE };
+        const char *suffix = NULL;
+        Compression c = _COMPRESSION_INVALID;
+
+        for (size_t i = 0; i < ELEMENTSOF(order) && !suffix; i++)
+                if ((suffix = endswith(filename, compression_suffix(order[i]))))
+                        c = order[i];
+        if (!suffix || (size_t) (suffix - filename) < STAMP_LEN + 2)
+                return false;
+
+        const char *stamp = suffix - STAMP_LEN;
+        if (stamp[-1] != '-')
+                return false;
+        for (size_t i = 0; i < STAMP_LEN; i++) {
+                bool ok = i == 8 ? stamp[i] == 'T' : i == STAMP_LEN - 1 ? stamp[i] == 'Z' : stamp[i] >= '0' && stamp[i] <= '9';
+                if (!ok)
+                        return false;
+        }
+
+        struct tm tm = {};
+        char buf[STAMP_LEN + 1];
+        memcpy(buf, stamp, STAMP_LEN);
+        buf[STAMP_LEN] = 0;
+        const char *end = strptime(buf, "%Y%m%dT%H%M%SZ", &tm);
+        if (!end || *end != 0)
+                return false;
+        time_t t = timegm(&tm);
+        if (t == (time_t) -1)
+                return false;
+
+        _cleanup_free_ char *name = strndup(filename, stamp - 1 - filename);
+        if (!name || !schedule_name_is_valid(name))
+                return false;
+
+        if (ret_schedule)
+                *ret_schedule = TAKE_PTR(name);
+        if (ret_time_usec)
+                *ret_time_usec = (uint64_t) t * USEC_PER_SEC;
+        if (ret_compression)
+                *ret_compression = c;
+        return true;
+}
+
+static int archive_compare(const void *a, const void *b) {
+        const ArchiveInfo *x = a, *y = b;
+        if (x->time_usec != y->time_usec)
+                return x->time_usec < y->time_usec ? -1 : 1;
+        return strcmp(x->filename, y->filename);
+}
+
+void archive_list_free(ArchiveInfo *a, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(a[i].schedule);
+                free(a[i].filename);
+                free(a[i].path);
+        }
+        free(a);
+}
+
+int archive_list(const char *dir, const char *schedule, ArchiveInfo **ret, size_t *ret_n) {
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        ArchiveInfo *list = NULL;
+        size_t n = 0;
+        struct dirent *de;
+        int r = 0;
+
+        if (!d) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+
+        while ((errno = 0, de = readdir(d))) {
+                ArchiveInfo a = {};
+                struct stat st;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                if (!archive_name_parse(de->d_name, &a.schedule, &a.time_usec, &a.compression))
+                        continue;
+                if (schedule && !streq(a.schedule, schedule)) {
+                        free(a.schedule);
+                        continue;
+                }
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode)) {
+                        free(a.schedule);
+                        continue;
+                }
+                a.size = (uint64_t) st.st_size;
+                a.filename = strdup(de->d_name);
+                a.path = path_join(dir, de->d_name);
+                ArchiveInfo *grown = reallocarray(list, n + 1, sizeof *list);
+                if (!a.filename || !a.path || !grown) {
+                        free(a.schedule);
+                        free(a.filename);
+                        free(a.path);
+                        if (grown)
+                                list = grown;
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                list = grown;
+                list[n++] = a;
+        }
+        if (errno != 0) {
+                r = negative_errno();
+                goto fail;
+        }
+
+        if (n > 0)
+                qsort(list, n, sizeof *list, archive_compare);
+        *ret = list;
+        *ret_n = n;
+        return 0;
+fail:
+        archive_list_free(list, n);
+        return r;
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Archive names: NAME-YYYYmmddTHHMMSSZ.tar[.gz|.zst|.xz], UTC, so that names
+ * sort chronologically. Anything else in a destination (temporary files,
+ * lock files, other tools' files) is not an archive and is never touched. */
+
+#include <stdint.h>
+#include "schedule.h"
+
+typedef struct ArchiveInfo {
+        char *schedule;
+        char *filename;
+        char *path;             /* destination + filename */
+        uint64_t time_usec;     /* from the name */
+        Compression compression;
+        uint64_t size;          /* bytes on disk */
+} ArchiveInfo;
+
+int archive_name_format(const char *schedule, uint64_t time_usec, Compression c, char **ret);
+/* Splits FILENAME into schedule name, time and compression; false if it is
+ * not an archive name. */
+bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret_time_usec, Compression *ret_compression);
+
+/* Archives in DIR, of SCHEDULE only unless NULL, oldest first. A missing
+ * directory has no archives. */
+int archive_list(const char *dir, const char *schedule, ArchiveInfo **ret, size_t *ret_n);
+void archive_list_free(ArchiveInfo *a, size_t n);

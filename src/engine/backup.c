@@ -1,0 +1,693 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker's engine. The shape follows bsdtar's write_hierarchy(): one
+ * place configures the disk reader (physical walk, excludes matched before a
+ * directory is descended, no libarchive-side opens of regular files), and
+ * the walk loop sorts problems by severity.
+ *
+ * File data is read here, not by libarchive: every regular file is opened
+ * with O_NOFOLLOW|O_NONBLOCK, checked with fstat to be the very file that
+ * was walked, and compared with a second fstat after reading. A tar header
+ * carries the size before the data, so a file that shrinks or grows while
+ * read cannot be stored as it is; instead of padding or cutting it silently
+ * (bsdtar) the run says exactly what the entry holds. FIFOs, sockets and
+ * devices are never opened.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "archive-list.h"
+#include "archive-util.h"
+#include "backup.h"
+#include "events.h"
+#include "fileio.h"
+#include "format-util.h"
+#include "log.h"
+#include "path-util.h"
+#include "retention.h"
+
+#define READ_BUFFER_SIZE (256 * 1024)
+#define PROGRESS_EVERY_BYTES (4 * 1024 * 1024)
+
+typedef struct Run {
+        const Schedule *schedule;
+        const BackupCallbacks *cb;
+        char *sources;                  /* for messages */
+
+        int dest_fd;
+        struct stat dest_st;
+        AtomicFile out;
+        struct archive *writer;
+        struct archive *disk;
+        struct archive_entry_linkresolver *links;
+        BackupStats stats;
+        uint64_t bytes_at_last_progress;
+        char *error;                    /* first fatal error */
+        uint8_t *buf;
+} Run;
+
+char *schedule_sources_string(const Schedule *s) {
+        size_t len = 1;
+        STRV_FOREACH(p, s->sources)
+                len += strlen(*p) + 1;
+        char *out = malloc(len), *o = out;
+        if (!out)
+                return NULL;
+        *o = 0;
+        STRV_FOREACH(p, s->sources)
+                o = stpcpy(stpcpy(o, o == out ? "" : " "), *p);
+        return out;
+}
+
+/* Records the first fatal error; returns R for "return fail(...)". */
+static int fail(Run *run, int r, const char *format, ...) _printf_(3, 4);
+static int fail(Run *run, int r, const char *format, ...) {
+        if (!run->error) {
+                va_list ap;
+                errno = r < 0 ? -r : r;
+                va_start(ap, format);
+                if (vasprintf(&run->error, format, ap) < 0)
+                        run->error = NULL;
+                va_end(ap);
+        }
+        return r < 0 ? r : -EIO;
+}
+
+static void warn(Run *run, const char *path, const char *format, ...) _printf_(3, 4);
+static void warn(Run *run, const char *path, const char *format, ...) {
+        _cleanup_free_ char *msg = NULL;
+        va_list ap;
+
+        run->stats.warnings++;
+        va_start(ap, format);
+        if (vasprintf(&msg, format, ap) < 0)
+                msg = NULL;
+        va_end(ap);
+        if (!msg)
+                return;
+
+        EventFields f = EVENT_FIELDS_INIT(run->schedule->name);
+        f.path = path;
+        (void) event_emit(EVENT_FILE_WARNING, &f, "%s", msg);
+        if (run->cb && run->cb->warning)
+                run->cb->warning(msg, run->cb->userdata);
+        else if (!log_on_journal())
+                fprintf(stderr, "warning: %s\n", msg);
+}
+
+static void progress(Run *run, const char *current) {
+        run->bytes_at_last_progress = run->stats.bytes;
+        if (run->cb && run->cb->progress)
+                run->cb->progress(&run->stats, current, run->cb->userdata);
+}
+
+/* ---- output ---- */
+
+static la_ssize_t output_write(struct archive *a, void *userdata, const void *buf, size_t n) {
+        Run *run = userdata;
+        const uint8_t *p = buf;
+
+        for (size_t left = n; left > 0;) {
+                ssize_t k = write(run->out.fd, p, left);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        archive_set_error(a, errno, "%m");
+                        return -1;
+                }
+                p += k;
+                left -= (size_t) k;
+        }
+        run->stats.archive_bytes += n;
+        return (la_ssize_t) n;
+}
+
+static int output_open(Run *run) {
+        int r;
+
+        run->writer = archive_write_new();
+        if (!run->writer)
+                return fail(run, -ENOMEM, "Out of memory.");
+        r = archive_write_set_format_pax_restricted(run->writer);
+        if (r == ARCHIVE_OK)
+                switch (run->schedule->compression) {
+                case COMPRESSION_GZIP:
+                        r = archive_write_add_filter_gzip(run->writer);
+                        /* no file name or time stamp in the gzip header: same input, same bytes */
+                        if (r == ARCHIVE_OK)
+                                r = archive_write_set_filter_option(run->writer, "gzip", "timestamp", NULL);
+                        break;
+                case COMPRESSION_ZSTD:
+                        r = archive_write_add_filter_zstd(run->writer);
+                        break;
+                case COMPRESSION_XZ:
+                        r = archive_write_add_filter_xz(run->writer);
+                        break;
+                default:
+                        r = archive_write_add_filter_none(run->writer);
+                }
+        /* Large blocks mean few write(2)s; no padding of the last block to a tape record. */
+        if (r == ARCHIVE_OK)
+                r = archive_write_set_bytes_per_block(run->writer, 64 * 1024);
+        if (r == ARCHIVE_OK)
+                r = archive_write_set_bytes_in_last_block(run->writer, 1);
+        if (r == ARCHIVE_OK)
+                r = archive_write_open2(run->writer, run, NULL, output_write, NULL, NULL);
+        if (r != ARCHIVE_OK)
+                return fail(run, -archive_errno(run->writer) ?: -EIO, "Cannot set up %s archive writer: %s",
+                            compression_to_string(run->schedule->compression),
+                            archive_error_string(run->writer) ?: "unknown error");
+        return 0;
+}
+
+static int output_error(Run *run, const char *what) {
+        int e = archive_errno(run->writer);
+        return fail(run, e > 0 ? -e : -EIO, "Cannot write archive %s/%s while %s: %s",
+                    run->schedule->destination, run->out.name, what,
+                    archive_error_string(run->writer) ?: "unknown error");
+}
+
+/* ---- regular files ---- */
+
+static bool same_times(const struct timespec *a, const struct timespec *b) {
+        return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* Opens the walked file for reading, or returns -ENOENT & co after warning
+ * that it is not archived. */
+static int open_regular(Run *run, struct archive_entry *entry, int *ret_fd, struct stat *ret_st) {
+        const char *path = archive_entry_sourcepath(entry);
+        int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+
+        int fd = open(path, flags | O_NOATIME);
+        if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
+                fd = open(path, flags);
+        if (fd < 0) {
+                int r = negative_errno();
+                if (r == -ENOENT)
+                        warn(run, path, "%s: vanished before it could be read, not archived", path);
+                else if (r == -ELOOP)
+                        warn(run, path, "%s: replaced by a symlink while archiving, not archived", path);
+                else
+                        warn(run, path, "%s: cannot open: %s, not archived", path, strerror(-r));
+                return r;
+        }
+        if (fstat(fd, ret_st) < 0) {
+                int r = negative_errno();
+                warn(run, path, "%s: cannot stat: %s, not archived", path, strerror(-r));
+                safe_close(fd);
+                return r;
+        }
+        if (!S_ISREG(ret_st->st_mode) || ret_st->st_dev != (dev_t) archive_entry_dev(entry) ||
+            ret_st->st_ino != (ino_t) archive_entry_ino(entry)) {
+                warn(run, path, "%s: replaced by another file while archiving, not archived", path);
+                safe_close(fd);
+                return -ESTALE;
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+/* The entry describes the file as it is now, open in front of us; holes are
+ * mapped from this descriptor so the map and the data belong together. */
+static void entry_refresh(struct archive_entry *entry, int fd, const struct stat *st) {
+        archive_entry_copy_stat(entry, st);
+        archive_entry_sparse_clear(entry);
+
+        /* Only files with fewer blocks than bytes can have holes. */
+        if ((uint64_t) st->st_blocks * 512 >= (uint64_t) st->st_size)
+                return;
+        off_t pos = 0;
+        unsigned regions = 0;
+        while (pos < st->st_size) {
+                off_t data = lseek(fd, pos, SEEK_DATA);
+                if (data < 0)
+                        break;                  /* ENXIO: a hole to the end */
+                off_t hole = lseek(fd, data, SEEK_HOLE);
+                if (hole < 0 || hole > st->st_size)
+                        hole = st->st_size;
+                archive_entry_sparse_add_entry(entry, data, hole - data);
+                regions++;
+                pos = hole;
+        }
+        /* A trailing hole needs a zero-length marker so the size survives. */
+        if (regions > 0 && pos < st->st_size)
+                archive_entry_sparse_add_entry(entry, st->st_size, 0);
+        if (regions == 0)
+                archive_entry_sparse_add_entry(entry, st->st_size, 0);
+}
+
+/* Feeds LEN bytes of a hole: the pax writer drops them again, they only move
+ * its position forward. */
+static int write_hole(Run *run, uint64_t len) {
+        static const uint8_t zeros[64 * 1024];
+        while (len > 0) {
+                size_t n = (size_t) MIN(len, (uint64_t) sizeof zeros);
+                if (archive_write_data(run->writer, zeros, n) < 0)
+                        return output_error(run, "writing a sparse file");
+                len -= n;
+        }
+        return 0;
+}
+
+static int copy_data(Run *run, struct archive_entry *entry, int fd, const struct stat *before) {
+        const char *path = archive_entry_sourcepath(entry);
+        uint64_t size = (uint64_t) before->st_size, done = 0;
+        bool sparse = archive_entry_sparse_count(entry) > 0;
+        int read_error = 0;
+        struct stat after;
+        int r;
+
+        while (done < size) {
+                size_t want = (size_t) MIN((uint64_t) READ_BUFFER_SIZE, size - done);
+
+                if (sparse) {
+                        off_t data = lseek(fd, (off_t) done, SEEK_DATA);
+                        uint64_t next = data < 0 ? size : MIN((uint64_t) data, size);
+                        if (next > done) {
+                                r = write_hole(run, next - done);
+                                if (r < 0)
+                                        return r;
+                                done = next;
+                                continue;
+                        }
+                }
+
+                ssize_t n = pread(fd, run->buf, want, (off_t) done);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        read_error = negative_errno();
+                        break;
+                }
+                if (n == 0)
+                        break;
+                if (archive_write_data(run->writer, run->buf, (size_t) n) < 0)
+                        return output_error(run, "writing file data");
+                done += (uint64_t) n;
+                run->stats.bytes += (uint64_t) n;
+                if (run->stats.bytes - run->bytes_at_last_progress >= PROGRESS_EVERY_BYTES)
+                        progress(run, path);
+        }
+
+        if (fstat(fd, &after) < 0)
+                after = *before;
+
+        /* The header promised SIZE bytes; libarchive zero-fills the rest when
+         * the entry is finished. Say so. */
+        if (read_error < 0)
+                warn(run, path, "%s: read error after %" PRIu64 " of %" PRIu64 " bytes: %s; "
+                     "the entry holds the bytes read, then zeros", path, done, size, strerror(-read_error));
+        else if (done < size)
+                warn(run, path, "%s: shrank from %" PRIu64 " to %" PRIu64 " bytes while being read; "
+                     "the entry holds the first %" PRIu64 " bytes, then zeros up to %" PRIu64 " bytes",
+                     path, size, (uint64_t) after.st_size, done, size);
+        else if ((uint64_t) after.st_size > size)
+                warn(run, path, "%s: grew from %" PRIu64 " to %" PRIu64 " bytes while being read; "
+                     "the entry holds only the first %" PRIu64 " bytes",
+                     path, size, (uint64_t) after.st_size, size);
+        else if ((uint64_t) after.st_size < size)
+                warn(run, path, "%s: shrank from %" PRIu64 " to %" PRIu64 " bytes after being read; "
+                     "the entry holds all %" PRIu64 " bytes read, which may mix old and new content",
+                     path, size, (uint64_t) after.st_size, size);
+        else if (!same_times(&after.st_mtim, &before->st_mtim) || !same_times(&after.st_ctim, &before->st_ctim))
+                warn(run, path, "%s: changed while being read (size unchanged); "
+                     "the entry may mix old and new content", path);
+        return 0;
+}
+
+/* ---- the walk ---- */
+
+static int skip_entry(struct archive *disk, void *userdata, struct archive_entry *entry) {
+        Run *run = userdata;
+        const struct stat *st = archive_entry_stat(entry);
+
+        /* Never archive the archives: the destination may lie inside a source. */
+        if (S_ISDIR(st->st_mode) && st->st_dev == run->dest_st.st_dev && st->st_ino == run->dest_st.st_ino) {
+                log_debug("Skipping the destination %s inside the source.", archive_entry_sourcepath(entry));
+                return 0;
+        }
+        /* Tar has no way to store a socket; it is runtime state anyway. */
+        if (S_ISSOCK(st->st_mode)) {
+                log_debug("Skipping socket %s.", archive_entry_sourcepath(entry));
+                return 0;
+        }
+        return 1;
+}
+
+/* "/srv/data/x" is stored as "srv/data/x", like tar does. */
+static int strip_leading_slash(struct archive_entry *entry) {
+        const char *p = archive_entry_pathname(entry);
+        if (!p || p[0] != '/')
+                return 0;
+        while (*p == '/')
+                p++;
+        _cleanup_free_ char *rel = strdup(*p ? p : ".");
+        if (!rel)
+                return -ENOMEM;
+        archive_entry_copy_pathname(entry, rel);
+        return 0;
+}
+
+static int write_entry(Run *run, struct archive_entry *entry, int fd, const struct stat *st) {
+        const char *path = archive_entry_sourcepath(entry);
+        int r = archive_write_header(run->writer, entry);
+
+        if (r == ARCHIVE_WARN)
+                warn(run, path, "%s: %s", path, archive_error_string(run->writer));
+        else if (r == ARCHIVE_FAILED) {
+                warn(run, path, "%s: cannot be stored: %s, not archived", path, archive_error_string(run->writer));
+                return 0;
+        } else if (r != ARCHIVE_OK)
+                return output_error(run, "writing a header");
+
+        if (fd >= 0 && archive_entry_size(entry) > 0) {
+                r = copy_data(run, entry, fd, st);
+                if (r < 0)
+                        return r;
+        }
+        if (archive_write_finish_entry(run->writer) < ARCHIVE_WARN)
+                return output_error(run, "finishing an entry");
+        run->stats.files++;
+        return 0;
+}
+
+static int store_entry(Run *run, struct archive_entry *entry) {
+        _cleanup_close_ int fd = -EBADF;
+        struct archive_entry *spare = NULL;
+        struct stat st;
+        int r;
+
+        r = strip_leading_slash(entry);
+        if (r < 0)
+                return fail(run, r, "Out of memory.");
+
+        if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_size(entry) > 0) {
+                if (open_regular(run, entry, &fd, &st) < 0)
+                        return 0;       /* warned, skipped */
+                entry_refresh(entry, fd, &st);
+        }
+
+        /* Opened first, linked second: a file that could not be opened must
+         * not become the data-carrying first link of a set. */
+        archive_entry_linkify(run->links, &entry, &spare);
+        if (entry) {
+                r = write_entry(run, entry, archive_entry_hardlink(entry) ? -EBADF : fd, &st);
+                if (r < 0)
+                        return r;
+        }
+        if (spare) {
+                archive_entry_free(spare);
+                return fail(run, -EINVAL, "Internal error: unexpected deferred hard link.");
+        }
+        progress(run, archive_entry_sourcepath(entry ?: spare));
+        return 0;
+}
+
+static int walk_source(Run *run, const char *source) {
+        _cleanup_(archive_entry_freep) struct archive_entry *entry = archive_entry_new();
+        int r;
+
+        if (!entry)
+                return fail(run, -ENOMEM, "Out of memory.");
+        if (archive_read_disk_open(run->disk, source) != ARCHIVE_OK)
+                return fail(run, -archive_errno(run->disk) ?: -EIO, "Cannot open source %s: %s", source,
+                            archive_error_string(run->disk));
+
+        for (;;) {
+                r = archive_read_next_header2(run->disk, entry);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r == ARCHIVE_RETRY)
+                        continue;
+                if (r == ARCHIVE_FATAL) {
+                        r = fail(run, -archive_errno(run->disk) ?: -EIO, "Cannot walk %s: %s", source,
+                                 archive_error_string(run->disk));
+                        archive_read_close(run->disk);
+                        return r;
+                }
+                if (r == ARCHIVE_FAILED) {
+                        /* e.g. a directory that cannot be entered: warn and go on */
+                        const char *p = archive_entry_sourcepath(entry);
+                        warn(run, p ?: source, "%s: %s, not archived", p ?: source, archive_error_string(run->disk));
+                        continue;
+                }
+                if (r == ARCHIVE_WARN) {
+                        const char *p = archive_entry_sourcepath(entry);
+                        warn(run, p, "%s: %s", p, archive_error_string(run->disk));
+                }
+
+                r = archive_read_disk_descend(run->disk);
+                if (r < ARCHIVE_WARN) {
+                        const char *p = archive_entry_sourcepath(entry);
+                        warn(run, p, "%s: cannot descend: %s", p, archive_error_string(run->disk));
+                }
+
+                r = store_entry(run, entry);
+                if (r < 0) {
+                        archive_read_close(run->disk);
+                        return r;
+                }
+        }
+        if (archive_read_close(run->disk) != ARCHIVE_OK)
+                return fail(run, -EIO, "Cannot finish walking %s: %s", source, archive_error_string(run->disk));
+        return 0;
+}
+
+static int disk_setup(Run *run) {
+        struct archive *match = NULL;
+        int r;
+
+        run->disk = archive_read_disk_new();
+        if (!run->disk)
+                return fail(run, -ENOMEM, "Out of memory.");
+        r = archive_read_disk_set_symlink_physical(run->disk);
+        if (r == ARCHIVE_OK)
+                r = archive_read_disk_set_standard_lookup(run->disk);
+        /* Sparse maps are taken from our own descriptor (entry_refresh());
+         * with fflags off too, libarchive never opens a regular file. */
+        if (r == ARCHIVE_OK)
+                r = archive_read_disk_set_behavior(run->disk, ARCHIVE_READDISK_NO_SPARSE | ARCHIVE_READDISK_NO_FFLAGS);
+        if (r == ARCHIVE_OK)
+                r = archive_read_disk_set_metadata_filter_callback(run->disk, skip_entry, run);
+        if (r != ARCHIVE_OK)
+                return fail(run, -EIO, "Cannot set up the file system walk: %s", archive_error_string(run->disk));
+
+        if (run->schedule->excludes) {
+                match = archive_match_new();
+                if (!match)
+                        return fail(run, -ENOMEM, "Out of memory.");
+                STRV_FOREACH(p, run->schedule->excludes)
+                        if (archive_match_exclude_pattern(match, *p) != ARCHIVE_OK) {
+                                r = fail(run, -EINVAL, "Invalid Exclude=%s: %s", *p, archive_error_string(match));
+                                archive_match_free(match);
+                                return r;
+                        }
+                /* Matching happens before a directory is descended: an
+                 * excluded directory is never walked. libarchive owns match now. */
+                if (archive_read_disk_set_matching(run->disk, match, NULL, NULL) != ARCHIVE_OK) {
+                        archive_match_free(match);
+                        return fail(run, -EIO, "Cannot set up excludes: %s", archive_error_string(run->disk));
+                }
+        }
+
+        run->links = archive_entry_linkresolver_new();
+        if (!run->links)
+                return fail(run, -ENOMEM, "Out of memory.");
+        archive_entry_linkresolver_set_strategy(run->links, archive_format(run->writer));
+        return 0;
+}
+
+/* ---- setup and teardown ---- */
+
+static int open_destination(Run *run) {
+        const char *dest = run->schedule->destination;
+        int r;
+
+        if (mkdir(dest, 0700) < 0) {
+                if (errno != EEXIST) {
+                        r = mkdir_p(dest, 0700);
+                        if (r < 0)
+                                return fail(run, r, "Cannot create destination %s: %m", dest);
+                }
+        }
+        run->dest_fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (run->dest_fd < 0)
+                return fail(run, negative_errno(), "Cannot open destination %s: %m", dest);
+        if (fstat(run->dest_fd, &run->dest_st) < 0)
+                return fail(run, negative_errno(), "Cannot stat destination %s: %m", dest);
+        return 0;
+}
+
+/* A second run of the same schedule must not write beside the first. The
+ * lock lives in the kernel (flock on an open descriptor): when a run dies,
+ * however it dies, the lock goes with it. The file merely gives the lock a
+ * name and is never removed (removing lock files is what makes them racy). */
+static int take_lock(Run *run, int *ret_fd) {
+        _cleanup_free_ char *name = NULL;
+        if (asprintf(&name, ".alexandria-%s.lock", run->schedule->name) < 0)
+                return fail(run, -ENOMEM, "Out of memory.");
+        int fd = openat(run->dest_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return fail(run, negative_errno(), "Cannot open lock %s/%s: %m", run->schedule->destination, name);
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = errno == EWOULDBLOCK ? -EBUSY : negative_errno();
+                safe_close(fd);
+                if (r == -EBUSY)
+                        return fail(run, r, "Another run of schedule '%s' is in progress (it holds %s/%s).",
+                                    run->schedule->name, run->schedule->destination, name);
+                return fail(run, r, "Cannot lock %s/%s: %m", run->schedule->destination, name);
+        }
+        *ret_fd = fd;
+        return 0;
+}
+
+static int check_sources(Run *run) {
+        STRV_FOREACH(p, run->schedule->sources) {
+                struct stat st;
+                if (lstat(*p, &st) < 0)
+                        return fail(run, negative_errno(), "Source %s: %m", *p);
+        }
+        return 0;
+}
+
+static int write_archive(Run *run, uint64_t start_realtime, char **ret_path) {
+        _cleanup_free_ char *name = NULL, *path = NULL;
+        int r;
+
+        r = archive_name_format(run->schedule->name, start_realtime, run->schedule->compression, &name);
+        if (r < 0)
+                return fail(run, r, "Cannot format archive name: %m");
+        r = atomic_file_open(run->dest_fd, name, 0600, &run->out);
+        if (r < 0)
+                return fail(run, r, "Cannot create archive in %s: %m", run->schedule->destination);
+
+        r = output_open(run);
+        if (r >= 0)
+                r = disk_setup(run);
+        STRV_FOREACH(p, run->schedule->sources) {
+                if (r < 0)
+                        break;
+                r = walk_source(run, *p);
+        }
+        if (r >= 0 && archive_write_close(run->writer) != ARCHIVE_OK)
+                r = output_error(run, "closing it");
+        if (r < 0) {
+                atomic_file_abort(&run->out);
+                return r;
+        }
+
+        r = atomic_file_commit(&run->out, false);
+        if (r == -EEXIST)
+                return fail(run, r, "Archive %s/%s already exists; not replacing it.", run->schedule->destination, name);
+        if (r < 0)
+                return fail(run, r, "Cannot commit archive %s/%s: %m", run->schedule->destination, name);
+
+        path = path_join(run->schedule->destination, name);
+        if (!path)
+                return fail(run, -ENOMEM, "Out of memory.");
+        *ret_path = TAKE_PTR(path);
+        return 0;
+}
+
+static void run_done(Run *run) {
+        if (run->writer)
+                archive_write_free(run->writer);
+        if (run->disk)
+                archive_read_free(run->disk);
+        if (run->links)
+                archive_entry_linkresolver_free(run->links);
+        atomic_file_abort(&run->out);
+        safe_close(run->dest_fd);
+        free(run->sources);
+        free(run->error);
+        free(run->buf);
+}
+
+int backup_run(const Schedule *s, const BackupCallbacks *cb, BackupResult *ret) {
+        uint64_t start = now_monotonic_usec(), start_realtime = now_realtime_usec();
+        _cleanup_close_ int lock_fd = -EBADF;
+        BackupResult result = {};
+        Run run = {
+                .schedule = s,
+                .cb = cb,
+                .dest_fd = -EBADF,
+                .out = ATOMIC_FILE_NULL,
+        };
+        int r;
+
+        run.sources = schedule_sources_string(s);
+        run.buf = malloc(READ_BUFFER_SIZE);
+        if (!run.sources || !run.buf) {
+                run_done(&run);
+                return -ENOMEM;
+        }
+
+        r = open_destination(&run);
+        if (r >= 0)
+                r = take_lock(&run, &lock_fd);
+        if (r == -EBUSY) {
+                /* Not a failure of this schedule: the running one reports for it. */
+                result.error = TAKE_PTR(run.error);
+                run_done(&run);
+                *ret = result;
+                return r;
+        }
+
+        EventFields f = EVENT_FIELDS_INIT(s->name);
+        f.source = run.sources;
+        (void) event_emit(EVENT_RUN_STARTED, &f, "Backup of %s started for %s.", s->name, run.sources);
+
+        if (r >= 0)
+                r = check_sources(&run);
+        if (r >= 0)
+                r = write_archive(&run, start_realtime, &result.archive);
+
+        result.stats = run.stats;
+        result.duration_usec = now_monotonic_usec() - start;
+        f.files = run.stats.files;
+        f.bytes = run.stats.bytes;
+        f.warnings = run.stats.warnings;
+        f.duration_usec = result.duration_usec;
+
+        if (r < 0) {
+                f.error = r;
+                (void) event_emit(EVENT_RUN_FAILED, &f, "Backup of %s failed: %s", s->name, run.error ?: strerror(-r));
+                result.error = TAKE_PTR(run.error);
+                run_done(&run);
+                *ret = result;
+                return r;
+        }
+
+        /* Retention runs only after the new archive is safely in place. */
+        r = retention_apply(s, result.archive, &result.pruned);
+        if (r < 0)
+                run.stats.warnings++, result.stats.warnings++;
+
+        f.archive = result.archive;
+        f.archive_bytes = run.stats.archive_bytes;
+        f.warnings = result.stats.warnings;
+        if (result.stats.warnings > 0)
+                (void) event_emit(EVENT_RUN_WARNINGS, &f,
+                                  "Backup done for %s in %s (%" PRIu64 " files, %" PRIu64 " bytes) with %" PRIu64 " warnings.",
+                                  s->name, result.archive, run.stats.files, run.stats.bytes, result.stats.warnings);
+        else
+                (void) event_emit(EVENT_RUN_SUCCEEDED, &f,
+                                  "Backup done for %s in %s (%" PRIu64 " files, %" PRIu64 " bytes).",
+                                  s->name, result.archive, run.stats.files, run.stats.bytes);
+        run_done(&run);
+        *ret = result;
+        return 0;
+}
+
+void backup_result_done(BackupResult *r) {
+        free(r->archive);
+        free(r->error);
+        *r = (BackupResult) {};
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <systemd/sd-journal.h>
+
+#include "events.h"
+
+static const struct {
+        const char *name, *id;
+        int priority;
+} event_table[_EVENT_MAX] = {
+        [EVENT_RUN_STARTED]       = { "started",   "3948834316054c3caf55bb7ed1e2509a", LOG_INFO },
+        [EVENT_RUN_SUCCEEDED]     = { "succeeded", "2b4c85653858491da1b778481630ffb8", LOG_NOTICE },
+        [EVENT_RUN_WARNINGS]      = { "warnings",  "171de01e976d4d85a3d29b76aebf8b0d", LOG_WARNING },
+        [EVENT_RUN_FAILED]        = { "failed",    "5d3f9993a1de4bf98a49cf18c047c406", LOG_ERR },
+        [EVENT_SCHEDULE_CREATED]  = { "created",   "0be85ea8359a48c18ab289c1bf5d9275", LOG_NOTICE },
+        [EVENT_SCHEDULE_DELETED]  = { "deleted",   "0a09a54c968844a896c4d0d68f4960d0", LOG_NOTICE },
+        [EVENT_SCHEDULE_ENABLED]  = { "enabled",   "f426dd933fa64f249ee85ebe097852a8", LOG_NOTICE },
+        [EVENT_SCHEDULE_DISABLED] = { "disabled",  "1fa2a8de825e43debeb3618caa52b2f4", LOG_NOTICE },
+        [EVENT_ARCHIVE_PRUNED]    = { "pruned",    "dac487704da04ff1b49507c64b97e717", LOG_INFO },
+        [EVENT_FILE_WARNING]      = { "file-warning", "119f15b8b71b445387f1a1acb13d54af", LOG_WARNING },
+};
+
+const char *event_kind_to_string(EventKind k) {
+        return k >= 0 && k < _EVENT_MAX ? event_table[k].name : NULL;
+}
+
+const char *event_message_id(EventKind k) {
+        return k >= 0 && k < _EVENT_MAX ? event_table[k].id : NULL;
+}
+
+EventKind event_kind_from_message_id(const char *id) {
+        for (EventKind k = 0; k < _EVENT_MAX; k++)
+                if (streq(id, event_table[k].id))
+                        return k;
+        return -1;
+}
+
+int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
+        char *fields[16] = {};
+        struct iovec iov[16];
+        size_t n = 0;
+        va_list ap;
+        int r = -ENOMEM;
+
+#define ADD(...)                                                          \
+        do {                                                              \
+                if (asprintf(&fields[n], __VA_ARGS__) < 0) {              \
+                        fields[n] = NULL;                                 \
+                        goto finish;                                      \
+                }                                                         \
+                iov[n] = (struct iovec) { fields[n], strlen(fields[n]) }; \
+                n++;                                                      \
+        } while (0)
+
+        {
+                _cleanup_free_ char *msg = NULL;
+                va_start(ap, format);
+                int k = vasprintf(&msg, format, ap);
+                va_end(ap);
+                if (k < 0)
+                        goto finish;
+                ADD("MESSAGE=%s", msg);
+        }
+        ADD("MESSAGE_ID=%s", event_table[kind].id);
+        ADD("PRIORITY=%i", event_table[kind].priority);
+        ADD("SYSLOG_IDENTIFIER=alexandria");
+        ADD("ALEXANDRIA_EVENT=%s", event_table[kind].name);
+        if (f->schedule)
+                ADD("ALEXANDRIA_SCHEDULE=%s", f->schedule);
+        if (f->archive)
+                ADD("ALEXANDRIA_ARCHIVE=%s", f->archive);
+        if (f->path)
+                ADD("ALEXANDRIA_PATH=%s", f->path);
+        if (f->source)
+                ADD("ALEXANDRIA_SOURCE=%s", f->source);
+        if (f->files != EVENT_FIELD_UNSET)
+                ADD("ALEXANDRIA_FILES=%" PRIu64, f->files);
+        if (f->bytes != EVENT_FIELD_UNSET)
+                ADD("ALEXANDRIA_BYTES=%" PRIu64, f->bytes);
+        if (f->archive_bytes != EVENT_FIELD_UNSET)
+                ADD("ALEXANDRIA_ARCHIVE_BYTES=%" PRIu64, f->archive_bytes);
+        if (f->duration_usec != EVENT_FIELD_UNSET)
+                ADD("ALEXANDRIA_DURATION_USEC=%" PRIu64, f->duration_usec);
+        if (f->warnings != EVENT_FIELD_UNSET)
+                ADD("ALEXANDRIA_WARNINGS=%" PRIu64, f->warnings);
+        if (f->error != 0)
+                ADD("ERRNO=%i", -f->error);
+#undef ADD
+
+        r = sd_journal_sendv(iov, (int) n);
+finish:
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++)
+                free(fields[i]);
+        return r;
+}

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Structured journal events: one fixed MESSAGE_ID per kind of event (see
+ * units/alexandria.catalog), SYSLOG_IDENTIFIER=alexandria, and the
+ * ALEXANDRIA_* fields of DESIGN.md. `alexandria-ctl logs` reads these back. */
+
+#include <stdint.h>
+#include "macro.h"
+
+typedef enum EventKind {
+        EVENT_RUN_STARTED,
+        EVENT_RUN_SUCCEEDED,
+        EVENT_RUN_WARNINGS,
+        EVENT_RUN_FAILED,
+        EVENT_SCHEDULE_CREATED,
+        EVENT_SCHEDULE_DELETED,
+        EVENT_SCHEDULE_ENABLED,
+        EVENT_SCHEDULE_DISABLED,
+        EVENT_ARCHIVE_PRUNED,
+        EVENT_FILE_WARNING,
+        _EVENT_MAX,
+} EventKind;
+
+#define EVENT_FIELD_UNSET UINT64_MAX
+
+typedef struct EventFields {
+        const char *schedule;
+        const char *archive;            /* full path */
+        const char *path;               /* the file a warning is about */
+        const char *source;             /* the schedule's sources, space separated */
+        uint64_t files, bytes, archive_bytes, duration_usec, warnings;
+        int error;                      /* negative errno, or 0 */
+} EventFields;
+
+#define EVENT_FIELDS_INIT(s)                                              \
+        (EventFields) {                                                   \
+                .schedule = (s), .files = EVENT_FIELD_UNSET,              \
+                .bytes = EVENT_FIELD_UNSET, .archive_bytes = EVENT_FIELD_UNSET, \
+                .duration_usec = EVENT_FIELD_UNSET, .warnings = EVENT_FIELD_UNSET, \
+        }
+
+const char *event_kind_to_string(EventKind k);
+EventKind event_kind_from_message_id(const char *id);   /* -1 if not ours */
+const char *event_message_id(EventKind k);
+
+/* Sends the event to the journal. Returns 0 or a negative errno (no journal). */
+int event_emit(EventKind kind, const EventFields *f, const char *format, ...) _printf_(3, 4);

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* Atomic file creation: a file becomes visible under its name only complete
+ * and fsync'd. Where the file system allows it the data is written to an
+ * unnamed O_TMPFILE, so a crash or kill leaves nothing behind at all;
+ * elsewhere to a hidden ".#NAME.XXXXXX" that is renamed into place. */
+
+#include <sys/types.h>
+#include "macro.h"
+
+typedef struct AtomicFile {
+        int dir_fd;             /* borrowed */
+        int fd;
+        char *name;             /* final name, relative to dir_fd */
+        char *tmp_name;         /* NULL while the data lives in an O_TMPFILE */
+} AtomicFile;
+
+#define ATOMIC_FILE_NULL (AtomicFile) { .dir_fd = -EBADF, .fd = -EBADF }
+
+int atomic_file_open(int dir_fd, const char *name, mode_t mode, AtomicFile *ret);
+/* fsync, give it its name (replacing an existing file only if REPLACE; else
+ * -EEXIST), fsync the directory. The file is closed either way. */
+int atomic_file_commit(AtomicFile *f, bool replace);
+/* Close and remove whatever was written. Safe to call twice. */
+void atomic_file_abort(AtomicFile *f);
+
+/* Writes CONTENTS to PATH atomically with MODE, replacing the old file. */
+int write_file_atomic(const char *path, const char *contents, mode_t mode);
+
+/* Reads a small text file whole (at most MAX bytes). */
+int read_file_full(const char *path, size_t max, char **ret);
+
+/* Makes the directory's entries durable. */
+int fsync_directory(int dir_fd);

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <time.h>
+
+#include "format-util.h"
+
+const char *format_bytes(char buf[static FORMAT_BYTES_MAX], uint64_t bytes) {
+        static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+        if (bytes < 1024) {
+                snprintf(buf, FORMAT_BYTES_MAX, "%" PRIu64 " B", bytes);
+                return buf;
+        }
+        double v = (double) bytes / 1024;
+        size_t i = 0;
+        while (v >= 1024 && i + 1 < ELEMENTSOF(units)) {
+                v /= 1024;
+                i++;
+        }
+        snprintf(buf, FORMAT_BYTES_MAX, "%.1f %s", v, units[i]);
+        return buf;
+}
+
+const char *format_duration(char buf[static FORMAT_DURATION_MAX], uint64_t usec) {
+        uint64_t s = usec / USEC_PER_SEC;
+        if (s < 10)
+                snprintf(buf, FORMAT_DURATION_MAX, "%.1fs", (double) usec / USEC_PER_SEC);
+        else if (s < 60)
+                snprintf(buf, FORMAT_DURATION_MAX, "%" PRIu64 "s", s);
+        else if (s < 3600)
+                snprintf(buf, FORMAT_DURATION_MAX, "%" PRIu64 "min %" PRIu64 "s", s / 60, s % 60);
+        else if (s < 86400)
+                snprintf(buf, FORMAT_DURATION_MAX, "%" PRIu64 "h %" PRIu64 "min", s / 3600, s % 3600 / 60);
+        else
+                snprintf(buf, FORMAT_DURATION_MAX, "%" PRIu64 "d %" PRIu64 "h", s / 86400, s % 86400 / 3600);
+        return buf;
+}
+
+const char *format_timestamp(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t usec) {
+        time_t t = (time_t) (usec / USEC_PER_SEC);
+        struct tm tm;
+        if (!localtime_r(&t, &tm) || strftime(buf, FORMAT_TIMESTAMP_MAX, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+                snprintf(buf, FORMAT_TIMESTAMP_MAX, "@%" PRIu64, usec / USEC_PER_SEC);
+        return buf;
+}
+
+static uint64_t now_usec(clockid_t clock) {
+        struct timespec ts;
+        clock_gettime(clock, &ts);
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / 1000;
+}
+
+uint64_t now_realtime_usec(void) {
+        return now_usec(CLOCK_REALTIME);
+}
+
+uint64_t now_monotonic_usec(void) {
+        return now_usec(CLOCK_MONOTONIC);
+}

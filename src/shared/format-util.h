@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+#include <stdint.h>
+#include "macro.h"
+
+#define FORMAT_BYTES_MAX 16
+#define FORMAT_DURATION_MAX 32
+#define FORMAT_TIMESTAMP_MAX 32
+
+/* "512 B", "1.5 KiB", "12.3 MiB", "2.0 GiB" */
+const char *format_bytes(char buf[static FORMAT_BYTES_MAX], uint64_t bytes);
+/* "0.4s", "12s", "3min 5s", "2h 1min", "3d 4h" */
+const char *format_duration(char buf[static FORMAT_DURATION_MAX], uint64_t usec);
+/* local time "YYYY-mm-dd HH:MM:SS" */
+const char *format_timestamp(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t usec);
+uint64_t now_realtime_usec(void);
+uint64_t now_monotonic_usec(void);

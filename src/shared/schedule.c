@@ -1,0 +1,555 @@
+/* SPDX-License-Identifier: MIT */
+#include <ctype.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+
+#include "ini.h"
+#include "path-util.h"
+#include "schedule.h"
+
+static const char *const compression_table[_COMPRESSION_MAX] = {
+        [COMPRESSION_GZIP] = "gzip",
+        [COMPRESSION_ZSTD] = "zstd",
+        [COMPRESSION_XZ]   = "xz",
+        [COMPRESSION_NONE] = "none",
+};
+
+static const char *const compression_suffix_table[_COMPRESSION_MAX] = {
+        [COMPRESSION_GZIP] = ".tar.gz",
+        [COMPRESSION_ZSTD] = ".tar.zst",
+        [COMPRESSION_XZ]   = ".tar.xz",
+        [COMPRESSION_NONE] = ".tar",
+};
+
+const char *compression_to_string(Compression c) {
+        return c >= 0 && c < _COMPRESSION_MAX ? compression_table[c] : NULL;
+}
+
+const char *compression_suffix(Compression c) {
+        return c >= 0 && c < _COMPRESSION_MAX ? compression_suffix_table[c] : NULL;
+}
+
+Compression compression_from_string(const char *s) {
+        for (Compression c = 0; c < _COMPRESSION_MAX; c++)
+                if (streq(s, compression_table[c]))
+                        return c;
+        return _COMPRESSION_INVALID;
+}
+
+bool schedule_name_is_valid(const char *name) {
+        size_t n = strlen(name);
+
+        if (n == 0 || n > SCHEDULE_NAME_MAX || !isalnum((unsigned char) name[0]))
+                return false;
+        for (const char *p = name; *p; p++)
+                if (!(isalnum((unsigned char) *p) || strchr("_.-", *p)) || *p & 0x80)
+                        return false;
+        return true;
+}
+
+bool calendar_chars_are_safe(const char *expr) {
+        if (isempty(expr))
+                return false;
+        for (const char *p = expr; *p; p++)
+                if (!(isalnum((unsigned char) *p) || strchr(" *:,./~+_-", *p)) || *p & 0x80)
+                        return false;
+        return true;
+}
+
+Schedule *schedule_free(Schedule *s) {
+        if (!s)
+                return NULL;
+        free(s->name);
+        free(s->path);
+        free(s->on_calendar);
+        strv_free(s->sources);
+        strv_free(s->excludes);
+        free(s->destination);
+        free(s);
+        return NULL;
+}
+
+int schedule_new(const char *name, const char *default_destination, Schedule **ret) {
+        _cleanup_schedule_free_ Schedule *s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        *s = (Schedule) {
+                .persistent = true,
+                .enabled = true,
+                .compression = COMPRESSION_GZIP,
+        };
+        s->name = strdup(name);
+        s->destination = strdup(default_destination);
+        if (!s->name || !s->destination)
+                return -ENOMEM;
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+static int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
+static int errorf(char **ret_error, int r, const char *format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        if (vasprintf(ret_error, format, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+        return *ret_error ? r : -ENOMEM;
+}
+
+/* ---- the keys of a schedule file ---- */
+
+typedef struct LoadState {
+        Schedule *schedule;
+        unsigned seen_line[16];         /* per key: line of first assignment, for duplicates */
+} LoadState;
+
+typedef int (*key_parser_t)(Schedule *s, const char *key, const char *value, char **ret_error);
+
+static int parse_bool(const char *v, bool *ret) {
+        static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+        for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
+                if (strcasecmp(v, yes[i]) == 0)
+                        return *ret = true, 0;
+                if (strcasecmp(v, no[i]) == 0)
+                        return *ret = false, 0;
+        }
+        return -EINVAL;
+}
+
+static int parse_uint(const char *v, uint64_t max, uint64_t *ret) {
+        if (!isdigit((unsigned char) v[0]) || strlen(v) > 20)
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(v, &end, 10);
+        if (errno != 0 || *end != 0)
+                return -EINVAL;
+        if (u > max)
+                return -ERANGE;
+        *ret = u;
+        return 0;
+}
+
+static int key_on_calendar(Schedule *s, const char *key, const char *v, char **ret_error) {
+        if (!calendar_chars_are_safe(v))
+                return errorf(ret_error, -EINVAL,
+                              "%s=%s is not a calendar expression (allowed: letters, digits, space and *:,./~+_-)", key, v);
+        char *c = strdup(v);
+        if (!c)
+                return -ENOMEM;
+        free(s->on_calendar);
+        s->on_calendar = c;
+        return 0;
+}
+
+static int key_bool(bool *field, const char *key, const char *v, char **ret_error) {
+        if (parse_bool(v, field) < 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a boolean (use yes or no)", key, v);
+        return 0;
+}
+
+static int key_persistent(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_bool(&s->persistent, key, v, ret_error);
+}
+
+static int key_enabled(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_bool(&s->enabled, key, v, ret_error);
+}
+
+static int key_randomized_delay(Schedule *s, const char *key, const char *v, char **ret_error) {
+        static const struct { const char *suffix; uint64_t mult; } units[] = {
+                { "s", 1 }, { "sec", 1 }, { "min", 60 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 }, { "", 1 },
+        };
+        char digits[24];
+        size_t n = strspn(v, "0123456789");
+        if (n == 0 || n >= sizeof digits)
+                goto bad;
+        memcpy(digits, v, n);
+        digits[n] = 0;
+        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                uint64_t u;
+                if (!streq(v + n, units[i].suffix))
+                        continue;
+                if (parse_uint(digits, UINT64_C(366) * 86400 / units[i].mult, &u) < 0)
+                        break;
+                s->randomized_delay_sec = u * units[i].mult;
+                return 0;
+        }
+bad:
+        return errorf(ret_error, -EINVAL, "%s=%s is not a time span (seconds, or a number with s, min, h or d, at most a year)", key, v);
+}
+
+static int path_value(const char *key, const char *v, char **ret, char **ret_error) {
+        if (isempty(v))
+                return errorf(ret_error, -EINVAL, "%s= is empty: give an absolute path", key);
+        if (v[0] != '/')
+                return errorf(ret_error, -EINVAL, "%s=%s is not an absolute path", key, v);
+        if (strlen(v) >= PATH_MAX)
+                return errorf(ret_error, -ENAMETOOLONG, "%s= path is too long", key);
+        /* ".." would end up in archive entry names, which restore refuses. */
+        if (strstr(v, "/../") || endswith(v, "/.."))
+                return errorf(ret_error, -EINVAL, "%s=%s contains a '..' component; give the path without it", key, v);
+        char *p = path_normalize(v);
+        if (!p)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+static int key_source(Schedule *s, const char *key, const char *v, char **ret_error) {
+        char *p;
+        int r = path_value(key, v, &p, ret_error);
+        if (r < 0)
+                return r;
+        if (strv_contains(s->sources, p)) {
+                free(p);
+                return errorf(ret_error, -EINVAL, "%s=%s is listed twice", key, v);
+        }
+        return strv_push(&s->sources, p);
+}
+
+static int key_exclude(Schedule *s, const char *key, const char *v, char **ret_error) {
+        if (isempty(v))
+                return errorf(ret_error, -EINVAL, "%s= is empty: give a glob such as *.tmp", key);
+        return strv_extend(&s->excludes, v);
+}
+
+static int key_destination(Schedule *s, const char *key, const char *v, char **ret_error) {
+        char *p;
+        int r = path_value(key, v, &p, ret_error);
+        if (r < 0)
+                return r;
+        free(s->destination);
+        s->destination = p;
+        return 0;
+}
+
+static int key_compression(Schedule *s, const char *key, const char *v, char **ret_error) {
+        Compression c = compression_from_string(v);
+        if (c < 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not supported (use gzip, zstd, xz or none)", key, v);
+        s->compression = c;
+        return 0;
+}
+
+static int key_keep(Schedule *s, const char *key, const char *v, char **ret_error) {
+        uint64_t u;
+        if (parse_uint(v, SCHEDULE_KEEP_MAX, &u) < 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a count of archives (0 keeps all, at most %u)",
+                              key, v, SCHEDULE_KEEP_MAX);
+        s->keep = (unsigned) u;
+        return 0;
+}
+
+static const struct ScheduleKey {
+        const char *section, *key;
+        key_parser_t parse;
+        bool repeatable;
+} schedule_keys[] = {
+        { "Schedule", "OnCalendar",         key_on_calendar },
+        { "Schedule", "Persistent",         key_persistent },
+        { "Schedule", "RandomizedDelaySec", key_randomized_delay },
+        { "Schedule", "Enabled",            key_enabled },
+        { "Backup",   "Source",             key_source, true },
+        { "Backup",   "Exclude",            key_exclude, true },
+        { "Backup",   "Destination",        key_destination },
+        { "Backup",   "Compression",        key_compression },
+        { "Backup",   "Keep",               key_keep },
+};
+
+static int load_key(const char *section, const char *key, const char *value, unsigned line,
+                    void *userdata, char **ret_error) {
+        LoadState *st = userdata;
+        bool section_known = false;
+
+        for (size_t i = 0; i < ELEMENTSOF(schedule_keys); i++) {
+                const struct ScheduleKey *k = &schedule_keys[i];
+                if (!streq(section, k->section))
+                        continue;
+                section_known = true;
+                if (!streq(key, k->key))
+                        continue;
+                if (!k->repeatable && st->seen_line[i] > 0)
+                        return errorf(ret_error, -EINVAL, "%s= is set twice (first on line %u)", key, st->seen_line[i]);
+                st->seen_line[i] = line;
+                return k->parse(st->schedule, key, value, ret_error);
+        }
+
+        if (!section_known)
+                return errorf(ret_error, -EINVAL, "unknown section [%s] (expected [Schedule] or [Backup])", section);
+        for (size_t i = 0; i < ELEMENTSOF(schedule_keys); i++)
+                if (streq(key, schedule_keys[i].key))
+                        return errorf(ret_error, -EINVAL, "%s= belongs in section [%s], not [%s]",
+                                      key, schedule_keys[i].section, section);
+        return errorf(ret_error, -EINVAL, "unknown key '%s' in section [%s]", key, section);
+}
+
+static int name_from_path(const char *path, char **ret_name, char **ret_error) {
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        const char *suffix = endswith(base, ".conf");
+        if (!suffix)
+                return errorf(ret_error, -EINVAL, "%s: schedule files must be named NAME.conf", path);
+        char *name = strndup(base, suffix - base);
+        if (!name)
+                return -ENOMEM;
+        if (!schedule_name_is_valid(name)) {
+                free(name);
+                return errorf(ret_error, -EINVAL,
+                              "%s: invalid schedule name: names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit",
+                              path, SCHEDULE_NAME_MAX);
+        }
+        *ret_name = name;
+        return 0;
+}
+
+static int schedule_parse_file(FILE *f, const char *name, const char *path, const char *default_destination,
+                               Schedule **ret, char **ret_error) {
+        _cleanup_schedule_free_ Schedule *s = NULL;
+        _cleanup_free_ char *error = NULL;
+        unsigned line = 0;
+        int r;
+
+        r = schedule_new(name, default_destination, &s);
+        if (r < 0)
+                return r;
+        s->path = strdup(path);
+        if (!s->path)
+                return -ENOMEM;
+
+        LoadState st = { .schedule = s };
+        r = ini_parse(f, load_key, &st, &line, &error);
+        if (r < 0)
+                return error ? errorf(ret_error, r, "%s:%u: %s", path, line, error) : r;
+
+        if (!s->on_calendar)
+                return errorf(ret_error, -EINVAL, "%s: [Schedule] needs OnCalendar=", path);
+        if (!s->sources)
+                return errorf(ret_error, -EINVAL, "%s: [Backup] needs at least one Source=", path);
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int schedule_load_fd(int fd, const char *path, const char *default_destination, Schedule **ret, char **ret_error) {
+        _cleanup_free_ char *name = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        int r;
+
+        f = fdopen(fd, "re");
+        if (!f) {
+                r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+
+        r = name_from_path(path, &name, ret_error);
+        if (r < 0)
+                return r;
+
+        /* Schedules decide what a (root) service reads and writes: like doas,
+         * trust only files that nobody else could have changed. */
+        struct stat st;
+        if (fstat(fileno(f), &st) < 0)
+                return errorf(ret_error, negative_errno(), "%s: cannot stat: %m", path);
+        if (!S_ISREG(st.st_mode))
+                return errorf(ret_error, -EINVAL, "%s: not a regular file", path);
+        if (st.st_mode & (S_IWGRP | S_IWOTH))
+                return errorf(ret_error, -EPERM, "%s: group- or world-writable, refusing it (fix: chmod go-w '%s')", path, path);
+        if (st.st_uid != geteuid())
+                return errorf(ret_error, -EPERM, "%s: owned by uid %u, not by uid %u who runs it, refusing it",
+                              path, (unsigned) st.st_uid, (unsigned) geteuid());
+        if (st.st_size > 65536)
+                return errorf(ret_error, -EFBIG, "%s: larger than 64 KiB, refusing it", path);
+
+        return schedule_parse_file(f, name, path, default_destination, ret, ret_error);
+}
+
+int schedule_parse_string(const char *text, const char *name, const char *origin, const char *default_destination,
+                          Schedule **ret, char **ret_error) {
+        _cleanup_fclose_ FILE *f = fmemopen((void *) text, strlen(text), "r");
+        if (!f)
+                return -ENOMEM;
+        if (!schedule_name_is_valid(name))
+                return errorf(ret_error, -EINVAL,
+                              "Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit",
+                              name, SCHEDULE_NAME_MAX);
+        return schedule_parse_file(f, name, origin, default_destination, ret, ret_error);
+}
+
+int schedule_load(const char *path, const char *default_destination, Schedule **ret, char **ret_error) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return errorf(ret_error, negative_errno(), "%s: cannot open: %m", path);
+        return schedule_load_fd(fd, path, default_destination, ret, ret_error);
+}
+
+/* ---- the short form ---- */
+
+static int parse_hhmm(const char *t, unsigned *ret_h, unsigned *ret_m, const char *spec, char **ret_error) {
+        size_t hl = strspn(t, "0123456789");
+        if (hl < 1 || hl > 2 || t[hl] != ':' || strspn(t + hl + 1, "0123456789") != 2 || t[hl + 3] != 0)
+                return errorf(ret_error, -EINVAL, "Invalid schedule '%s': time '%s' is not HH:MM", spec, t);
+        unsigned h = (unsigned) strtoul(t, NULL, 10), m = (unsigned) strtoul(t + hl + 1, NULL, 10);
+        if (h > 23)
+                return errorf(ret_error, -EINVAL, "Invalid schedule '%s': hour %u is out of range (00-23)", spec, h);
+        if (m > 59)
+                return errorf(ret_error, -EINVAL, "Invalid schedule '%s': minute %u is out of range (00-59)", spec, m);
+        *ret_h = h;
+        *ret_m = m;
+        return 0;
+}
+
+int schedule_from_spec(const char *spec, const char *default_destination, Schedule **ret, char **ret_error) {
+        _cleanup_schedule_free_ Schedule *s = NULL;
+        _cleanup_free_ char *copy = strdup(spec), *source = NULL;
+        char *fields[3];
+        unsigned h = 0, m = 0;
+        size_t n = 0;
+        int r;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *p = copy, *semi;; p = semi + 1) {
+                if (n == ELEMENTSOF(fields))
+                        return errorf(ret_error, -EINVAL, "Invalid schedule '%s': too many fields, expected path;hh:mm;name", spec);
+                fields[n++] = p;
+                semi = strchr(p, ';');
+                if (!semi)
+                        break;
+                *semi = 0;
+        }
+        if (n != 3)
+                return errorf(ret_error, -EINVAL, "Invalid schedule '%s': expected path;hh:mm;name", spec);
+        for (const char *p = spec; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return errorf(ret_error, -EINVAL, "Invalid schedule: control character in '%s'", spec);
+
+        if (isempty(fields[0]))
+                return errorf(ret_error, -EINVAL, "Invalid schedule '%s': the path is empty", spec);
+        if (isempty(fields[1]))
+                return errorf(ret_error, -EINVAL, "Invalid schedule '%s': the time is empty, expected HH:MM", spec);
+        if (isempty(fields[2]))
+                return errorf(ret_error, -EINVAL, "Invalid schedule '%s': the name is empty", spec);
+        r = parse_hhmm(fields[1], &h, &m, spec, ret_error);
+        if (r < 0)
+                return r;
+        if (!schedule_name_is_valid(fields[2]))
+                return errorf(ret_error, -EINVAL,
+                              "Invalid schedule '%s': invalid name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit",
+                              spec, fields[2], SCHEDULE_NAME_MAX);
+
+        r = path_make_absolute_cwd(fields[0], &source);
+        if (r < 0)
+                return errorf(ret_error, r, "Invalid schedule '%s': cannot resolve path '%s': %s", spec, fields[0], strerror(-r));
+
+        r = schedule_new(fields[2], default_destination, &s);
+        if (r < 0)
+                return r;
+        if (asprintf(&s->on_calendar, "*-*-* %02u:%02u:00", h, m) < 0)
+                return -ENOMEM;
+        r = strv_push(&s->sources, TAKE_PTR(source));
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(s);
+        return 0;
+}
+
+int schedule_check_sources(const Schedule *s, char **ret_error) {
+        STRV_FOREACH(p, s->sources) {
+                struct stat st;
+                if (lstat(*p, &st) < 0)
+                        return errorf(ret_error, negative_errno(), "Source %s: %m", *p);
+        }
+        return 0;
+}
+
+bool schedule_daily_time(const Schedule *s, unsigned *ret_hour, unsigned *ret_minute) {
+        unsigned h = 0, m = 0;
+        int end = 0;
+        if (sscanf(s->on_calendar, "*-*-* %2u:%2u:00%n", &h, &m, &end) != 2 || end == 0 ||
+            s->on_calendar[end] != 0 || h > 23 || m > 59)
+                return false;
+        if (ret_hour)
+                *ret_hour = h;
+        if (ret_minute)
+                *ret_minute = m;
+        return true;
+}
+
+/* ---- writing ---- */
+
+int schedule_to_string(const Schedule *s, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+
+        fprintf(f,
+                "# Alexandria schedule '%s' (see alexandria.schedule(5)).\n"
+                "[Schedule]\n"
+                "OnCalendar=%s\n"
+                "Persistent=%s\n"
+                "RandomizedDelaySec=%" PRIu64 "\n"
+                "Enabled=%s\n"
+                "\n"
+                "[Backup]\n",
+                s->name, s->on_calendar, s->persistent ? "yes" : "no",
+                s->randomized_delay_sec, s->enabled ? "yes" : "no");
+        STRV_FOREACH(p, s->sources)
+                fprintf(f, "Source=%s\n", *p);
+        STRV_FOREACH(p, s->excludes)
+                fprintf(f, "Exclude=%s\n", *p);
+        fprintf(f, "Destination=%s\nCompression=%s\nKeep=%u\n",
+                s->destination, compression_to_string(s->compression), s->keep);
+
+        if (fflush(f) != 0 || ferror(f))
+                return -ENOMEM;
+        fclose(TAKE_PTR(f));
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+int schedule_format_line(const Schedule *s, const char *default_destination, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        unsigned h, m;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+
+        if (schedule_daily_time(s, &h, &m) && strv_length(s->sources) == 1 && !s->excludes &&
+            streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
+            s->keep == 0 && s->persistent && s->randomized_delay_sec == 0)
+                fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
+        else {
+                fprintf(f, "%s OnCalendar=%s", s->name, s->on_calendar);
+                STRV_FOREACH(p, s->sources)
+                        fprintf(f, " Source=%s", *p);
+                STRV_FOREACH(p, s->excludes)
+                        fprintf(f, " Exclude=%s", *p);
+                if (!streq(s->destination, default_destination))
+                        fprintf(f, " Destination=%s", s->destination);
+                if (s->compression != COMPRESSION_GZIP)
+                        fprintf(f, " Compression=%s", compression_to_string(s->compression));
+                if (s->keep > 0)
+                        fprintf(f, " Keep=%u", s->keep);
+                if (!s->persistent)
+                        fprintf(f, " Persistent=no");
+                if (s->randomized_delay_sec > 0)
+                        fprintf(f, " RandomizedDelaySec=%" PRIu64, s->randomized_delay_sec);
+        }
+        if (!s->enabled)
+                fprintf(f, " (disabled)");
+
+        if (fflush(f) != 0 || ferror(f))
+                return -ENOMEM;
+        fclose(TAKE_PTR(f));
+        *ret = TAKE_PTR(buf);
+        return 0;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The schedule model: one schedules.d/NAME.conf file, or the short command
+ * line form "path;hh:mm;name". Parsing validates everything a generated unit
+ * or the worker will later rely on; errors come back as a message naming the
+ * file and line (or the spec and its field), never logged here. */
+
+#include <stdint.h>
+#include "macro.h"
+
+#define SCHEDULE_NAME_MAX 64
+#define SCHEDULE_KEEP_MAX 100000
+
+typedef enum Compression {
+        COMPRESSION_GZIP,
+        COMPRESSION_ZSTD,
+        COMPRESSION_XZ,
+        COMPRESSION_NONE,
+        _COMPRESSION_MAX,
+        _COMPRESSION_INVALID = -EINVAL,
+} Compression;
+
+const char *compression_to_string(Compression c);
+Compression compression_from_string(const char *s);
+/* ".tar.gz", ".tar.zst", ".tar.xz", ".tar" */
+const char *compression_suffix(Compression c);
+
+typedef struct Schedule {
+        char *name;
+        char *path;                     /* the file it was read from, if any */
+
+        /* [Schedule] */
+        char *on_calendar;
+        bool persistent;
+        uint64_t randomized_delay_sec;
+        bool enabled;
+
+        /* [Backup] */
+        char **sources;                 /* absolute paths */
+        char **excludes;                /* globs, bsdtar --exclude semantics */
+        char *destination;              /* absolute path */
+        Compression compression;
+        unsigned keep;                  /* newest N archives; 0 keeps all */
+} Schedule;
+
+Schedule *schedule_free(Schedule *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Schedule *, schedule_free);
+#define _cleanup_schedule_free_ _cleanup_(schedule_freep)
+
+bool schedule_name_is_valid(const char *name);
+/* Characters a calendar expression may use before systemd parses it: enough
+ * for every documented form, none that a unit file would interpret. */
+bool calendar_chars_are_safe(const char *expr);
+
+/* Schedule with defaults, named NAME, destination DEFAULT_DESTINATION. */
+int schedule_new(const char *name, const char *default_destination, Schedule **ret);
+
+/* Reads PATH (whose basename must be NAME.conf). On -EINVAL/-E2BIG etc.
+ * *ret_error says "PATH:LINE: what is wrong". */
+int schedule_load(const char *path, const char *default_destination, Schedule **ret, char **ret_error);
+/* Takes ownership of fd. */
+int schedule_load_fd(int fd, const char *path, const char *default_destination, Schedule **ret, char **ret_error);
+
+/* Parses TEXT as the file of schedule NAME; ORIGIN names it in messages. */
+int schedule_parse_string(const char *text, const char *name, const char *origin, const char *default_destination,
+                          Schedule **ret, char **ret_error);
+
+/* Parses "path;hh:mm;name"; a relative path is resolved against the current
+ * directory (it must exist to be resolved, see schedule_check_sources()). */
+int schedule_from_spec(const char *spec, const char *default_destination, Schedule **ret, char **ret_error);
+
+/* Checks that each source exists (create refuses schedules whose source
+ * does not). */
+int schedule_check_sources(const Schedule *s, char **ret_error);
+
+/* The file text, ready to be written atomically. */
+int schedule_to_string(const Schedule *s, char **ret);
+
+/* "/abs/path;16:07;name" when the schedule fits the short form, else the
+ * long form "name OnCalendar=… Source=… [Key=value…]". */
+int schedule_format_line(const Schedule *s, const char *default_destination, char **ret);
+
+/* The "HH:MM" of a daily "*-*-* HH:MM:00" calendar, or false. */
+bool schedule_daily_time(const Schedule *s, unsigned *ret_hour, unsigned *ret_minute);
