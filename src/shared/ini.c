@@ -75,6 +75,10 @@ int ini_parse(FILE *f, ini_handler_t handler, void *userdata, unsigned *ret_line
                                 break;
                         }
                         strcpy(section, s + 1);
+                        /* Let the handler refuse an unknown section where it starts. */
+                        r = handler(section, NULL, NULL, line, userdata, &error);
+                        if (r < 0)
+                                break;
                         continue;
                 }
 

@@ -14,7 +14,8 @@
 
 #define INI_LINE_MAX 4096
 
-/* Called for every key; returns 0 or a negative errno (parsing stops).
+/* Called for every key, and with KEY and VALUE NULL at each section header;
+ * returns 0 or a negative errno (parsing stops).
  * The callback fills *ret_error with a message when it refuses a key. */
 typedef int (*ini_handler_t)(const char *section, const char *key, const char *value,
                              unsigned line, void *userdata, char **ret_error);

@@ -265,6 +265,13 @@ static int load_key(const char *section, const char *key, const char *value, uns
         LoadState *st = userdata;
         bool section_known = false;
 
+        if (!key) {
+                for (size_t i = 0; i < ELEMENTSOF(schedule_keys); i++)
+                        if (streq(section, schedule_keys[i].section))
+                                return 0;
+                return errorf(ret_error, -EINVAL, "unknown section [%s] (expected [Schedule] or [Backup])", section);
+        }
+
         for (size_t i = 0; i < ELEMENTSOF(schedule_keys); i++) {
                 const struct ScheduleKey *k = &schedule_keys[i];
                 if (!streq(section, k->section))

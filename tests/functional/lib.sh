@@ -1,0 +1,42 @@
+# Helpers for functional tests: the real binaries on real files, no systemd.
+# Each test sources this, calls `t_setup`, and uses ok/fail/check.
+set -uo pipefail
+
+CTL=${ALEXANDRIA_CTL:?run through meson test}
+BACKUP=${ALEXANDRIA_BACKUP:?run through meson test}
+T_FAILED=0
+T_COUNT=0
+
+t_setup() {
+        T=$(mktemp -d /tmp/alexandria-test.XXXXXX)
+        trap 't_cleanup' EXIT
+        # User mode with a private home: nothing lands in /etc or /var.
+        export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config XDG_DATA_HOME=$T/home/.local/share
+        export ALEXANDRIA_CONFIG_DIR=$T/conf
+        mkdir -p "$HOME" "$ALEXANDRIA_CONFIG_DIR/schedules.d"
+}
+
+t_cleanup() {
+        local rc=$?
+        [ -n "${T_CLEANUP_HOOK:-}" ] && eval "$T_CLEANUP_HOOK"
+        [ -n "${T:-}" ] && rm -rf "$T"
+        if [ "$T_FAILED" -ne 0 ]; then
+                echo "# $T_FAILED of $T_COUNT checks failed"
+                exit 1
+        fi
+        exit "$rc"
+}
+
+ok()   { T_COUNT=$((T_COUNT + 1)); echo "ok - $*"; }
+fail() { T_COUNT=$((T_COUNT + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok - $*"; }
+# check DESCRIPTION COMMAND…: passes when COMMAND succeeds
+check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
+
+# Writes schedule NAME with the given [Backup] lines (Source=… etc.).
+t_schedule() {
+        local name=$1; shift
+        {
+                printf '[Schedule]\nOnCalendar=daily\n[Backup]\n'
+                printf '%s\n' "$@"
+        } > "$ALEXANDRIA_CONFIG_DIR/schedules.d/$name.conf"
+}

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MIT */
+#include "schedule.h"
+#include "test.h"
+
+#define DEST "/var/backups/alexandria"
+
+/* Parses TEXT as schedule "t"; returns the error message or NULL. */
+static char *parse_error(const char *text) {
+        Schedule *s = NULL;
+        char *error = NULL;
+        int r = schedule_parse_string(text, "t", "t.conf", DEST, &s, &error);
+        if (r >= 0) {
+                schedule_free(s);
+                return NULL;
+        }
+        ASSERT(error);
+        return error;
+}
+
+static void expect_file_error(const char *text, const char *fragment) {
+        char *e = parse_error(text);
+        if (!e) {
+                fprintf(stderr, "accepted but should not be:\n%s\n", text);
+                abort();
+        }
+        ASSERT_CONTAINS(e, fragment);
+        free(e);
+}
+
+static void expect_spec_error(const char *spec, const char *fragment) {
+        Schedule *s = NULL;
+        char *error = NULL;
+        int r = schedule_from_spec(spec, DEST, &s, &error);
+        if (r >= 0) {
+                fprintf(stderr, "spec '%s' accepted but should not be\n", spec);
+                abort();
+        }
+        ASSERT(r == -EINVAL);
+        ASSERT_CONTAINS(error, fragment);
+        free(error);
+}
+
+#define OK_HEAD "[Schedule]\nOnCalendar=daily\n[Backup]\nSource=/srv\n"
+
+static void test_file_errors(void) {
+        /* every message names the file and line */
+        expect_file_error(OK_HEAD "Bogus=1\n", "t.conf:5: unknown key 'Bogus' in section [Backup]");
+        expect_file_error("OnCalendar=daily\n", "t.conf:1: key 'OnCalendar' outside of any section");
+        expect_file_error("[Schedule]\nOnCalendar=daily\nSource=/srv\n", "t.conf:3: Source= belongs in section [Backup], not [Schedule]");
+        expect_file_error(OK_HEAD "Keep=-1\n", "t.conf:5: Keep=-1 is not a count");
+        expect_file_error(OK_HEAD "Keep=abc\n", "t.conf:5: Keep=abc is not a count");
+        expect_file_error(OK_HEAD "Keep=100001\n", "Keep=100001");
+        expect_file_error(OK_HEAD "Compression=rar\n", "t.conf:5: Compression=rar is not supported");
+        expect_file_error(OK_HEAD "Source=\n", "t.conf:5: Source= is empty");
+        expect_file_error(OK_HEAD "Source=relative/path\n", "t.conf:5: Source=relative/path is not an absolute path");
+        expect_file_error(OK_HEAD "Source=/a/../b\n", "'..'");
+        expect_file_error(OK_HEAD "Source=/srv\n", "t.conf:5: Source=/srv is listed twice");
+        expect_file_error(OK_HEAD "Destination=\n", "Destination= is empty");
+        expect_file_error(OK_HEAD "Exclude=\n", "Exclude= is empty");
+        expect_file_error("[Schedule]\nOnCalendar=daily\nOnCalendar=weekly\n", "t.conf:3: OnCalendar= is set twice (first on line 2)");
+        expect_file_error("[Schedule]\nOnCalendar=%h\n", "t.conf:2: OnCalendar=%h is not a calendar expression");
+        expect_file_error("[Schedule]\nOnCalendar=daily\"\n", "not a calendar expression");
+        expect_file_error("[Schedule]\nOnCalendar=daily;x\n", "not a calendar expression");
+        expect_file_error("[Schedule]\nOnCalendar=$VAR\n", "not a calendar expression");
+        expect_file_error("[Schedule]\nPersistent=maybe\n", "t.conf:2: Persistent=maybe is not a boolean");
+        expect_file_error("[Schedule]\nRandomizedDelaySec=5 min\n", "is not a time span");
+        expect_file_error("[Schedule]\nRandomizedDelaySec=-5\n", "is not a time span");
+        expect_file_error("[Service]\nExecStartPost=/bin/evil\n", "t.conf:1: unknown section [Service]");
+        expect_file_error("[Schedule]\nOnCalendar=daily \\\n", "line continuations are not supported");
+        expect_file_error("[Schedule]\nOnCalendar=daily\x01\n", "control character");
+        expect_file_error("[Schedule\n", "malformed section header");
+        expect_file_error("[Schedule]\njust words\n", "expected KEY=VALUE");
+        expect_file_error("[Schedule]\nOnCalendar=daily\n", "needs at least one Source=");
+        expect_file_error("[Backup]\nSource=/srv\n", "needs OnCalendar=");
+}
+
+static void test_file_ok(void) {
+        Schedule *s = NULL;
+        char *error = NULL, *text = NULL;
+        const char *in =
+                "# comment\n"
+                "; another comment\n"
+                "[Schedule]\n"
+                "  OnCalendar = Mon..Fri *-*-* 02:30:00 Europe/Berlin  \n"
+                "Persistent=no\n"
+                "RandomizedDelaySec=5min\n"
+                "Enabled=false\n"
+                "[Backup]\n"
+                "Source=/srv/with;semicolon\n"
+                "Source=//srv//data/./x/\n"
+                "Exclude=*.tmp\n"
+                "Destination=/backup/\n"
+                "Compression=zstd\n"
+                "Keep=7\n";
+        ASSERT(schedule_parse_string(in, "t", "t.conf", DEST, &s, &error) == 0);
+        ASSERT_STREQ(s->on_calendar, "Mon..Fri *-*-* 02:30:00 Europe/Berlin");
+        ASSERT(!s->persistent && !s->enabled);
+        ASSERT(s->randomized_delay_sec == 300);
+        ASSERT_STREQ(s->sources[0], "/srv/with;semicolon");
+        ASSERT_STREQ(s->sources[1], "/srv/data/x");
+        ASSERT_STREQ(s->excludes[0], "*.tmp");
+        ASSERT_STREQ(s->destination, "/backup");
+        ASSERT(s->compression == COMPRESSION_ZSTD);
+        ASSERT(s->keep == 7);
+
+        /* what we write, we read back the same */
+        Schedule *again = NULL;
+        ASSERT(schedule_to_string(s, &text) == 0);
+        ASSERT(schedule_parse_string(text, "t", "t.conf", DEST, &again, &error) == 0);
+        char *l1 = NULL, *l2 = NULL;
+        ASSERT(schedule_format_line(s, DEST, &l1) == 0);
+        ASSERT(schedule_format_line(again, DEST, &l2) == 0);
+        ASSERT_STREQ(l1, l2);
+        ASSERT_CONTAINS(l1, "t OnCalendar=Mon..Fri *-*-* 02:30:00 Europe/Berlin Source=/srv/with;semicolon Source=/srv/data/x");
+        ASSERT_CONTAINS(l1, "(disabled)");
+        free(l1);
+        free(l2);
+        free(text);
+        schedule_free(again);
+        schedule_free(s);
+}
+
+static void test_spec(void) {
+        expect_spec_error("test;", "expected path;hh:mm;name");
+        expect_spec_error(";;", "the path is empty");
+        expect_spec_error("a;10:00;", "the name is empty");
+        expect_spec_error("a;25:00;x", "hour 25 is out of range");
+        expect_spec_error("a;10:61;x", "minute 61 is out of range");
+        expect_spec_error("a;1000;x", "time '1000' is not HH:MM");
+        expect_spec_error("a;10:00;../x", "invalid name '../x'");
+        expect_spec_error("a;10:00;x y", "invalid name 'x y'");
+        expect_spec_error("a;10:00;x;extra", "too many fields");
+        expect_spec_error("a;;x", "the time is empty");
+        expect_spec_error("a;1:2;x", "is not HH:MM");
+        expect_spec_error("a;10:00;-x", "invalid name '-x'");
+        char name65[80] = "a;10:00;";
+        memset(name65 + 8, 'n', 65);
+        name65[8 + 65] = 0;
+        expect_spec_error(name65, "invalid name");
+
+        /* 64 characters is fine */
+        Schedule *s = NULL;
+        char *error = NULL, *line = NULL;
+        name65[8 + 64] = 0;
+        ASSERT(schedule_from_spec(name65, DEST, &s, &error) == 0);
+        schedule_free(s);
+
+        ASSERT(schedule_from_spec("/srv/data;9:05;backup_test", DEST, &s, &error) == 0);
+        ASSERT_STREQ(s->on_calendar, "*-*-* 09:05:00");
+        ASSERT(schedule_format_line(s, DEST, &line) == 0);
+        ASSERT_STREQ(line, "/srv/data;09:05;backup_test");
+        free(line);
+        schedule_free(s);
+}
+
+static void test_names(void) {
+        ASSERT(schedule_name_is_valid("a"));
+        ASSERT(schedule_name_is_valid("backup_test.v2-x"));
+        ASSERT(!schedule_name_is_valid(""));
+        ASSERT(!schedule_name_is_valid(".hidden"));
+        ASSERT(!schedule_name_is_valid("a/b"));
+        ASSERT(!schedule_name_is_valid("a%b"));
+        ASSERT(!schedule_name_is_valid("a\nb"));
+        ASSERT(!schedule_name_is_valid("caf\xc3\xa9"));
+        ASSERT(calendar_chars_are_safe("*-*-* 16:07:00"));
+        ASSERT(!calendar_chars_are_safe("daily\n[Service]"));
+        ASSERT(!calendar_chars_are_safe(""));
+}
+
+int main(void) {
+        test_file_errors();
+        test_file_ok();
+        test_spec();
+        test_names();
+        puts("ok");
+        return 0;
+}
