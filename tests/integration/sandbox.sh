@@ -5,8 +5,20 @@
 # Source this file from a bash test (it is safe under `set -euo pipefail`).
 # It implements /work/shared/SANDBOX.md: a real systemd 252 *system* manager
 # as PID 1 of a new PID+mount namespace, and a real *user* manager with its
-# own journald, both confined to overlays and tmpfs so that the host's /tmp,
-# /run, /etc, /usr, /var and /dev are never written. Needs root.
+# own journald (in its own mount+pid namespace). Needs root.
+#
+# Isolation, beyond SANDBOX.md: both sandboxes get fresh tmpfs on /run, /tmp,
+# /var/tmp; overlays on /usr, /etc, /var (upper layers in WORKDIR); a private
+# /dev (binds of null zero full random urandom tty fuse net/tun, own devpts,
+# so sockets' Symlinks= such as /dev/log stay inside); a private
+# /sys/fs/cgroup tmpfs (systemd remounts it read-only, a superblock change
+# that would otherwise hit the host); read-only /sys and /proc/sys; their own
+# UTS and IPC namespaces; their own cgroup (alexandria-sandbox-*, removed on
+# stop). Host units are masked as SANDBOX.md says. NOT isolated: every other
+# path (/root, /home, /srv, /work, WORKDIR itself ...) and the network -- a
+# write there from inside reaches the host.
+# A watchdog process kills a sandbox whose test died without stopping it
+# (SIGKILL, meson timeout), within ~1 s.
 #
 # Public functions (see each one's comment):
 #   sandbox_require_root
@@ -75,7 +87,10 @@ systemd-udev-trigger.service systemd-udev-settle.service systemd-binfmt.service
 systemd-journal-flush.service systemd-journald-audit.socket systemd-pstore.service
 systemd-random-seed.service systemd-hwdb-update.service systemd-firstboot.service
 systemd-repart.service systemd-sysusers.service systemd-machine-id-commit.service
-ldconfig.service apt-daily.timer apt-daily-upgrade.timer"
+ldconfig.service apt-daily.timer apt-daily-upgrade.timer systemd-remount-fs.service
+systemd-fsck-root.service systemd-fsck@.service systemd-quotacheck.service quotaon.service
+systemd-growfs-root.service systemd-update-utmp.service systemd-update-done.service
+systemd-boot-update.service systemd-pcrphase.service systemd-pcrphase-sysinit.service"
 
 _sandbox_log() { printf 'sandbox: %s\n' "$*" >&2; }
 _sandbox_debug() { if [ -n "${SANDBOX_DEBUG:-}" ]; then printf 'sandbox[debug]: %s\n' "$*" >&2; fi; }
@@ -244,12 +259,13 @@ _sandbox_cgroup_roots() {
 # _sandbox_cgroup_remove NAME: remove NAME (and what systemd made below it)
 # from every mounted cgroup hierarchy. Bounded.
 _sandbox_cgroup_remove() {
-	local name=$1 h d try left
+	local name=$1 h d t try left
 	case $name in
 	alexandria-sandbox-*) ;;
 	*) return 0 ;;
 	esac
 	for try in $(seq 1 50); do
+		: "$try"
 		left=
 		while read -r _ h t _; do
 			case $t in cgroup | cgroup2) ;; *) continue ;; esac
@@ -275,10 +291,10 @@ _sandbox_inner() {
 	local mode=$1 W=$2 SD=$3 CG=$4 HOSTTMP=$5 SYSTEMD=$6 JOURNALD=$7
 	shift 7
 	local cgroots=("$@")
-	local pid comm state ppid rest d n h
+	local pid ppid d n h
 	# /proc is still the host's: the first field is our host pid, the
 	# fourth the host pid of unshare.
-	read -r pid comm state ppid rest </proc/self/stat
+	read -r pid _ _ ppid _ </proc/self/stat
 	echo "$pid $ppid" >"$SD/pid.new"
 	mv -f "$SD/pid.new" "$SD/pid"
 	echo "sandbox-inner: mode=$mode host-pid=$pid"
@@ -318,6 +334,26 @@ _sandbox_inner() {
 	mount --move /run/.sandbox-dev /dev
 	mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5,nosuid,noexec devpts /dev/pts
 	mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs /dev/shm
+
+	# A private /sys/fs/cgroup tmpfs holding binds of the host's hierarchies:
+	# on a legacy/hybrid host, systemd as PID 1 creates mount points there
+	# and then remounts that tmpfs read-only -- a superblock change that
+	# would hit the host's /sys/fs/cgroup if the tmpfs were shared.
+	if [ "$(stat -f -c %T /sys/fs/cgroup)" = tmpfs ]; then
+		mkdir /run/.sandbox-cg
+		mount -t tmpfs -o mode=0755,nosuid,nodev,noexec tmpfs /run/.sandbox-cg
+		for d in /sys/fs/cgroup/* /sys/fs/cgroup/.[!.]*; do
+			n=${d##*/}
+			if [ -L "$d" ]; then
+				ln -s "$(readlink "$d")" "/run/.sandbox-cg/$n"
+			elif [ -d "$d" ]; then
+				mkdir "/run/.sandbox-cg/$n"
+				if mountpoint -q "$d"; then mount --bind "$d" "/run/.sandbox-cg/$n"; fi
+			fi
+		done
+		mount --move /run/.sandbox-cg /sys/fs/cgroup
+		rmdir /run/.sandbox-cg
+	fi
 
 	for d in usr etc var; do
 		mkdir -p "$SD/up-$d" "$SD/wk-$d"
@@ -379,7 +415,7 @@ _sandbox_inner() {
 	# MODE=user: journald + systemd --user, this shell stays as their anchor.
 	local home=$SD/home rt=$SD/run
 	mkdir -p /run/systemd/journal "$home/.config" "$home/.local/share" "$home/.local/state" "$home/.cache"
-	mkdir -p -m 0700 "$rt"
+	mkdir -p "$rt"
 	chmod 0700 "$rt"
 	ln -s /run/systemd/journal/dev-log /dev/log
 	local -a uenv=(env -i PATH="$path" LANG=C.UTF-8 USER=root LOGNAME=root SHELL=/bin/sh
@@ -432,7 +468,7 @@ _sandbox_watchdog() {
 _sandbox_boot() {
 	local mode=$1 w=$2 stage=$3 sd cg h pid launcher i hosttmp start
 	local -a cgroots=()
-	_SANDBOX_B_DIR= _SANDBOX_B_CGROUP= _SANDBOX_B_PID= _SANDBOX_B_START= _SANDBOX_B_LAUNCHER= _SANDBOX_B_WATCHDOG=
+	_SANDBOX_B_DIR='' _SANDBOX_B_CGROUP='' _SANDBOX_B_PID='' _SANDBOX_B_START='' _SANDBOX_B_LAUNCHER='' _SANDBOX_B_WATCHDOG=''
 	sandbox_require_root || return 1
 	w=$(_sandbox_check_workdir "$w") || return 1
 	sd=$w/sandbox-$mode
@@ -469,8 +505,19 @@ _sandbox_boot() {
 	if [ ${#cgroots[@]} -eq 0 ]; then cg=; fi
 
 	_sandbox_debug "booting $mode sandbox in $sd (cgroup ${cg:-none})"
+	# The scripts are written to files (not bash -c) to keep `ps` readable.
+	{
+		echo "# generated by tests/integration/sandbox.sh; runs as PID 1 of the sandbox"
+		declare -f _sandbox_inner
+		echo '_sandbox_inner "$@"'
+	} >"$sd/sandbox-inner.sh"
+	{
+		echo "# generated by tests/integration/sandbox.sh"
+		declare -f _sandbox_watchdog _sandbox_starttime _sandbox_cgroup_remove
+		echo '_sandbox_watchdog "$@"'
+	} >"$sd/sandbox-watchdog.sh"
 	setsid unshare --pid --fork --mount --uts --ipc --propagation private \
-		/bin/bash -c "$(declare -f _sandbox_inner)"'; _sandbox_inner "$@"' sandbox-inner \
+		/bin/bash "$sd/sandbox-inner.sh" \
 		"$mode" "$w" "$sd" "$cg" "$hosttmp" "$SANDBOX_SYSTEMD" "$SANDBOX_JOURNALD" "${cgroots[@]}" \
 		</dev/null >>"$sd/inner.log" 2>&1 &
 	launcher=$!
@@ -501,8 +548,7 @@ _sandbox_boot() {
 		return 1
 	fi
 
-	setsid /bin/bash -c "$(declare -f _sandbox_watchdog _sandbox_starttime _sandbox_cgroup_remove)"'; _sandbox_watchdog "$@"' \
-		sandbox-watchdog "$$" "$(_sandbox_starttime "$$")" "$pid" "$start" "$cg" "$sd/watchdog.pid" \
+	setsid /bin/bash "$sd/sandbox-watchdog.sh" "$$" "$(_sandbox_starttime "$$")" "$pid" "$start" "$cg" "$sd/watchdog.pid" \
 		</dev/null >/dev/null 2>&1 &
 	disown "$!" 2>/dev/null || true
 	for i in $(seq 1 50); do
@@ -520,7 +566,7 @@ _sandbox_stop() {
 	local pid=$1 start=$2 launcher=$3 watchdog=$4 cg=$5 rc=0 wpid wstart lpid lstart
 	_sandbox_kill_wait "$pid" "$start" "$SANDBOX_STOP_TIMEOUT" || rc=1
 	read -r lpid lstart <<<"$launcher" || true
-	if [ -n "${lpid:-}" ]; then
+	if [ -n "${lpid:-}" ] && [ -n "${lstart:-}" ]; then
 		# unshare exits as soon as its child (the namespace's PID 1) is gone
 		sandbox_wait_until "$SANDBOX_STOP_TIMEOUT" eval '! _sandbox_is_proc "$lpid" "$lstart"' || rc=1
 	fi
@@ -663,8 +709,8 @@ sandbox_system_stop() {
 			"$_SANDBOX_SYSTEM_WATCHDOG" "$_SANDBOX_SYSTEM_CGROUP" || rc=1
 	fi
 	if [ $rc -eq 0 ]; then
-		SANDBOX_SYSTEM_PID= _SANDBOX_SYSTEM_START= _SANDBOX_SYSTEM_LAUNCHER=
-		_SANDBOX_SYSTEM_WATCHDOG= _SANDBOX_SYSTEM_CGROUP=
+		SANDBOX_SYSTEM_PID='' _SANDBOX_SYSTEM_START='' _SANDBOX_SYSTEM_LAUNCHER=''
+		_SANDBOX_SYSTEM_WATCHDOG='' _SANDBOX_SYSTEM_CGROUP=''
 	fi
 	return $rc
 }
@@ -770,8 +816,8 @@ sandbox_user_stop() {
 			"$_SANDBOX_USER_WATCHDOG" "$_SANDBOX_USER_CGROUP" || rc=1
 	fi
 	if [ $rc -eq 0 ]; then
-		SANDBOX_USER_PID= _SANDBOX_USER_START= _SANDBOX_USER_LAUNCHER=
-		_SANDBOX_USER_WATCHDOG= _SANDBOX_USER_CGROUP=
+		SANDBOX_USER_PID='' _SANDBOX_USER_START='' _SANDBOX_USER_LAUNCHER=''
+		_SANDBOX_USER_WATCHDOG='' _SANDBOX_USER_CGROUP=''
 	fi
 	return $rc
 }

@@ -27,11 +27,17 @@ check() {
 diag() { printf '# %s\n' "$@"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
-mounts_before=$(findmnt -rn -o TARGET,SOURCE,FSTYPE | sort)
+# host state that must not change: mount table including per-mount and
+# superblock options, the cgroup tmpfs, the root directory, the hostname
+host_state() {
+	findmnt -rn -o TARGET,SOURCE,FSTYPE,VFS-OPTIONS,FS-OPTIONS | sort
+	ls -la /sys/fs/cgroup / | awk '{ print $1, $NF }'
+	hostname
+}
+host_before=$(host_state)
 W=$(mktemp -d)
 sentinel=$(mktemp /tmp/alexandria-smoke-sentinel.XXXXXX)
 echo "host /tmp must keep this" >"$sentinel"
-cgroups_before=$(ls -d /sys/fs/cgroup/*/alexandria-sandbox-* /sys/fs/cgroup/alexandria-sandbox-* 2>/dev/null | sort || true)
 devlog_before=$(ls -la /dev/log /dev/initctl 2>&1 || true)
 
 finish() {
@@ -42,8 +48,16 @@ finish() {
 	check "teardown: no sandbox manager left" test -z "${SANDBOX_SYSTEM_PID}${SANDBOX_USER_PID}"
 	check "host: sentinel file in /tmp survived" grep -q "host /tmp must keep this" "$sentinel"
 	check "host: test directory in /tmp survived" test -d "$W/stage"
-	check "host: no mount leaked" test "$(findmnt -rn -o TARGET,SOURCE,FSTYPE | sort)" = "$mounts_before"
-	check "host: no sandbox cgroup left" test "$(ls -d /sys/fs/cgroup/*/alexandria-sandbox-* /sys/fs/cgroup/alexandria-sandbox-* 2>/dev/null | sort)" = "$cgroups_before"
+	host_after=$(host_state)
+	if [ "$host_after" = "$host_before" ]; then
+		ok "host: mounts (and their options), /sys/fs/cgroup, / and hostname unchanged"
+	else
+		not_ok "host: mounts (and their options), /sys/fs/cgroup, / and hostname unchanged"
+		diff <(echo "$host_before") <(echo "$host_after") | sed 's/^/# /'
+	fi
+	# (only ours: tests running in parallel have their own)
+	check "host: no sandbox cgroup left" \
+		test -z "$(ls -d /sys/fs/cgroup/*/alexandria-sandbox-*-$$-* /sys/fs/cgroup/alexandria-sandbox-*-$$-* 2>/dev/null)"
 	check "host: /dev/log and /dev/initctl untouched" test "$(ls -la /dev/log /dev/initctl 2>&1)" = "$devlog_before"
 	check "host: nothing written to the host's /var, /usr or /etc" \
 		test ! -e /var/smoke-written -a ! -e /usr/bin/smoke-fold-marker -a ! -e /etc/smoke-written
