@@ -34,6 +34,11 @@ static void help(void) {
                "  logs [NAME]                     Journal history of schedules\n"
                "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
                "\n"
+               "Used by the units:\n"
+               "  reload                          Reload systemd and start/stop timers to match\n"
+               "                                  the schedule files (after hand edits)\n"
+               "  report-failure NAME             Log why alexandria@NAME.service failed\n"
+               "\n"
                "Options:\n"
                "  -h --help                       Show this help\n"
                "     --version                   Show the version\n"
@@ -141,6 +146,8 @@ static const struct Verb {
         { "status",  1, 2,       verb_status },
         { "backups", 1, 2,       verb_backups },
         { "logs",    1, 2,       verb_logs },
+        { "reload",  1, 1,       verb_reload },
+        { "report-failure", 2, 2, verb_report_failure },
 };
 
 static int dispatch(int argc, char **argv) {
@@ -169,7 +176,7 @@ int main(int argc, char *argv[]) {
         int r;
 
         setlocale(LC_ALL, "");
-        log_setup(LOG_TARGET_STDERR);
+        log_setup(LOG_TARGET_AUTO);
 
         r = parse_argv(argc, argv);
         if (r <= 0) {

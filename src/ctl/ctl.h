@@ -38,6 +38,8 @@ int verb_run(int argc, char **argv);
 int verb_status(int argc, char **argv);
 int verb_backups(int argc, char **argv);
 int verb_logs(int argc, char **argv);
+int verb_reload(int argc, char **argv);
+int verb_report_failure(int argc, char **argv);
 
 /* Loads the schedules directory; logs and returns an exit code on failure. */
 int ctl_load_schedules(ScheduleDir *ret);

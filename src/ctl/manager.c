@@ -158,3 +158,30 @@ int manager_get_i32(sd_bus *bus, const char *unit, const char *interface, const 
                     int32_t *ret, sd_bus_error *error) {
         return get_property(bus, unit, interface, property, 'i', ret, error);
 }
+
+int manager_list_units(sd_bus *bus, const char *pattern, char ***ret, sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        const char *name;
+        int r;
+
+        r = sd_bus_message_new_method_call(bus, &m, DEST, PATH, IFACE_MANAGER, "ListUnitsByPatterns");
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, NULL);
+        if (r >= 0)
+                r = sd_bus_message_append_strv(m, (char *[]) { (char *) pattern, NULL });
+        if (r >= 0)
+                r = sd_bus_call(bus, m, 0, error, &reply);
+        if (r < 0)
+                return r;
+        r = sd_bus_message_enter_container(reply, 'a', "(ssssssouso)");
+        if (r < 0)
+                return r;
+        while ((r = sd_bus_message_read(reply, "(ssssssouso)", &name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)) > 0)
+                if (strv_extend(&names, name) < 0)
+                        return -ENOMEM;
+        if (r < 0)
+                return r;
+        *ret = TAKE_PTR(names);
+        return 0;
+}

@@ -35,4 +35,7 @@ int manager_get_u64(sd_bus *bus, const char *unit, const char *interface, const 
 int manager_get_i32(sd_bus *bus, const char *unit, const char *interface, const char *property,
                     int32_t *ret, sd_bus_error *error);
 
+/* Names of loaded units matching PATTERN (e.g. "alexandria-*.timer"). */
+int manager_list_units(sd_bus *bus, const char *pattern, char ***ret, sd_bus_error *error);
+
 const char *bus_error_text(const sd_bus_error *error, int r);

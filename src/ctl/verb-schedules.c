@@ -83,14 +83,28 @@ static char *schedule_file(const char *name) {
         return path;
 }
 
-/* Reload the manager, then start or stop the timers of NAMES. */
-static int apply_to_manager(char **names, bool start) {
+/* The schedule files are the truth: reload the manager (the generator runs),
+ * start the timer of every enabled schedule, and stop every other
+ * alexandria-*.timer (disabled, deleted or broken schedules). */
+static int sync_manager(void) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        _cleanup_strv_free_ char **wanted = NULL, **loaded = NULL;
         int r, ret = 0;
 
         if (arg.no_reload)
                 return 0;
+        r = schedule_dir_load(paths.schedules_dir, paths.default_destination, &d);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read schedules in %s: %m", paths.schedules_dir);
+        for (size_t i = 0; i < d.n; i++) {
+                char timer[UNIT_NAME_MAX];
+                if (d.entries[i].schedule && d.entries[i].schedule->enabled &&
+                    strv_extend(&wanted, unit_name_timer(timer, d.entries[i].name)) < 0)
+                        return log_oom();
+        }
+
         r = manager_connect(arg.user, &bus);
         if (r < 0)
                 return r;
@@ -98,16 +112,33 @@ static int apply_to_manager(char **names, bool start) {
         if (r < 0)
                 return log_error_errno(r, "Cannot reload the systemd manager: %s", bus_error_text(&error, r));
 
-        STRV_FOREACH(n, names) {
-                char timer[UNIT_NAME_MAX];
-                unit_name_timer(timer, *n);
+        STRV_FOREACH(t, wanted) {
                 sd_bus_error_free(&error);
-                r = start ? manager_start_unit(bus, timer, false, NULL, NULL, NULL, &error)
-                          : manager_stop_unit(bus, timer, &error);
-                if (r < 0 && !(!start && sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit")))
-                        ret = log_error_errno(r, "Cannot %s %s: %s", start ? "start" : "stop", timer, bus_error_text(&error, r));
+                r = manager_start_unit(bus, *t, false, NULL, NULL, NULL, &error);
+                if (r < 0)
+                        ret = log_error_errno(r, "Cannot start %s: %s", *t, bus_error_text(&error, r));
+        }
+
+        sd_bus_error_free(&error);
+        r = manager_list_units(bus, "alexandria-*.timer", &loaded, &error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot list timers: %s", bus_error_text(&error, r));
+        STRV_FOREACH(t, loaded) {
+                if (strv_contains(wanted, *t))
+                        continue;
+                sd_bus_error_free(&error);
+                r = manager_stop_unit(bus, *t, &error);
+                if (r < 0)
+                        ret = log_error_errno(r, "Cannot stop %s: %s", *t, bus_error_text(&error, r));
         }
         return ret;
+}
+
+int verb_reload(int argc, char **argv) {
+        _cleanup_close_ int lock_fd = -EBADF;
+        if (lock_config(&lock_fd) < 0)
+                return EXIT_FAILED;
+        return sync_manager() < 0 ? EXIT_FAILED : EXIT_OK;
 }
 
 static bool has_control_chars(const char *s) {
@@ -248,8 +279,7 @@ int verb_create(int argc, char **argv) {
         EventFields f = EVENT_FIELDS_INIT(s->name);
         (void) event_emit(EVENT_SCHEDULE_CREATED, &f, "Schedule %s created: %s", s->name, line);
 
-        char *names[] = { s->name, NULL };
-        r = apply_to_manager(names, s->enabled);
+        r = sync_manager();
         printf("Created schedule %s: %s\n", s->name, line);
         if (r < 0) {
                 log_error("The schedule is saved in %s, but its timer is not active yet; "
@@ -278,7 +308,8 @@ int verb_delete(int argc, char **argv) {
         if (!name)
                 return log_oom(), EXIT_FAILED;
 
-        /* Stop the timer first: a schedule that is gone must not fire once more. */
+        /* Stop the timer first: a schedule that is gone must not fire once more,
+         * even if the reload below fails. */
         if (!arg.no_reload) {
                 _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
@@ -303,7 +334,7 @@ int verb_delete(int argc, char **argv) {
         EventFields f = EVENT_FIELDS_INIT(name);
         (void) event_emit(EVENT_SCHEDULE_DELETED, &f, "Schedule %s deleted; its archives are kept.", name);
 
-        r = apply_to_manager(NULL, false);
+        r = sync_manager();
         const char *dest = e->schedule ? e->schedule->destination : NULL;
         printf("Deleted schedule %s.%s%s%s\n", name, dest ? " Its archives stay in " : "", strempty(dest), dest ? "." : "");
         return r < 0 ? EXIT_FAILED : EXIT_OK;
@@ -425,7 +456,7 @@ static int set_enabled(int argc, char **argv, bool enabled) {
                                   "Schedule %s %s.", *n, enabled ? "enabled" : "disabled");
         }
 
-        if (apply_to_manager(names, enabled) < 0)
+        if (sync_manager() < 0)
                 ret = EXIT_FAILED;
         STRV_FOREACH(n, names)
                 printf("%s %s.\n", enabled ? "Started" : "Stopped", *n);

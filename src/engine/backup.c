@@ -3,7 +3,8 @@
  * The worker's engine. The shape follows bsdtar's write_hierarchy(): one
  * place configures the disk reader (physical walk, excludes matched before a
  * directory is descended, no libarchive-side opens of regular files), and
- * the walk loop sorts problems by severity.
+ * the walk loop sorts problems by severity. The walk itself is fts(3), in
+ * tar order (see walk_source()); libarchive builds the entries.
  *
  * File data is read here, not by libarchive: every regular file is opened
  * with O_NOFOLLOW|O_NONBLOCK, checked with fstat to be the very file that
@@ -16,6 +17,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <fts.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <sys/file.h>
@@ -44,7 +46,8 @@ typedef struct Run {
         struct stat dest_st;
         AtomicFile out;
         struct archive *writer;
-        struct archive *disk;
+        struct archive *disk;           /* builds entries from what fts found */
+        struct archive *match;          /* excludes, or NULL */
         struct archive_entry_linkresolver *links;
         BackupStats stats;
         uint64_t bytes_at_last_progress;
@@ -355,11 +358,28 @@ static int strip_leading_slash(struct archive_entry *entry) {
         return 0;
 }
 
+/* The pax writer cannot translate a name that is not valid in the locale's
+ * character set (a Latin-1 file name under UTF-8, any non-ASCII name under
+ * C) to UTF-8. It then stores the names of that entry as their raw bytes
+ * with hdrcharset=BINARY and returns ARCHIVE_WARN; nothing is lost, and the
+ * next run would warn again about the same file. Other warnings (an ACL that
+ * cannot be translated) do lose something and stay warnings. */
+static bool name_stored_as_bytes(struct archive *writer) {
+        const char *e = archive_error_string(writer), *what;
+
+        if (!e || !(what = startswith(e, "Can't translate ")))
+                return false;
+        return startswith(what, "pathname ") || startswith(what, "linkname ") ||
+               startswith(what, "uname ") || startswith(what, "gname ");
+}
+
 static int write_entry(Run *run, struct archive_entry *entry, int fd, const struct stat *st) {
         const char *path = archive_entry_sourcepath(entry);
         int r = archive_write_header(run->writer, entry);
 
-        if (r == ARCHIVE_WARN)
+        if (r == ARCHIVE_WARN && name_stored_as_bytes(run->writer))
+                log_debug("%s: %s; stored as raw bytes (hdrcharset=BINARY).", path, archive_error_string(run->writer));
+        else if (r == ARCHIVE_WARN)
                 warn(run, path, "%s: %s", path, archive_error_string(run->writer));
         else if (r == ARCHIVE_FAILED) {
                 warn(run, path, "%s: cannot be stored: %s, not archived", path, archive_error_string(run->writer));
@@ -410,60 +430,109 @@ static int store_entry(Run *run, struct archive_entry *entry) {
         return 0;
 }
 
+/* Why an entry that the walk could not stat is missing. */
+static void warn_unwalkable(Run *run, const FTSENT *e) {
+        if (e->fts_errno == ENOENT)
+                warn(run, e->fts_path, "%s: vanished before it could be read, not archived", e->fts_path);
+        else
+                warn(run, e->fts_path, "%s: cannot stat: %s, not archived", e->fts_path, strerror(e->fts_errno));
+}
+
+/* fts walks in tar order: a directory's entries follow the directory
+ * directly. libarchive's own walk lists a directory's siblings before its
+ * contents; GNU tar then sets a directory's mode and time as soon as it sees
+ * a sibling, before the directory's files arrive, and restores wrong
+ * directory times (as root) or cannot create files under a read-only
+ * directory (as anyone else). libarchive still builds each entry (owner
+ * names, symlink target, xattrs, ACLs) from the stat fts made. */
 static int walk_source(Run *run, const char *source) {
         _cleanup_(archive_entry_freep) struct archive_entry *entry = archive_entry_new();
-        int r;
+        char *roots[] = { (char *) source, NULL };
+        FTSENT *e;
+        FTS *fts;
+        int r = 0;
 
         if (!entry)
                 return fail(run, -ENOMEM, "Out of memory.");
-        if (archive_read_disk_open(run->disk, source) != ARCHIVE_OK)
-                return fail(run, -archive_errno(run->disk) ?: -EIO, "Cannot open source %s: %s", source,
-                            archive_error_string(run->disk));
+        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+        if (!fts)
+                return fail(run, negative_errno(), "Cannot open source %s: %m", source);
 
-        for (;;) {
-                r = archive_read_next_header2(run->disk, entry);
-                if (r == ARCHIVE_EOF)
+        while (r >= 0 && (errno = 0, e = fts_read(fts))) {
+                bool dir = e->fts_info == FTS_D || e->fts_info == FTS_DC;
+                int k;
+
+                switch (e->fts_info) {
+                case FTS_DP:
+                        continue;       /* on the way back up */
+                case FTS_NS:
+                case FTS_ERR:
+                        warn_unwalkable(run, e);
+                        continue;
+                case FTS_DNR:
+                        warn(run, e->fts_path, "%s: cannot read directory: %s, its contents are not archived",
+                             e->fts_path, strerror(e->fts_errno));
+                        if (e->fts_number != 0)
+                                continue;       /* stored when it was entered */
                         break;
-                if (r == ARCHIVE_RETRY)
-                        continue;
-                if (r == ARCHIVE_FATAL) {
-                        r = fail(run, -archive_errno(run->disk) ?: -EIO, "Cannot walk %s: %s", source,
+                case FTS_DC:
+                        warn(run, e->fts_path, "%s: directory cycle, its contents are not archived again", e->fts_path);
+                        break;
+                }
+
+                archive_entry_clear(entry);
+                archive_entry_copy_pathname(entry, e->fts_path);
+                archive_entry_copy_sourcepath(entry, e->fts_path);
+
+                /* Excludes are matched before a directory is descended: an
+                 * excluded directory is never walked. */
+                if (run->match) {
+                        k = archive_match_path_excluded(run->match, entry);
+                        if (k < 0) {
+                                r = fail(run, -EIO, "Cannot match excludes: %s", archive_error_string(run->match));
+                                break;
+                        }
+                        if (k > 0) {
+                                if (dir)
+                                        (void) fts_set(fts, e, FTS_SKIP);
+                                continue;
+                        }
+                }
+
+                k = archive_read_disk_entry_from_file(run->disk, entry, -1, e->fts_statp);
+                if (k == ARCHIVE_FATAL) {
+                        r = fail(run, -archive_errno(run->disk) ?: -EIO, "Cannot walk %s: %s", e->fts_path,
                                  archive_error_string(run->disk));
-                        archive_read_close(run->disk);
-                        return r;
+                        break;
                 }
-                if (r == ARCHIVE_FAILED) {
-                        /* e.g. a directory that cannot be entered: warn and go on */
-                        const char *p = archive_entry_sourcepath(entry);
-                        warn(run, p ?: source, "%s: %s, not archived", p ?: source, archive_error_string(run->disk));
+                if (k == ARCHIVE_FAILED) {
+                        warn(run, e->fts_path, "%s: %s, not archived", e->fts_path, archive_error_string(run->disk));
+                        if (dir)
+                                (void) fts_set(fts, e, FTS_SKIP);
                         continue;
                 }
-                if (r == ARCHIVE_WARN) {
-                        const char *p = archive_entry_sourcepath(entry);
-                        warn(run, p, "%s: %s", p, archive_error_string(run->disk));
+                if (k == ARCHIVE_WARN)
+                        warn(run, e->fts_path, "%s: %s", e->fts_path, archive_error_string(run->disk));
+
+                if (!skip_entry(run->disk, run, entry)) {
+                        if (dir)
+                                (void) fts_set(fts, e, FTS_SKIP);
+                        continue;
                 }
 
-                r = archive_read_disk_descend(run->disk);
-                if (r < ARCHIVE_WARN) {
-                        const char *p = archive_entry_sourcepath(entry);
-                        warn(run, p, "%s: cannot descend: %s", p, archive_error_string(run->disk));
-                }
-
+                e->fts_number = 1;
                 r = store_entry(run, entry);
-                if (r < 0) {
-                        archive_read_close(run->disk);
-                        return r;
-                }
         }
-        if (archive_read_close(run->disk) != ARCHIVE_OK)
-                return fail(run, -EIO, "Cannot finish walking %s: %s", source, archive_error_string(run->disk));
-        return 0;
+        if (r >= 0 && errno != 0)
+                r = fail(run, negative_errno(), "Cannot walk %s: %m", source);
+        fts_close(fts);
+        return r;
 }
 
 static int disk_setup(Run *run) {
-        struct archive *match = NULL;
         int r;
 
+        /* The disk reader only builds entries (see walk_source()). */
         run->disk = archive_read_disk_new();
         if (!run->disk)
                 return fail(run, -ENOMEM, "Out of memory.");
@@ -474,27 +543,16 @@ static int disk_setup(Run *run) {
          * with fflags off too, libarchive never opens a regular file. */
         if (r == ARCHIVE_OK)
                 r = archive_read_disk_set_behavior(run->disk, ARCHIVE_READDISK_NO_SPARSE | ARCHIVE_READDISK_NO_FFLAGS);
-        if (r == ARCHIVE_OK)
-                r = archive_read_disk_set_metadata_filter_callback(run->disk, skip_entry, run);
         if (r != ARCHIVE_OK)
                 return fail(run, -EIO, "Cannot set up the file system walk: %s", archive_error_string(run->disk));
 
         if (run->schedule->excludes) {
-                match = archive_match_new();
-                if (!match)
+                run->match = archive_match_new();
+                if (!run->match)
                         return fail(run, -ENOMEM, "Out of memory.");
                 STRV_FOREACH(p, run->schedule->excludes)
-                        if (archive_match_exclude_pattern(match, *p) != ARCHIVE_OK) {
-                                r = fail(run, -EINVAL, "Invalid Exclude=%s: %s", *p, archive_error_string(match));
-                                archive_match_free(match);
-                                return r;
-                        }
-                /* Matching happens before a directory is descended: an
-                 * excluded directory is never walked. libarchive owns match now. */
-                if (archive_read_disk_set_matching(run->disk, match, NULL, NULL) != ARCHIVE_OK) {
-                        archive_match_free(match);
-                        return fail(run, -EIO, "Cannot set up excludes: %s", archive_error_string(run->disk));
-                }
+                        if (archive_match_exclude_pattern(run->match, *p) != ARCHIVE_OK)
+                                return fail(run, -EINVAL, "Invalid Exclude=%s: %s", *p, archive_error_string(run->match));
         }
 
         run->links = archive_entry_linkresolver_new();
@@ -557,13 +615,60 @@ static int check_sources(Run *run) {
         return 0;
 }
 
+/* The name says when the run started, to the second. Runs of a schedule are
+ * serialised by its lock, so an archive of this schedule already stamped with
+ * this second (with any compression) comes from an earlier run that started
+ * within the same second: wait for the next second rather than fail, replace
+ * it, or stamp a time that is not true. Retention then never sees a tie. */
+static int pick_archive_name(Run *run, uint64_t realtime, char **ret) {
+        int r;
+
+        for (unsigned attempt = 0;; attempt++) {
+                bool taken = false;
+
+                for (Compression c = 0; c < _COMPRESSION_MAX && !taken; c++) {
+                        _cleanup_free_ char *n = NULL;
+                        struct stat st;
+
+                        r = archive_name_format(run->schedule->name, realtime, c, &n);
+                        if (r < 0)
+                                return fail(run, r, "Cannot format archive name: %m");
+                        if (fstatat(run->dest_fd, n, &st, AT_SYMLINK_NOFOLLOW) >= 0)
+                                taken = true;
+                        else if (errno != ENOENT)
+                                return fail(run, negative_errno(), "Cannot check for %s/%s: %m",
+                                            run->schedule->destination, n);
+                }
+                if (!taken)
+                        break;
+                /* A name from the future (the clock went back) is not ours to wait for. */
+                if (attempt >= 2)
+                        return fail(run, -EEXIST, "An archive of schedule '%s' stamped with the current time "
+                                    "already exists in %s; not replacing it.",
+                                    run->schedule->name, run->schedule->destination);
+                uint64_t wait = USEC_PER_SEC - realtime % USEC_PER_SEC;
+                struct timespec ts = {
+                        .tv_sec = (time_t) (wait / USEC_PER_SEC),
+                        .tv_nsec = (long) (wait % USEC_PER_SEC * NSEC_PER_USEC),
+                };
+                while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+                        ;
+                realtime = now_realtime_usec();
+        }
+
+        r = archive_name_format(run->schedule->name, realtime, run->schedule->compression, ret);
+        if (r < 0)
+                return fail(run, r, "Cannot format archive name: %m");
+        return 0;
+}
+
 static int write_archive(Run *run, uint64_t start_realtime, char **ret_path) {
         _cleanup_free_ char *name = NULL, *path = NULL;
         int r;
 
-        r = archive_name_format(run->schedule->name, start_realtime, run->schedule->compression, &name);
+        r = pick_archive_name(run, start_realtime, &name);
         if (r < 0)
-                return fail(run, r, "Cannot format archive name: %m");
+                return r;
         r = atomic_file_open(run->dest_fd, name, 0600, &run->out);
         if (r < 0)
                 return fail(run, r, "Cannot create archive in %s: %m", run->schedule->destination);
@@ -601,6 +706,8 @@ static void run_done(Run *run) {
                 archive_write_free(run->writer);
         if (run->disk)
                 archive_read_free(run->disk);
+        if (run->match)
+                archive_match_free(run->match);
         if (run->links)
                 archive_entry_linkresolver_free(run->links);
         atomic_file_abort(&run->out);

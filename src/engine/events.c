@@ -35,7 +35,7 @@ EventKind event_kind_from_message_id(const char *id) {
         for (EventKind k = 0; k < _EVENT_MAX; k++)
                 if (streq(id, event_table[k].id))
                         return k;
-        return -1;
+        return _EVENT_INVALID;
 }
 
 int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {

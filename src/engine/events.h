@@ -20,6 +20,7 @@ typedef enum EventKind {
         EVENT_ARCHIVE_PRUNED,
         EVENT_FILE_WARNING,
         _EVENT_MAX,
+        _EVENT_INVALID = -EINVAL,
 } EventKind;
 
 #define EVENT_FIELD_UNSET UINT64_MAX
@@ -41,7 +42,7 @@ typedef struct EventFields {
         }
 
 const char *event_kind_to_string(EventKind k);
-EventKind event_kind_from_message_id(const char *id);   /* -1 if not ours */
+EventKind event_kind_from_message_id(const char *id);   /* _EVENT_INVALID if not ours */
 const char *event_message_id(EventKind k);
 
 /* Sends the event to the journal. Returns 0 or a negative errno (no journal). */

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The journal as the history of schedules: our events are found by
+ * SYSLOG_IDENTIFIER=alexandria and ALEXANDRIA_SCHEDULE=, never by unit. */
+
+#include <stdint.h>
+#include <systemd/sd-journal.h>
+#include "events.h"
+
+/* Opens the local journal filtered to Alexandria's events (of NAME, if set). */
+int history_open(const char *name, sd_journal **ret);
+
+/* FIELD's value in the current entry, or NULL. */
+char *history_field(sd_journal *j, const char *field);
+EventKind history_kind(sd_journal *j);
+
+/* The newest run outcome (succeeded, warnings, failed) of NAME. */
+typedef struct LastRun {
+        EventKind kind;         /* _EVENT_INVALID if none */
+        uint64_t time_usec;
+        char *message;
+} LastRun;
+int history_last_run(const char *name, LastRun *ret);
+void last_run_done(LastRun *r);
