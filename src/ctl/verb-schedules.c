@@ -99,10 +99,17 @@ static int sync_manager(void) {
         if (r < 0)
                 return log_error_errno(r, "Cannot read schedules in %s: %m", paths.schedules_dir);
         for (size_t i = 0; i < d.n; i++) {
+                const Schedule *s = d.entries[i].schedule;
                 char timer[UNIT_NAME_MAX];
-                if (d.entries[i].schedule && d.entries[i].schedule->enabled &&
-                    strv_extend(&wanted, unit_name_timer(timer, d.entries[i].name)) < 0)
+                if (!s || !s->enabled)
+                        continue;
+                if (strv_extend(&wanted, unit_name_timer(timer, s->name)) < 0)
                         return log_oom();
+                /* The service may write only inside its destination, so it must
+                 * exist before the first run, also for hand-written schedules. */
+                r = mkdir_p(s->destination, 0700);
+                if (r < 0)
+                        ret = log_error_errno(r, "Cannot create destination %s of schedule %s: %m", s->destination, s->name);
         }
 
         r = manager_connect(arg.user, &bus);
@@ -130,6 +137,8 @@ static int sync_manager(void) {
                 r = manager_stop_unit(bus, *t, &error);
                 if (r < 0)
                         ret = log_error_errno(r, "Cannot stop %s: %s", *t, bus_error_text(&error, r));
+                /* A timer whose file vanished under it is "failed"; forget it. */
+                (void) manager_reset_failed(bus, *t, NULL);
         }
         return ret;
 }

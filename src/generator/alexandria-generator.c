@@ -163,6 +163,21 @@ static int generate_one(int out_fd, const Schedule *s, bool user) {
         return 0;
 }
 
+/* Hand edits take effect without a command: the path unit watching the
+ * schedules directory is wanted wherever timers are. A static link shipped
+ * in the unit directory would need `systemctl enable`; this needs nothing. */
+static int want_update_path(int out_fd, bool user) {
+        _cleanup_free_ char *target = NULL;
+        if (mkdirat(out_fd, "timers.target.wants", 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        target = path_join(user ? ALEXANDRIA_USER_UNIT_DIR : ALEXANDRIA_SYSTEM_UNIT_DIR, "alexandria-update.path");
+        if (!target)
+                return -ENOMEM;
+        if (symlinkat(target, out_fd, "timers.target.wants/alexandria-update.path") < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
+}
+
 static bool is_user_scope(void) {
         const char *scope = getenv("SYSTEMD_SCOPE");
         if (scope)
@@ -193,6 +208,10 @@ static int run(int argc, char *argv[]) {
         _cleanup_close_ int out_fd = open(argv[1], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (out_fd < 0)
                 return log_error_errno(negative_errno(), "Cannot open output directory %s: %m", argv[1]);
+
+        r = want_update_path(out_fd, user);
+        if (r < 0)
+                log_error_errno(r, "Cannot link alexandria-update.path into timers.target.wants: %m");
 
         r = schedule_dir_load(paths.schedules_dir, paths.default_destination, &d);
         if (r < 0)
