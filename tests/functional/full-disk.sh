@@ -1,0 +1,4 @@
+#!/bin/bash
+source "$(dirname "$0")/lib.sh"
+t_setup
+fail "not written yet"
