@@ -115,7 +115,7 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         if (cal_error)
                 printf(")\n");
         if (bus)
-                printf("    Next run: %s\n", next > 0 ? relative(buf, next, now) : s->enabled ? "none (timer not active)" : "none (disabled)");
+                printf("    Next run: %s\n", next > 0 && next != UINT64_MAX ? relative(buf, next, now) : s->enabled ? "none (timer not active)" : "none (disabled)");
         if (last.kind >= 0)
                 printf("    Last run: %s, %s\n", relative(buf, last.time_usec, now),
                        last.kind == EVENT_RUN_SUCCEEDED ? "succeeded" :

@@ -121,7 +121,9 @@ static la_ssize_t output_write(struct archive *a, void *userdata, const void *bu
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
-                        archive_set_error(a, errno, "%m");
+                        /* libarchive's formatter knows no %m */
+                        int e = errno;
+                        archive_set_error(a, e, "%s", strerror(e));
                         return -1;
                 }
                 p += k;
