@@ -70,3 +70,14 @@ grep -q "succeeded with warnings" <<<"$out" && ok "run says it succeeded with wa
 sys journalctl --no-pager -o cat ALEXANDRIA_SCHEDULE=warn | grep -q "$W/warn/b: cannot open: Permission denied, not archived" \
         && ok "the journal names the unreadable file" || fail "no warning for $W/warn/b in the journal"
 ctl status warn | grep -q WARNINGS && ok "status says WARNINGS" || fail "status: $(ctl status warn)"
+
+# a timer that stopped behind our back: status says OVERDUE once no archive
+# came for 1.5 periods (here a 4 s period), and names the inactive timer
+ctl create often --on-calendar '*:*:0/4' --source "$W/src" >/dev/null
+has_often() { [ -n "$(ctl backups often)" ]; }
+wait_for 20 has_often && ok "a 4-second schedule wrote an archive" || fail "no archive of 'often'"
+sys systemctl stop alexandria-often.timer
+overdue() { grep -q OVERDUE <<<"$(ctl status often)"; }
+wait_for 20 overdue && ok "status says OVERDUE when archives stop coming" || fail "status: $(ctl status often)"
+st=$(ctl status often); check_eq "status of an overdue schedule exits 1" 1 $?
+grep -q "TIMER-INACTIVE" <<<"$st" && ok "status says the timer is not active" || fail "status: $st"

@@ -55,7 +55,18 @@ put d_sect   '[Schedule]' 'OnCalendar=daily' '[Backup]' "Source=$W/src" 'Destina
 put d_space  '[Schedule]' 'OnCalendar=daily' '[Backup]' "Source=$W/src" 'Destination=/var/backups/two words'
 put ok_plain '[Schedule]' 'OnCalendar=daily' '[Backup]' "Source=$W/src"
 
+# files nobody but root may have written are the only ones trusted
+put perm_world '[Schedule]' 'OnCalendar=daily' '[Backup]' "Source=$W/src"
+sys chmod 0666 "$dir/perm_world.conf"
+put perm_group '[Schedule]' 'OnCalendar=daily' '[Backup]' "Source=$W/src"
+sys chmod 0664 "$dir/perm_group.conf"
+put perm_owner '[Schedule]' 'OnCalendar=daily' '[Backup]' "Source=$W/src"
+sys chown 1000:1000 "$dir/perm_owner.conf"
+
 check "reload with the hand-written files" ctl reload
+refused perm_world "a world-writable schedule"
+refused perm_group "a group-writable schedule"
+refused perm_owner "a schedule owned by another user"
 
 for n in cal_spec cal_pct cal_var cal_quote cal_semi cal_nl section backslash ctrl ctrl_dest delay; do
         refused "$n" "$n"
