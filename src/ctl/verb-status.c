@@ -138,7 +138,7 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         if (flags & HEALTH_OVERDUE)
                 printf("    Overdue: no archive for more than 1.5 times the schedule's period\n");
         if (flags & HEALTH_INACTIVE)
-                printf("    Timer %s is %s, not active: run '%s start %s'\n", timer, strempty(timer_state),
+                printf("    Timer %s is not running (%s): run '%s start %s'\n", timer, strempty(timer_state),
                        program_invocation_short_name, s->name);
 
         archive_list_free(list, n);
