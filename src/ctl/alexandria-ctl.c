@@ -34,6 +34,12 @@ static void help(void) {
                "  logs [NAME]                     Journal history of schedules\n"
                "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
                "\n"
+               "Archives:\n"
+               "  restore NAME [ARCHIVE | --at TIME] --to DIR [PATH…]\n"
+               "                                  Restore the newest archive (or ARCHIVE, or the newest\n"
+               "                                  at TIME), whole or only PATHs, into DIR\n"
+               "  restore NAME [ARCHIVE] --list   Print the entries instead\n"
+               "\n"
                "Used by the units:\n"
                "  reload                          Reload systemd and start/stop timers to match\n"
                "                                  the schedule files (after hand edits)\n"
@@ -47,6 +53,12 @@ static void help(void) {
                "     --no-reload                 Only write schedule files; do not talk to systemd\n"
                "     --here                      With run: run in this process\n"
                "  -l --long                       With backups: size, time and entry count\n"
+               "     --to DIR                    With restore: where to restore (created if missing)\n"
+               "     --at TIME                   With restore: newest archive at or before TIME\n"
+               "                                  (YYYY-mm-dd [HH:MM[:SS]], local time, or @EPOCH)\n"
+               "     --overwrite                 With restore: replace existing files\n"
+               "     --list                      With restore: print the entries, restore nothing\n"
+               "     --dry-run                   With restore: say what would be written\n"
                "\n"
                "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
                "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
@@ -58,6 +70,7 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE, ARG_JSON,
                 ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
+                ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h' },
@@ -74,6 +87,11 @@ static int parse_argv(int argc, char *argv[]) {
                 { "dest",        required_argument, NULL, ARG_DEST },
                 { "compression", required_argument, NULL, ARG_COMPRESSION },
                 { "keep",        required_argument, NULL, ARG_KEEP },
+                { "to",          required_argument, NULL, ARG_TO },
+                { "at",          required_argument, NULL, ARG_AT },
+                { "overwrite",   no_argument,       NULL, ARG_OVERWRITE },
+                { "list",        no_argument,       NULL, ARG_LIST },
+                { "dry-run",     no_argument,       NULL, ARG_DRY_RUN },
                 {}
         };
         int c;
@@ -124,6 +142,21 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_KEEP:
                         arg.keep = optarg;
                         break;
+                case ARG_TO:
+                        arg.to = optarg;
+                        break;
+                case ARG_AT:
+                        arg.at = optarg;
+                        break;
+                case ARG_OVERWRITE:
+                        arg.overwrite = true;
+                        break;
+                case ARG_LIST:
+                        arg.list_entries = true;
+                        break;
+                case ARG_DRY_RUN:
+                        arg.dry_run = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -146,6 +179,7 @@ static const struct Verb {
         { "status",  1, 2,       verb_status },
         { "backups", 1, 2,       verb_backups },
         { "logs",    1, 2,       verb_logs },
+        { "restore", 2, INT_MAX, verb_restore },
         { "reload",  1, 1,       verb_reload },
         { "report-failure", 2, 2, verb_report_failure },
 };

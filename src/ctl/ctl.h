@@ -24,6 +24,12 @@ typedef struct CtlArgs {
         const char *destination;
         const char *compression;
         const char *keep;
+        /* restore */
+        const char *to;
+        const char *at;
+        bool overwrite;
+        bool list_entries;
+        bool dry_run;
 } CtlArgs;
 
 extern CtlArgs arg;
@@ -38,6 +44,7 @@ int verb_run(int argc, char **argv);
 int verb_status(int argc, char **argv);
 int verb_backups(int argc, char **argv);
 int verb_logs(int argc, char **argv);
+int verb_restore(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
 

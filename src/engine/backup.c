@@ -139,7 +139,9 @@ static int output_open(Run *run) {
         run->writer = archive_write_new();
         if (!run->writer)
                 return fail(run, -ENOMEM, "Out of memory.");
-        r = archive_write_set_format_pax_restricted(run->writer);
+        /* Full pax, not pax_restricted: the restricted writer drops sub-second
+         * mtimes, which restore and tools comparing trees need. */
+        r = archive_write_set_format_pax(run->writer);
         if (r == ARCHIVE_OK)
                 switch (run->schedule->compression) {
                 case COMPRESSION_GZIP:
@@ -223,6 +225,8 @@ static int open_regular(Run *run, struct archive_entry *entry, int *ret_fd, stru
  * mapped from this descriptor so the map and the data belong together. */
 static void entry_refresh(struct archive_entry *entry, int fd, const struct stat *st) {
         archive_entry_copy_stat(entry, st);
+        archive_entry_unset_atime(entry);
+        archive_entry_unset_ctime(entry);
         archive_entry_sparse_clear(entry);
 
         /* Only files with fewer blocks than bytes can have holes. */
@@ -409,6 +413,10 @@ static int store_entry(Run *run, struct archive_entry *entry) {
         r = strip_leading_slash(entry);
         if (r < 0)
                 return fail(run, r, "Out of memory.");
+        /* Reading changes atime and ctime cannot be restored: storing them would
+         * only make archives of unchanged trees differ. */
+        archive_entry_unset_atime(entry);
+        archive_entry_unset_ctime(entry);
 
         if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_size(entry) > 0) {
                 if (open_regular(run, entry, &fd, &st) < 0)
@@ -664,10 +672,52 @@ static int pick_archive_name(Run *run, uint64_t realtime, char **ret) {
         return 0;
 }
 
+/* Where the file system cannot do O_TMPFILE (NFS, CIFS, …) an archive is
+ * written under a hidden ".#NAME.XXXXXXXXXXXXXXXX" first (atomic_file_open()),
+ * and a run that was killed leaves that behind, as big as it had grown.
+ * Runs of a schedule hold its lock, so a temporary file of one of this
+ * schedule's archive names belongs to no live run: remove it. */
+static void remove_stale_temporaries(Run *run) {
+        _cleanup_closedir_ DIR *d = NULL;
+        struct dirent *de;
+        int fd;
+
+        fd = openat(run->dest_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *archive = NULL, *schedule = NULL;
+                const char *name = startswith(de->d_name, ".#"), *dot;
+                struct stat st;
+
+                if (!name || !(dot = strrchr(name, '.')) || strlen(dot + 1) != 16 ||
+                    strspn(dot + 1, "0123456789abcdef") != 16)
+                        continue;
+                archive = strndup(name, dot - name);
+                if (!archive || !archive_name_parse(archive, &schedule, NULL, NULL) ||
+                    !streq(schedule, run->schedule->name))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0)
+                        log_warning_errno(negative_errno(), "Cannot remove %s/%s, left behind by an interrupted run: %m",
+                                          run->schedule->destination, de->d_name);
+                else
+                        log_info("Removed %s/%s, left behind by an interrupted run.",
+                                 run->schedule->destination, de->d_name);
+        }
+}
+
 static int write_archive(Run *run, uint64_t start_realtime, char **ret_path) {
         _cleanup_free_ char *name = NULL, *path = NULL;
         int r;
 
+        remove_stale_temporaries(run);
         r = pick_archive_name(run, start_realtime, &name);
         if (r < 0)
                 return r;
