@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+#include <archive_entry.h>
+#include <inttypes.h>
+
+#include "manifest.h"
+
+int sha256_init(Sha256 *h) {
+        h->ctx = EVP_MD_CTX_new();
+        if (!h->ctx)
+                return -ENOMEM;
+        if (EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL) != 1) {
+                sha256_done(h);
+                return -EIO;
+        }
+        return 0;
+}
+
+void sha256_update(Sha256 *h, const void *buf, size_t n) {
+        if (n > 0)
+                (void) EVP_DigestUpdate(h->ctx, buf, n);
+}
+
+void sha256_zeros(Sha256 *h, uint64_t n) {
+        static const uint8_t zeros[64 * 1024];
+        while (n > 0) {
+                size_t k = (size_t) MIN(n, (uint64_t) sizeof zeros);
+                sha256_update(h, zeros, k);
+                n -= k;
+        }
+}
+
+void sha256_final(Sha256 *h, uint8_t out[static SHA256_LEN]) {
+        unsigned len = SHA256_LEN;
+        (void) EVP_DigestFinal_ex(h->ctx, out, &len);
+        /* ready for the next file */
+        (void) EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL);
+}
+
+void sha256_done(Sha256 *h) {
+        EVP_MD_CTX_free(h->ctx);
+        h->ctx = NULL;
+}
+
+char manifest_type_from_filetype(unsigned filetype) {
+        switch (filetype) {
+        case AE_IFREG:  return 'f';
+        case AE_IFDIR:  return 'd';
+        case AE_IFLNK:  return 'l';
+        case AE_IFIFO:  return 'p';
+        case AE_IFCHR:  return 'c';
+        case AE_IFBLK:  return 'b';
+        default:        return '?';
+        }
+}
+
+void manifest_done(Manifest *m) {
+        for (size_t i = 0; i < m->n; i++) {
+                free(m->entries[i].path);
+                free(m->entries[i].target);
+        }
+        free(m->entries);
+        *m = (Manifest) {};
+}
+
+int manifest_add(Manifest *m, char type, const char *path, const char *target, uint64_t size,
+                 const uint8_t digest[SHA256_LEN]) {
+        if (m->n == m->allocated) {
+                size_t a = m->allocated ? m->allocated * 2 : 256;
+                ManifestEntry *e = reallocarray(m->entries, a, sizeof *e);
+                if (!e)
+                        return -ENOMEM;
+                m->entries = e;
+                m->allocated = a;
+        }
+        ManifestEntry *e = &m->entries[m->n];
+        *e = (ManifestEntry) { .type = type, .size = size };
+        e->path = strdup(path);
+        e->target = target ? strdup(target) : NULL;
+        if (!e->path || (target && !e->target)) {
+                free(e->path);
+                free(e->target);
+                return -ENOMEM;
+        }
+        if (digest)
+                memcpy(e->digest, digest, SHA256_LEN);
+        m->n++;
+        return 0;
+}
+
+static void put_escaped(FILE *f, const char *s) {
+        for (; *s; s++)
+                switch (*s) {
+                case '\\': fputs("\\\\", f); break;
+                case '\n': fputs("\\n", f); break;
+                case '\r': fputs("\\r", f); break;
+                case '\t': fputs("\\t", f); break;
+                default: fputc(*s, f);
+                }
+}
+
+int manifest_format(const Manifest *m, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < m->n; i++) {
+                const ManifestEntry *e = &m->entries[i];
+                fputc(e->type, f);
+                fputc(' ', f);
+                if (e->type == 'f')
+                        for (size_t k = 0; k < SHA256_LEN; k++)
+                                fprintf(f, "%02x", e->digest[k]);
+                else
+                        fputc('-', f);
+                fprintf(f, " %" PRIu64 " ", e->size);
+                put_escaped(f, e->path);
+                if (e->target) {
+                        fputc('\t', f);
+                        put_escaped(f, e->target);
+                }
+                fputc('\n', f);
+        }
+        if (fflush(f) != 0 || ferror(f))
+                return -ENOMEM;
+        fclose(TAKE_PTR(f));
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+/* Unescapes [s, end) into a new string; NULL on a bad escape or OOM. */
+static char *unescape(const char *s, const char *end) {
+        char *out = malloc((size_t) (end - s) + 1), *o = out;
+        if (!out)
+                return NULL;
+        while (s < end) {
+                if (*s != '\\') {
+                        *o++ = *s++;
+                        continue;
+                }
+                if (++s == end)
+                        goto bad;
+                switch (*s++) {
+                case '\\': *o++ = '\\'; break;
+                case 'n': *o++ = '\n'; break;
+                case 'r': *o++ = '\r'; break;
+                case 't': *o++ = '\t'; break;
+                default: goto bad;
+                }
+        }
+        *o = 0;
+        return out;
+bad:
+        free(out);
+        return NULL;
+}
+
+static int hexval(char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+int manifest_parse(const char *text, size_t len, Manifest *ret, size_t *ret_line) {
+        Manifest m = {};
+        const char *p = text, *end = text + len;
+        size_t line = 0;
+        int r = -EBADMSG;
+
+        while (p < end) {
+                const char *eol = memchr(p, '\n', (size_t) (end - p));
+                line++;
+                if (!eol)
+                        goto fail;
+                ManifestEntry e = {};
+                uint8_t digest[SHA256_LEN];
+                const char *c = p;
+
+                if (eol - c < 6 || !strchr("fhdlpcb", c[0]) || c[1] != ' ')
+                        goto fail;
+                e.type = c[0];
+                c += 2;
+                if (e.type == 'f') {
+                        if (eol - c < 2 * SHA256_LEN + 1)
+                                goto fail;
+                        for (size_t k = 0; k < SHA256_LEN; k++) {
+                                int hi = hexval(c[2 * k]), lo = hexval(c[2 * k + 1]);
+                                if (hi < 0 || lo < 0)
+                                        goto fail;
+                                digest[k] = (uint8_t) (hi << 4 | lo);
+                        }
+                        c += 2 * SHA256_LEN;
+                } else if (*c++ != '-')
+                        goto fail;
+                if (*c++ != ' ')
+                        goto fail;
+                char *num_end;
+                errno = 0;
+                unsigned long long size = strtoull(c, &num_end, 10);
+                if (errno != 0 || num_end == c || *num_end != ' ')
+                        goto fail;
+                c = num_end + 1;
+                const char *tab = memchr(c, '\t', (size_t) (eol - c));
+                _cleanup_free_ char *path = unescape(c, tab ?: eol);
+                _cleanup_free_ char *target = tab ? unescape(tab + 1, eol) : NULL;
+                if (!path || (tab && !target))
+                        goto fail;
+                r = manifest_add(&m, e.type, path, target, size, e.type == 'f' ? digest : NULL);
+                if (r < 0)
+                        goto fail_r;
+                r = -EBADMSG;
+                p = eol + 1;
+        }
+        *ret = m;
+        return 0;
+fail:
+        r = -EBADMSG;
+fail_r:
+        if (ret_line)
+                *ret_line = line;
+        manifest_done(&m);
+        return r;
+}
+
+static int entry_compare(const void *a, const void *b) {
+        return strcmp(((const ManifestEntry *) a)->path, ((const ManifestEntry *) b)->path);
+}
+
+void manifest_sort(Manifest *m) {
+        if (m->n > 1)
+                qsort(m->entries, m->n, sizeof *m->entries, entry_compare);
+}
