@@ -25,6 +25,7 @@ static void help(void) {
                "  list                            Schedules with their index\n"
                "  start [NAME…]                   Enable and start timers (all when no name)\n"
                "  stop [NAME…]                    Disable and stop timers (all when no name)\n"
+               "  (NAME may also be a schedule's INDEX from list, where a verb takes one)\n"
                "\n"
                "Runs and health:\n"
                "  run NAME                        Run alexandria@NAME.service now and wait\n"
@@ -47,18 +48,19 @@ static void help(void) {
                "\n"
                "Options:\n"
                "  -h --help                       Show this help\n"
-               "     --version                   Show the version\n"
-               "     --user                      Use the user's schedules and user manager\n"
-               "     --config-dir DIR            Read and write schedules in DIR/schedules.d\n"
-               "     --no-reload                 Only write schedule files; do not talk to systemd\n"
-               "     --here                      With run: run in this process\n"
+               "     --version                    Show the version\n"
+               "     --user                       Use the user's schedules and user manager\n"
+               "     --config-dir DIR             Read and write schedules in DIR/schedules.d\n"
+               "     --no-reload                  Only write schedule files; do not talk to systemd\n"
+               "                                  (status then shows what files and journal know)\n"
+               "     --here                       With run: run in this process\n"
                "  -l --long                       With backups: size, time and entry count\n"
-               "     --to DIR                    With restore: where to restore (created if missing)\n"
-               "     --at TIME                   With restore: newest archive at or before TIME\n"
+               "     --to DIR                     With restore: where to restore (created if missing)\n"
+               "     --at TIME                    With restore: newest archive at or before TIME\n"
                "                                  (YYYY-mm-dd [HH:MM[:SS]], local time, or @EPOCH)\n"
-               "     --overwrite                 With restore: replace existing files\n"
-               "     --list                      With restore: print the entries, restore nothing\n"
-               "     --dry-run                   With restore: say what would be written\n"
+               "     --overwrite                  With restore: replace existing files\n"
+               "     --list                       With restore: print the entries, restore nothing\n"
+               "     --dry-run                    With restore: say what would be written\n"
                "\n"
                "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
                "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
@@ -68,7 +70,7 @@ static void help(void) {
 
 static int parse_argv(int argc, char *argv[]) {
         enum {
-                ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE, ARG_JSON,
+                ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
                 ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
                 ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN,
         };
@@ -80,7 +82,6 @@ static int parse_argv(int argc, char *argv[]) {
                 { "no-reload",   no_argument,       NULL, ARG_NO_RELOAD },
                 { "here",        no_argument,       NULL, ARG_HERE },
                 { "long",        no_argument,       NULL, 'l' },
-                { "json",        no_argument,       NULL, ARG_JSON },
                 { "on-calendar", required_argument, NULL, ARG_ON_CALENDAR },
                 { "source",      required_argument, NULL, ARG_SOURCE },
                 { "exclude",     required_argument, NULL, ARG_EXCLUDE },
@@ -118,9 +119,6 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case 'l':
                         arg.long_format = true;
-                        break;
-                case ARG_JSON:
-                        arg.json = true;
                         break;
                 case ARG_ON_CALENDAR:
                         arg.on_calendar = optarg;

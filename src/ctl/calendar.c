@@ -25,7 +25,7 @@ static int parse_elapse(const char *out, const char *label, uint64_t *ret) {
 
 int calendar_check(const char *expr, uint64_t *ret_period_usec, char **ret_error) {
         _cleanup_free_ char *out = NULL, *err = NULL;
-        char *argv[] = { "env", "TZ=UTC", "systemd-analyze", "calendar", "--iterations=2", "--", (char *) expr, NULL };
+        char *argv[] = { "env", "TZ=UTC", "systemd-analyze", "calendar", "--iterations=15", "--", (char *) expr, NULL };
         int status, r;
 
         r = spawn_capture(argv, &out, &err, &status);
@@ -40,11 +40,19 @@ int calendar_check(const char *expr, uint64_t *ret_period_usec, char **ret_error
                 return *ret_error ? -EINVAL : -ENOMEM;
         }
         if (ret_period_usec) {
-                uint64_t a, b;
-                if (parse_elapse(out, "Next elapse:", &a) < 0 || parse_elapse(out, "Iter. #2:", &b) < 0 || b <= a)
-                        *ret_period_usec = 0;   /* elapses once, or never again */
-                else
-                        *ret_period_usec = b - a;
+                /* The longest gap between the next elapses: for "Mon..Sat" that is
+                 * the weekend, not a day, so Sunday is not "overdue". */
+                uint64_t prev, next, longest = 0;
+                char label[32];
+                if (parse_elapse(out, "Next elapse:", &prev) >= 0)
+                        for (int i = 2; i <= 15; i++) {
+                                snprintf(label, sizeof label, "Iter. #%d:", i);
+                                if (parse_elapse(out, label, &next) < 0 || next <= prev)
+                                        break;
+                                longest = MAX(longest, next - prev);
+                                prev = next;
+                        }
+                *ret_period_usec = longest;    /* 0: elapses once, or never again */
         }
         return 0;
 }

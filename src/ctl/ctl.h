@@ -16,7 +16,6 @@ typedef struct CtlArgs {
         bool no_reload;         /* write files only, do not talk to the manager */
         bool here;              /* run --here */
         bool long_format;       /* backups -l */
-        bool json;
         /* create NAME --…: the long form */
         const char *on_calendar;
         char **sources;

@@ -28,7 +28,7 @@ int exit_code_for(int r) {
 }
 
 int ctl_load_schedules(ScheduleDir *ret) {
-        int r = schedule_dir_load(paths.schedules_dir, paths.default_destination, ret);
+        int r = schedule_dir_load(paths.schedules_dir, paths.default_destination, paths.owner, ret);
         if (r < 0) {
                 log_error_errno(r, "Cannot read schedules in %s: %m", paths.schedules_dir);
                 return EXIT_FAILED;
@@ -37,16 +37,15 @@ int ctl_load_schedules(ScheduleDir *ret) {
 }
 
 int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const ScheduleEntry **ret) {
-        const ScheduleEntry *e = NULL;
+        /* A name wins over an index: a schedule may well be called "1". */
+        const ScheduleEntry *e = schedule_dir_find(d, index_or_name);
 
-        if (isdigit((unsigned char) index_or_name[0]) && strspn(index_or_name, "0123456789") == strlen(index_or_name) &&
-            strlen(index_or_name) < 9) {
+        if (!e && isdigit((unsigned char) index_or_name[0]) &&
+            strspn(index_or_name, "0123456789") == strlen(index_or_name) && strlen(index_or_name) < 9) {
                 unsigned long i = strtoul(index_or_name, NULL, 10);
                 if (i < d->n)
                         e = &d->entries[i];
         }
-        if (!e)
-                e = schedule_dir_find(d, index_or_name);
         if (!e) {
                 log_error("No schedule '%s' in %s (see '%s list').", index_or_name, paths.schedules_dir,
                           program_invocation_short_name);
@@ -95,7 +94,7 @@ static int sync_manager(void) {
 
         if (arg.no_reload)
                 return 0;
-        r = schedule_dir_load(paths.schedules_dir, paths.default_destination, &d);
+        r = schedule_dir_load(paths.schedules_dir, paths.default_destination, paths.owner, &d);
         if (r < 0)
                 return log_error_errno(r, "Cannot read schedules in %s: %m", paths.schedules_dir);
         for (size_t i = 0; i < d.n; i++) {

@@ -78,6 +78,8 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
                 flags |= HEALTH_OVERDUE;
         if (!s->enabled)
                 flags |= HEALTH_DISABLED;
+        if (cal_error)
+                flags |= HEALTH_INVALID;        /* systemd will not load its timer */
 
         char timer[UNIT_NAME_MAX], service[UNIT_NAME_MAX];
         unit_name_timer(timer, s->name);

@@ -20,7 +20,7 @@ static int load(const Paths *paths, const char *name, Schedule **ret) {
         if (asprintf(&file, "%s.conf", name) < 0 || !(path = path_join(paths->schedules_dir, file)))
                 return log_oom();
 
-        r = schedule_load(path, paths->default_destination, ret, &error);
+        r = schedule_load(path, paths->default_destination, paths->owner, ret, &error);
         if (r == -ENOENT)
                 log_error("No schedule '%s': %s does not exist.", name, path);
         else if (r < 0)

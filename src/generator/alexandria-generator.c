@@ -213,7 +213,7 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 log_error_errno(r, "Cannot link alexandria-update.path into timers.target.wants: %m");
 
-        r = schedule_dir_load(paths.schedules_dir, paths.default_destination, &d);
+        r = schedule_dir_load(paths.schedules_dir, paths.default_destination, paths.owner, &d);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %m", paths.schedules_dir);
 

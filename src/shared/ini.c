@@ -13,9 +13,10 @@ static char *strip(char *s) {
         return s;
 }
 
+/* Tabs are whitespace; every other control character is refused. */
 static bool has_control_chars(const char *s) {
         for (; *s; s++)
-                if ((unsigned char) *s < 0x20 || *s == 0x7f)
+                if (((unsigned char) *s < 0x20 && *s != '\t') || *s == 0x7f)
                         return true;
         return false;
 }

@@ -18,6 +18,9 @@ int paths_init(bool user, const char *config_dir_override, Paths *ret) {
 
         if (!config_dir_override)
                 config_dir_override = getenv("ALEXANDRIA_CONFIG_DIR");
+        /* System schedules run as root: only root may have written them. A
+         * directory given explicitly (tests, trials) belongs to whoever gave it. */
+        p.owner = user || !isempty(config_dir_override) ? getuid() : 0;
 
         if (!isempty(config_dir_override))
                 r = path_make_absolute_cwd(config_dir_override, &p.config_dir);

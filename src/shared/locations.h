@@ -5,6 +5,7 @@
  * (--user: XDG directories). ALEXANDRIA_CONFIG_DIR or --config-dir replace
  * the configuration directory. */
 
+#include <sys/types.h>
 #include "macro.h"
 
 typedef struct Paths {
@@ -12,6 +13,7 @@ typedef struct Paths {
         char *config_dir;               /* /etc/alexandria */
         char *schedules_dir;            /* …/schedules.d */
         char *default_destination;      /* /var/backups/alexandria */
+        uid_t owner;                    /* who must own schedule files: root, or the user */
 } Paths;
 
 int paths_init(bool user, const char *config_dir_override, Paths *ret);

@@ -52,6 +52,12 @@ int path_make_absolute_cwd(const char *path, char **ret) {
                 *ret = path_normalize(path);
                 return *ret ? 0 : -ENOMEM;
         }
+        /* What the user means by "../data" is what the shell means: resolve it. */
+        char *real = realpath(path, NULL);
+        if (real) {
+                *ret = real;
+                return 0;
+        }
         cwd = getcwd(NULL, 0);
         if (!cwd)
                 return negative_errno();

@@ -7,8 +7,9 @@
  * lexically would be wrong across symlinks). Returns NULL on OOM. */
 char *path_normalize(const char *path);
 
-/* PATH if absolute, else the current directory joined with PATH; normalized.
- * Symlinks are not resolved: a source that is a symlink stays one. */
+/* PATH normalized if absolute. A relative PATH that exists is resolved like
+ * realpath(3) ("../data" means what the shell means); one that does not is
+ * joined to the current directory. */
 int path_make_absolute_cwd(const char *path, char **ret);
 
 /* "a" + "/" + "b", with exactly one slash in between. NULL on OOM. */

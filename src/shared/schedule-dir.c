@@ -9,7 +9,7 @@ static int entry_compare(const void *a, const void *b) {
         return strcmp(((const ScheduleEntry *) a)->name, ((const ScheduleEntry *) b)->name);
 }
 
-int schedule_dir_load(const char *dir, const char *default_destination, ScheduleDir *ret) {
+int schedule_dir_load(const char *dir, const char *default_destination, uid_t owner, ScheduleDir *ret) {
         _cleanup_closedir_ DIR *d = opendir(dir);
         ScheduleDir set = {};
         struct dirent *de;
@@ -38,7 +38,7 @@ int schedule_dir_load(const char *dir, const char *default_destination, Schedule
                 set.n++;
                 if (!e->name || !e->path)
                         goto oom;
-                e->error_code = schedule_load(e->path, default_destination, &e->schedule, &e->error);
+                e->error_code = schedule_load(e->path, default_destination, owner, &e->schedule, &e->error);
                 if (e->error_code == -ENOMEM)
                         goto oom;
         }

@@ -22,6 +22,6 @@ typedef struct ScheduleDir {
 } ScheduleDir;
 
 /* A missing directory is an empty set. */
-int schedule_dir_load(const char *dir, const char *default_destination, ScheduleDir *ret);
+int schedule_dir_load(const char *dir, const char *default_destination, uid_t owner, ScheduleDir *ret);
 void schedule_dir_done(ScheduleDir *d);
 const ScheduleEntry *schedule_dir_find(const ScheduleDir *d, const char *name);

@@ -341,7 +341,7 @@ static int schedule_parse_file(FILE *f, const char *name, const char *path, cons
         return 0;
 }
 
-int schedule_load_fd(int fd, const char *path, const char *default_destination, Schedule **ret, char **ret_error) {
+int schedule_load_fd(int fd, const char *path, const char *default_destination, uid_t owner, Schedule **ret, char **ret_error) {
         _cleanup_free_ char *name = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         int r;
@@ -366,9 +366,9 @@ int schedule_load_fd(int fd, const char *path, const char *default_destination, 
                 return errorf(ret_error, -EINVAL, "%s: not a regular file", path);
         if (st.st_mode & (S_IWGRP | S_IWOTH))
                 return errorf(ret_error, -EPERM, "%s: group- or world-writable, refusing it (fix: chmod go-w '%s')", path, path);
-        if (st.st_uid != geteuid())
-                return errorf(ret_error, -EPERM, "%s: owned by uid %u, not by uid %u who runs it, refusing it",
-                              path, (unsigned) st.st_uid, (unsigned) geteuid());
+        if (st.st_uid != owner)
+                return errorf(ret_error, -EPERM, "%s: owned by uid %u, not by uid %u whose backups it runs, refusing it",
+                              path, (unsigned) st.st_uid, (unsigned) owner);
         if (st.st_size > 65536)
                 return errorf(ret_error, -EFBIG, "%s: larger than 64 KiB, refusing it", path);
 
@@ -387,11 +387,11 @@ int schedule_parse_string(const char *text, const char *name, const char *origin
         return schedule_parse_file(f, name, origin, default_destination, ret, ret_error);
 }
 
-int schedule_load(const char *path, const char *default_destination, Schedule **ret, char **ret_error) {
+int schedule_load(const char *path, const char *default_destination, uid_t owner, Schedule **ret, char **ret_error) {
         int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         if (fd < 0)
                 return errorf(ret_error, negative_errno(), "%s: cannot open: %m", path);
-        return schedule_load_fd(fd, path, default_destination, ret, ret_error);
+        return schedule_load_fd(fd, path, default_destination, owner, ret, ret_error);
 }
 
 /* ---- the short form ---- */

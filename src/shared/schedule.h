@@ -7,6 +7,7 @@
  * file and line (or the spec and its field), never logged here. */
 
 #include <stdint.h>
+#include <sys/types.h>
 #include "macro.h"
 
 #define SCHEDULE_NAME_MAX 64
@@ -56,11 +57,12 @@ bool calendar_chars_are_safe(const char *expr);
 /* Schedule with defaults, named NAME, destination DEFAULT_DESTINATION. */
 int schedule_new(const char *name, const char *default_destination, Schedule **ret);
 
-/* Reads PATH (whose basename must be NAME.conf). On -EINVAL/-E2BIG etc.
+/* Reads PATH (whose basename must be NAME.conf), which must be owned by
+ * OWNER and not writable by group or others. On -EINVAL/-EPERM etc.
  * *ret_error says "PATH:LINE: what is wrong". */
-int schedule_load(const char *path, const char *default_destination, Schedule **ret, char **ret_error);
+int schedule_load(const char *path, const char *default_destination, uid_t owner, Schedule **ret, char **ret_error);
 /* Takes ownership of fd. */
-int schedule_load_fd(int fd, const char *path, const char *default_destination, Schedule **ret, char **ret_error);
+int schedule_load_fd(int fd, const char *path, const char *default_destination, uid_t owner, Schedule **ret, char **ret_error);
 
 /* Parses TEXT as the file of schedule NAME; ORIGIN names it in messages. */
 int schedule_parse_string(const char *text, const char *name, const char *origin, const char *default_destination,
