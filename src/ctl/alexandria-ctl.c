@@ -40,6 +40,8 @@ static void help(void) {
                "                                  Restore the newest archive (or ARCHIVE, or the newest\n"
                "                                  at TIME), whole or only PATHs, into DIR\n"
                "  restore NAME [ARCHIVE] --list   Print the entries instead\n"
+               "  verify [NAME | ARCHIVE]         Read every byte back and check it against the\n"
+               "                                  archive's manifest (newest archive of NAME or all)\n"
                "\n"
                "Used by the units:\n"
                "  reload                          Reload systemd and start/stop timers to match\n"
@@ -178,6 +180,7 @@ static const struct Verb {
         { "backups", 1, 2,       verb_backups },
         { "logs",    1, 2,       verb_logs },
         { "restore", 2, INT_MAX, verb_restore },
+        { "verify",  1, 2,       verb_verify },
         { "reload",  1, 1,       verb_reload },
         { "report-failure", 2, 2, verb_report_failure },
 };

@@ -44,6 +44,7 @@ int verb_status(int argc, char **argv);
 int verb_backups(int argc, char **argv);
 int verb_logs(int argc, char **argv);
 int verb_restore(int argc, char **argv);
+int verb_verify(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
 

@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "format-util.h"
 #include "log.h"
+#include "verify.h"
 
 static int print_archives(const char *dir, const char *schedule) {
         ArchiveInfo *list = NULL;
@@ -69,5 +70,73 @@ int verb_backups(int argc, char **argv) {
                 if (r != EXIT_OK)
                         ret = r;
         }
+        return ret;
+}
+
+static int verify_one(const char *archive) {
+        VerifyResult res;
+        int r = verify_archive(archive, &res);
+        if (r < 0)
+                return EXIT_FAILED;
+        if (!verify_result_ok(&res)) {
+                printf("%s: BAD (%llu entries; %llu missing, %llu extra, %llu corrupt%s)\n", archive,
+                       (unsigned long long) res.entries, (unsigned long long) res.missing,
+                       (unsigned long long) res.extra, (unsigned long long) res.corrupt,
+                       res.has_manifest ? "" : "; no manifest");
+                return EXIT_FAILED;
+        }
+        printf("%s: OK (%llu entries match the manifest)\n", archive, (unsigned long long) res.entries);
+        return EXIT_OK;
+}
+
+static int verify_newest(const Schedule *s) {
+        ArchiveInfo *list = NULL;
+        size_t n = 0;
+        int r, ret;
+
+        r = archive_list(s->destination, s->name, &list, &n);
+        if (r < 0) {
+                log_error_errno(r, "Cannot list archives in %s: %m", s->destination);
+                return EXIT_FAILED;
+        }
+        if (n == 0) {
+                log_error("No archives of %s in %s.", s->name, s->destination);
+                ret = EXIT_FAILED;
+        } else
+                ret = verify_one(list[n - 1].path);
+        archive_list_free(list, n);
+        return ret;
+}
+
+/* verify [NAME | ARCHIVE]: the newest archive of NAME (or of every schedule),
+ * or the archive file given. */
+int verb_verify(int argc, char **argv) {
+        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        int r, ret = EXIT_OK;
+
+        if (argc > 1 && (strchr(argv[1], '/') || archive_name_parse(argv[1], NULL, NULL, NULL))) {
+                if (access(argv[1], R_OK) < 0) {
+                        log_error_errno(negative_errno(), "Cannot read %s: %m", argv[1]);
+                        return EXIT_USAGE;
+                }
+                return verify_one(argv[1]);
+        }
+
+        r = ctl_load_schedules(&d);
+        if (r != EXIT_OK)
+                return r;
+        if (argc > 1) {
+                const ScheduleEntry *e;
+                if (ctl_find_schedule(&d, argv[1], &e) < 0)
+                        return EXIT_USAGE;
+                if (!e->schedule) {
+                        log_error("%s", e->error);
+                        return EXIT_USAGE;
+                }
+                return verify_newest(e->schedule);
+        }
+        for (size_t i = 0; i < d.n; i++)
+                if (d.entries[i].schedule && verify_newest(d.entries[i].schedule) != EXIT_OK)
+                        ret = EXIT_FAILED;
         return ret;
 }

@@ -3,6 +3,7 @@
 
 #include "archive-read.h"
 #include "archive-util.h"
+#include "manifest.h"
 
 int archive_reader_open(const char *path, struct archive **ret) {
         _cleanup_(archive_read_freep) struct archive *a = archive_read_new();
@@ -31,7 +32,8 @@ int archive_count_entries(const char *path, uint64_t *ret, char **ret_error) {
         if (r < 0)
                 return r;
         while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-                n++;
+                if (!streq(strempty(archive_entry_pathname(entry)), MANIFEST_NAME))
+                        n++;
                 if (archive_read_data_skip(a) != ARCHIVE_OK) {
                         r = ARCHIVE_FATAL;
                         break;

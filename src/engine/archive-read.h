@@ -10,5 +10,6 @@
 
 int archive_reader_open(const char *path, struct archive **ret);
 
-/* Counts the entries of the archive at PATH (reads it whole). */
+/* Counts the entries of the archive at PATH (reads it whole), not counting
+ * the manifest. */
 int archive_count_entries(const char *path, uint64_t *ret, char **ret_error);

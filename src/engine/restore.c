@@ -11,6 +11,7 @@
 #include "archive-read.h"
 #include "archive-util.h"
 #include "log.h"
+#include "manifest.h"
 #include "path-util.h"
 #include "restore.h"
 
@@ -225,7 +226,8 @@ static int restore_selected(Restore *x) {
                 const char *name = entry_name(archive_entry_pathname(e));
                 const char *link = archive_entry_hardlink(e) ? entry_name(archive_entry_hardlink(e)) : NULL;
 
-                if (!selected(name, x->o->paths))
+                /* The manifest describes the archive; it is not part of the backup. */
+                if (!selected(name, x->o->paths) || streq(name, MANIFEST_NAME))
                         continue;
                 for (size_t i = 0; i < x->npaths; i++)
                         if (selected(name, (char *[]) { x->o->paths[i], NULL }))
