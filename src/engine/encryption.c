@@ -10,9 +10,12 @@
  *    from "damaged data" before it reads any data; the whole header is also
  *    the additional data of chunk 0, so the stream itself is bound to it.
  *  - Every chunk but the last holds exactly chunk_size bytes of plaintext;
- *    the last one holds 0..chunk_size-1 and is tagged FINAL. So the reader
- *    always knows how many bytes to expect, a cut at a chunk boundary is seen
- *    as a missing FINAL, and a cut inside a chunk fails its MAC.
+ *    the last one holds 0..chunk_size-1 and is tagged FINAL. Each chunk is
+ *    preceded by its length: without it, bytes appended after a short final
+ *    chunk would be read as part of it, and a cut inside a chunk could not be
+ *    told from a damaged one. The length needs no MAC of its own: Poly1305
+ *    covers the ciphertext length, so a wrong length fails the chunk. A cut
+ *    at a chunk boundary is seen as a missing FINAL.
  *  - Secrets (keys, passphrases, the stream state, which holds the key)
  *    live in sodium_malloc() memory: guard pages, mlock()ed where
  *    RLIMIT_MEMLOCK allows (libsodium treats a failed mlock as non-fatal,
@@ -28,7 +31,7 @@
 #include <sys/xattr.h>
 #include <sodium.h>
 
-#include "crypt.h"
+#include "encryption.h"
 #include "fileio.h"
 
 /* Header layout: offsets and sizes. All integers little-endian. */
@@ -47,6 +50,7 @@
 #define STREAM_HDR_SIZE  crypto_secretstream_xchacha20poly1305_HEADERBYTES
 #define MAC_SIZE         32
 #define ABYTES           crypto_secretstream_xchacha20poly1305_ABYTES
+#define LENGTH_SIZE      4      /* u32 LE before each chunk: its ciphertext length */
 
 _Static_assert(HDR_SALT + SALT_SIZE == HDR_STREAM, "salt size");
 _Static_assert(HDR_STREAM + STREAM_HDR_SIZE == HDR_MAC, "secretstream header size");
@@ -94,7 +98,7 @@ struct CryptWriter {
         size_t chunk_size;
         uint8_t *buf;                   /* plaintext collected for the next chunk */
         size_t fill;
-        uint8_t *out;                   /* one ciphertext chunk */
+        uint8_t *out;                   /* one framed chunk: length, then ciphertext */
         uint64_t chunks;                /* chunks sent */
         int error;                      /* sticky: a stream cannot resume after a failed sink */
         bool finished;
@@ -108,7 +112,7 @@ struct CryptReader {
         uint8_t *in;                    /* one ciphertext chunk */
         uint8_t *buf;                   /* its plaintext */
         uint64_t chunks;                /* chunks authenticated */
-        uint64_t offset;                /* of the next chunk, counted from the first header byte */
+        uint64_t offset;                /* of the next chunk's length field, from the first header byte */
         bool done;                      /* FINAL authenticated and end of file seen */
         int error;                      /* sticky, with its message */
         char *error_message;
@@ -328,19 +332,26 @@ int crypt_key_parse(const void *data, size_t size, CryptKeySource **ret, char **
  * same. The file is private if, after the mask, no group and no user other
  * than the owner and ourselves is granted anything. Anything we cannot
  * parse is not private. */
-static int acl_is_private(int fd, uid_t owner, bool *ret) {
+static int acl_is_private(int fd, uid_t owner, bool *ret_has_acl, bool *ret) {
         uint8_t acl[4 + 8 * 64];
         ssize_t n = fgetxattr(fd, "system.posix_acl_access", acl, sizeof acl);
         uint16_t mask = 7;
 
         if (n < 0) {
-                if (errno == ENODATA || errno == EOPNOTSUPP || errno == ERANGE) {
-                        /* No ACL: the group bits are the group's. Too large: not ours to judge. */
+                if (errno == ENODATA || errno == EOPNOTSUPP) {
+                        /* No ACL: the group bits are the group's. */
+                        *ret_has_acl = *ret = false;
+                        return 0;
+                }
+                if (errno == ERANGE) {
+                        /* More entries than a private file would need. */
+                        *ret_has_acl = true;
                         *ret = false;
                         return 0;
                 }
                 return negative_errno();
         }
+        *ret_has_acl = true;
         if (n < 4 || (n - 4) % 8 != 0 || get_le32(acl) != ACL_XATTR_VERSION) {
                 *ret = false;
                 return 0;
@@ -372,7 +383,7 @@ static int acl_is_private(int fd, uid_t owner, bool *ret) {
 }
 
 static int check_key_file_private(int fd, const struct stat *st, const char *path, char **ret_error) {
-        bool private = false;
+        bool private = false, has_acl = false;
         int r;
 
         /* Whoever owns the key file can read it or swap it for their own. */
@@ -383,15 +394,18 @@ static int check_key_file_private(int fd, const struct stat *st, const char *pat
         if (!(st->st_mode & (S_IRWXG | S_IRWXO)))
                 return 0;
         if (!(st->st_mode & S_IRWXO)) {
-                r = acl_is_private(fd, st->st_uid, &private);
+                r = acl_is_private(fd, st->st_uid, &has_acl, &private);
                 if (r < 0)
                         return errorf(ret_error, r, "cannot read the ACL of key file %s: %s", path, strerror(-r));
         }
+        /* With an ACL, chmod alone would not do: it sets the mask, which
+         * can widen what named entries grant. */
         if (!private)
                 return errorf(ret_error, -EPERM,
-                              "key file %s is accessible to other users (mode %04o): it must be 0600 or stricter "
-                              "(chmod 600 %s)",
-                              path, (unsigned) (st->st_mode & 07777), path);
+                              "key file %s is accessible to other users (mode %04o%s): it must be 0600 or stricter "
+                              "(%schmod 600 %s)",
+                              path, (unsigned) (st->st_mode & 07777), has_acl ? " and an ACL" : "",
+                              has_acl ? "setfacl -b, then " : "", path);
         return 0;
 }
 
@@ -407,8 +421,10 @@ int crypt_key_load(const char *path, CryptKeySource **ret, char **ret_error) {
                 return r;
 
         /* Symlinks are followed: credentials and /etc layouts use them, and
-         * what is checked is the file actually opened. */
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+         * what is checked is the file actually opened. O_NONBLOCK so that a
+         * FIFO under that name is refused below instead of hanging the run;
+         * it changes nothing for a regular file. */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0) {
                 r = negative_errno();
                 return errorf(ret_error, r, "cannot open key file %s: %s", path, strerror(-r));
@@ -547,7 +563,7 @@ int crypt_writer_new(const CryptKeySource *key, crypt_sink_t sink, void *userdat
         w->chunk_size = CRYPT_CHUNK_SIZE;
         w->secrets = sodium_malloc(sizeof *w->secrets);
         w->buf = malloc(w->chunk_size);
-        w->out = malloc(w->chunk_size + ABYTES);
+        w->out = malloc(LENGTH_SIZE + w->chunk_size + ABYTES);
         if (!w->secrets || !w->buf || !w->out)
                 return -ENOMEM;
 
@@ -588,12 +604,13 @@ static int writer_push(CryptWriter *w, const uint8_t *m, size_t n, uint8_t tag) 
          * bound to it, so even a reader that skipped the header MAC would
          * notice an altered header. Later chunks are chained to chunk 0 by
          * the secretstream state. */
-        if (crypto_secretstream_xchacha20poly1305_push(&w->secrets->state, w->out, &clen, m, n,
+        if (crypto_secretstream_xchacha20poly1305_push(&w->secrets->state, w->out + LENGTH_SIZE, &clen, m, n,
                                                        w->chunks == 0 ? w->header : NULL,
                                                        w->chunks == 0 ? sizeof w->header : 0, tag) != 0)
                 return (w->error = -EIO);       /* only for messages over 256 GiB */
+        put_le32(w->out, (uint32_t) clen);
 
-        r = w->sink(w->userdata, w->out, (size_t) clen);
+        r = w->sink(w->userdata, w->out, LENGTH_SIZE + (size_t) clen);
         if (r < 0)
                 return (w->error = r);
         w->chunks++;
@@ -785,8 +802,8 @@ ssize_t crypt_reader_read(CryptReader *rd, const void **ret_buf, char **ret_erro
         const size_t full = rd->chunk_size + ABYTES;
         unsigned long long mlen = 0;
         unsigned char tag = 0;
-        uint8_t extra;
-        size_t n, n_extra;
+        uint8_t length[LENGTH_SIZE], extra;
+        size_t n, len;
         int r;
 
         if (rd->error < 0) {
@@ -799,7 +816,7 @@ ssize_t crypt_reader_read(CryptReader *rd, const void **ret_buf, char **ret_erro
                 return 0;
         }
 
-        r = read_full(rd->fd, rd->in, full, &n);
+        r = read_full(rd->fd, length, sizeof length, &n);
         if (r < 0)
                 return reader_fail(rd, ret_error, r, "read error in chunk %" PRIu64 " at offset %" PRIu64 ": %s",
                                    rd->chunks, rd->offset, strerror(-r));
@@ -807,46 +824,54 @@ ssize_t crypt_reader_read(CryptReader *rd, const void **ret_buf, char **ret_erro
                 return reader_fail(rd, ret_error, -EBADMSG,
                                    "truncated: ends without final chunk (after %" PRIu64 " chunks, at offset %" PRIu64 ")",
                                    rd->chunks, rd->offset);
-        if (n < ABYTES)
+        if (n < sizeof length)
                 return reader_fail(rd, ret_error, -EBADMSG,
-                                   "truncated: chunk %" PRIu64 " at offset %" PRIu64 " is incomplete (%zu bytes)",
-                                   rd->chunks, rd->offset, n);
+                                   "truncated: chunk %" PRIu64 " at offset %" PRIu64 " is incomplete (%zu of %zu length bytes)",
+                                   rd->chunks, rd->offset, n, sizeof length);
+        len = get_le32(length);
+        if (len < ABYTES || len > full)
+                return reader_fail(rd, ret_error, -EBADMSG,
+                                   "corrupted chunk %" PRIu64 " at offset %" PRIu64 ": length %zu out of range",
+                                   rd->chunks, rd->offset, len);
 
-        if (crypto_secretstream_xchacha20poly1305_pull(&rd->secrets->state, rd->buf, &mlen, &tag, rd->in, n,
-                                                       rd->chunks == 0 ? rd->header : NULL,
-                                                       rd->chunks == 0 ? sizeof rd->header : 0) != 0) {
-                /* A full-size chunk that fails is damaged. A short one is the
-                 * last in the file: a damaged final chunk, or, far more often,
-                 * a file cut inside a chunk. The format cannot tell which. */
-                if (n == full)
-                        return reader_fail(rd, ret_error, -EBADMSG,
-                                           "corrupted chunk %" PRIu64 " at offset %" PRIu64, rd->chunks, rd->offset);
+        r = read_full(rd->fd, rd->in, len, &n);
+        if (r < 0)
+                return reader_fail(rd, ret_error, r, "read error in chunk %" PRIu64 " at offset %" PRIu64 ": %s",
+                                   rd->chunks, rd->offset, strerror(-r));
+        if (n < len)
+                /* (or a damaged length field claiming more than there is: rare,
+                 * and the data would not have authenticated either) */
                 return reader_fail(rd, ret_error, -EBADMSG,
-                                   "truncated or corrupted chunk %" PRIu64 " at offset %" PRIu64
-                                   " (%zu bytes, file ends there)",
-                                   rd->chunks, rd->offset, n);
-        }
+                                   "truncated: chunk %" PRIu64 " at offset %" PRIu64 " is incomplete (%zu of %zu bytes)",
+                                   rd->chunks, rd->offset, LENGTH_SIZE + n, LENGTH_SIZE + len);
+
+        if (crypto_secretstream_xchacha20poly1305_pull(&rd->secrets->state, rd->buf, &mlen, &tag, rd->in, len,
+                                                       rd->chunks == 0 ? rd->header : NULL,
+                                                       rd->chunks == 0 ? sizeof rd->header : 0) != 0)
+                return reader_fail(rd, ret_error, -EBADMSG,
+                                   "corrupted chunk %" PRIu64 " at offset %" PRIu64, rd->chunks, rd->offset);
 
         if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
                 /* The end is only clean if the file ends too: appended bytes
                  * are not covered by any MAC and must not pass silently. */
-                r = read_full(rd->fd, &extra, 1, &n_extra);
+                r = read_full(rd->fd, &extra, 1, &n);
                 if (r < 0)
                         return reader_fail(rd, ret_error, r, "read error after final chunk at offset %" PRIu64 ": %s",
-                                           rd->offset + n, strerror(-r));
-                if (n_extra > 0)
+                                           rd->offset + LENGTH_SIZE + len, strerror(-r));
+                if (n > 0)
                         return reader_fail(rd, ret_error, -EBADMSG,
-                                           "trailing data after final chunk (at offset %" PRIu64 ")", rd->offset + n);
+                                           "trailing data after final chunk (at offset %" PRIu64 ")",
+                                           rd->offset + LENGTH_SIZE + len);
                 rd->done = true;
-        } else if (n < full)
+        } else if (len != full)
                 /* Authentic but short and not final: no writer of this format
-                 * makes that, and a cut cannot (it would fail the MAC). */
+                 * makes that. Refused, so that the format stays canonical. */
                 return reader_fail(rd, ret_error, -EBADMSG,
                                    "invalid stream: chunk %" PRIu64 " at offset %" PRIu64 " is short but not final",
                                    rd->chunks, rd->offset);
 
         rd->chunks++;
-        rd->offset += n;
+        rd->offset += LENGTH_SIZE + len;
         if (mlen == 0) {
                 /* Only a final chunk can be empty (others are full): clean end. */
                 *ret_buf = NULL;

@@ -19,8 +19,8 @@
  *
  * Error convention: 0 (or a byte count) on success, a negative errno on
  * failure. Where a message helps, it is returned through ret_error (heap
- * string, the caller frees it; may be left NULL when memory ran out; never
- * written on success). The errno tells the class:
+ * string, the caller frees it; left NULL when memory ran out or libsodium
+ * could not initialise; never written on success). The errno tells the class:
  *   -EKEYREJECTED  wrong key (or a header damaged so that it looks like one)
  *   -EBADMSG       not an encrypted archive, corrupted, truncated, trailing data
  *   -EPROTONOSUPPORT  a format version this build does not read
