@@ -42,6 +42,7 @@ static void help(void) {
                "  restore NAME [ARCHIVE] --list   Print the entries instead\n"
                "  verify [NAME | ARCHIVE]         Read every byte back and check it against the\n"
                "                                  archive's manifest (newest archive of NAME or all)\n"
+               "  keygen FILE                     Make a new encryption key file (mode 0600)\n"
                "\n"
                "Used by the units:\n"
                "  reload                          Reload systemd and start/stop timers to match\n"
@@ -63,6 +64,8 @@ static void help(void) {
                "     --overwrite                  With restore: replace existing files\n"
                "     --list                       With restore: print the entries, restore nothing\n"
                "     --dry-run                    With restore: say what would be written\n"
+               "     --key FILE                   Key for encrypted archives (default: the\n"
+               "                                  schedule's KeyFile=)\n"
                "\n"
                "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
                "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
@@ -74,7 +77,7 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
                 ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
-                ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN,
+                ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h' },
@@ -95,6 +98,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "overwrite",   no_argument,       NULL, ARG_OVERWRITE },
                 { "list",        no_argument,       NULL, ARG_LIST },
                 { "dry-run",     no_argument,       NULL, ARG_DRY_RUN },
+                { "key",         required_argument, NULL, ARG_KEY },
                 {}
         };
         int c;
@@ -157,6 +161,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_DRY_RUN:
                         arg.dry_run = true;
                         break;
+                case ARG_KEY:
+                        arg.key = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -181,6 +188,7 @@ static const struct Verb {
         { "logs",    1, 2,       verb_logs },
         { "restore", 2, INT_MAX, verb_restore },
         { "verify",  1, 2,       verb_verify },
+        { "keygen",  2, 2,       verb_keygen },
         { "reload",  1, 1,       verb_reload },
         { "report-failure", 2, 2, verb_report_failure },
 };

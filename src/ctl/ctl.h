@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 #include "exit-codes.h"
+#include "encryption.h"
 #include "locations.h"
 #include "schedule-dir.h"
 
@@ -29,6 +30,7 @@ typedef struct CtlArgs {
         bool overwrite;
         bool list_entries;
         bool dry_run;
+        const char *key;        /* --key FILE for encrypted archives */
 } CtlArgs;
 
 extern CtlArgs arg;
@@ -45,6 +47,7 @@ int verb_backups(int argc, char **argv);
 int verb_logs(int argc, char **argv);
 int verb_restore(int argc, char **argv);
 int verb_verify(int argc, char **argv);
+int verb_keygen(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
 
@@ -52,5 +55,8 @@ int verb_report_failure(int argc, char **argv);
 int ctl_load_schedules(ScheduleDir *ret);
 /* INDEX or NAME → entry; logs and returns -ENOENT if there is none. */
 int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const ScheduleEntry **ret);
+/* The key for archives of S: --key FILE, else the schedule's KeyFile=, else
+ * none (*ret = NULL). Logs and returns a negative errno if it cannot be loaded. */
+int ctl_load_key(const Schedule *s, CryptKeySource **ret);
 /* For exit codes: -EINVAL/-ENOENT & co mean bad input (2), anything else 1. */
 int exit_code_for(int r);

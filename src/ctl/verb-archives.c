@@ -10,7 +10,22 @@
 #include "log.h"
 #include "verify.h"
 
-static int print_archives(const char *dir, const char *schedule) {
+int ctl_load_key(const Schedule *s, CryptKeySource **ret) {
+        _cleanup_free_ char *error = NULL;
+        const char *path = arg.key ?: s ? s->key_file : NULL;
+        int r;
+
+        *ret = NULL;
+        if (!path)
+                return 0;
+        r = crypt_key_load(path, ret, &error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot use key file %s: %s", path, error ?: strerror(-r));
+        return 0;
+}
+
+static int print_archives(const Schedule *s) {
+        const char *dir = s->destination, *schedule = s->name;
         ArchiveInfo *list = NULL;
         size_t n = 0;
         int r, ret = EXIT_OK;
@@ -20,6 +35,9 @@ static int print_archives(const char *dir, const char *schedule) {
                 log_error_errno(r, "Cannot list archives in %s: %m", dir);
                 return EXIT_FAILED;
         }
+        _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
+        if (arg.long_format && ctl_load_key(s, &key) < 0)
+                ret = EXIT_FAILED;
         for (size_t i = 0; i < n; i++) {
                 if (!arg.long_format) {
                         printf("%s\n", list[i].path);
@@ -28,7 +46,7 @@ static int print_archives(const char *dir, const char *schedule) {
                 char size[FORMAT_BYTES_MAX], when[FORMAT_TIMESTAMP_MAX];
                 _cleanup_free_ char *error = NULL;
                 uint64_t entries;
-                r = archive_count_entries(list[i].path, &entries, &error);
+                r = archive_count_entries(list[i].path, key, &entries, &error);
                 if (r < 0) {
                         printf("%s  %10s  %s  UNREADABLE: %s\n", list[i].path, format_bytes(size, list[i].size),
                                format_timestamp(when, list[i].time_usec), error ?: strerror(-r));
@@ -59,23 +77,26 @@ int verb_backups(int argc, char **argv) {
                         log_error("%s", e->error);
                         return EXIT_USAGE;
                 }
-                return print_archives(e->schedule->destination, e->name);
+                return print_archives(e->schedule);
         }
 
         for (size_t i = 0; i < d.n; i++) {
                 const Schedule *s = d.entries[i].schedule;
                 if (!s)
                         continue;
-                r = print_archives(s->destination, s->name);
+                r = print_archives(s);
                 if (r != EXIT_OK)
                         ret = r;
         }
         return ret;
 }
 
-static int verify_one(const char *archive) {
+static int verify_one(const char *archive, const Schedule *s) {
+        _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
         VerifyResult res;
-        int r = verify_archive(archive, &res);
+        if (ctl_load_key(s, &key) < 0)
+                return EXIT_FAILED;
+        int r = verify_archive(archive, key, &res);
         if (r < 0)
                 return EXIT_FAILED;
         if (!verify_result_ok(&res)) {
@@ -103,7 +124,7 @@ static int verify_newest(const Schedule *s) {
                 log_error("No archives of %s in %s.", s->name, s->destination);
                 ret = EXIT_FAILED;
         } else
-                ret = verify_one(list[n - 1].path);
+                ret = verify_one(list[n - 1].path, s);
         archive_list_free(list, n);
         return ret;
 }
@@ -114,12 +135,12 @@ int verb_verify(int argc, char **argv) {
         _cleanup_(schedule_dir_done) ScheduleDir d = {};
         int r, ret = EXIT_OK;
 
-        if (argc > 1 && (strchr(argv[1], '/') || archive_name_parse(argv[1], NULL, NULL, NULL))) {
+        if (argc > 1 && (strchr(argv[1], '/') || archive_name_parse(argv[1], NULL, NULL, NULL, NULL))) {
                 if (access(argv[1], R_OK) < 0) {
                         log_error_errno(negative_errno(), "Cannot read %s: %m", argv[1]);
                         return EXIT_USAGE;
                 }
-                return verify_one(argv[1]);
+                return verify_one(argv[1], NULL);
         }
 
         r = ctl_load_schedules(&d);
@@ -139,4 +160,20 @@ int verb_verify(int argc, char **argv) {
                 if (d.entries[i].schedule && verify_newest(d.entries[i].schedule) != EXIT_OK)
                         ret = EXIT_FAILED;
         return ret;
+}
+
+/* keygen FILE: a new random key, mode 0600; never replaces a file. */
+int verb_keygen(int argc, char **argv) {
+        int r = crypt_keygen(argv[1]);
+        if (r == -EEXIST) {
+                log_error("%s exists; not replacing a key (archives made with it would be lost).", argv[1]);
+                return EXIT_USAGE;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Cannot create key file %s: %m", argv[1]);
+                return EXIT_FAILED;
+        }
+        printf("Created key %s (mode 0600). Keep a copy somewhere other than the backups:\n"
+               "without it, encrypted archives cannot be read.\n", argv[1]);
+        return EXIT_OK;
 }

@@ -117,7 +117,7 @@ int verb_restore(int argc, char **argv) {
         if (argc > 2) {
                 const char *base = strrchr(argv[2], '/');
                 base = base ? base + 1 : argv[2];
-                if (archive_name_parse(base, NULL, NULL, NULL)) {
+                if (archive_name_parse(base, NULL, NULL, NULL, NULL)) {
                         archive_arg = argv[2];
                         first_path = 3;
                 }
@@ -153,7 +153,11 @@ int verb_restore(int argc, char **argv) {
                 if (r < 0)
                         return log_oom(), EXIT_FAILED;
         }
+        _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
+        if (ctl_load_key(e ? e->schedule : NULL, &key) < 0)
+                return EXIT_FAILED;
         RestoreOptions o = {
+                .key = key,
                 .target = target,
                 .paths = selected,
                 .mode = arg.list_entries ? RESTORE_LIST : arg.dry_run ? RESTORE_DRY_RUN : RESTORE_EXTRACT,

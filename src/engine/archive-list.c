@@ -8,17 +8,32 @@
 
 #define STAMP_LEN (sizeof "YYYYmmddTHHMMSSZ" - 1)
 
-int archive_name_format(const char *schedule, uint64_t time_usec, Compression c, char **ret) {
+int archive_name_format(const char *schedule, uint64_t time_usec, Compression c, bool encrypted, char **ret) {
         time_t t = (time_t) (time_usec / USEC_PER_SEC);
         struct tm tm;
         char stamp[STAMP_LEN + 1];
 
         if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) != STAMP_LEN)
                 return -EINVAL;
-        return asprintf(ret, "%s-%s%s", schedule, stamp, compression_suffix(c)) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s-%s%s%s", schedule, stamp, compression_suffix(c),
+                        encrypted ? ENCRYPTED_SUFFIX : "") < 0 ? -ENOMEM : 0;
 }
 
-bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret_time_usec, Compression *ret_compression) {
+bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret_time_usec,
+                        Compression *ret_compression, bool *ret_encrypted) {
+        /* "….tar.gz.enc": look at the name without the ".enc". */
+        const char *enc = endswith(filename, ENCRYPTED_SUFFIX);
+        if (enc) {
+                _cleanup_free_ char *plain = strndup(filename, enc - filename);
+                if (!plain || !archive_name_parse(plain, ret_schedule, ret_time_usec, ret_compression, NULL))
+                        return false;
+                if (ret_encrypted)
+                        *ret_encrypted = true;
+                return true;
+        }
+        if (ret_encrypted)
+                *ret_encrypted = false;
+
         /* Try the longest suffixes first: ".tar" is a suffix of none of the others, but be explicit. */
         static const Compression order[] = { COMPRESSION_GZIP, COMPRESSION_ZSTD, COMPRESSION_XZ, COMPRESSION_NONE };
         const char *suffix = NULL;
@@ -100,7 +115,7 @@ int archive_list(const char *dir, const char *schedule, ArchiveInfo **ret, size_
 
                 if (de->d_name[0] == '.')
                         continue;
-                if (!archive_name_parse(de->d_name, &a.schedule, &a.time_usec, &a.compression))
+                if (!archive_name_parse(de->d_name, &a.schedule, &a.time_usec, &a.compression, &a.encrypted))
                         continue;
                 if (schedule && !streq(a.schedule, schedule)) {
                         free(a.schedule);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* Archive names: NAME-YYYYmmddTHHMMSSZ.tar[.gz|.zst|.xz], UTC, so that names
- * sort chronologically. Anything else in a destination (temporary files,
+/* Archive names: NAME-YYYYmmddTHHMMSSZ.tar[.gz|.zst|.xz][.enc], UTC, so that
+ * names sort chronologically; ".enc" marks an encrypted archive, which no tar
+ * can read as it is. Anything else in a destination (temporary files,
  * lock files, other tools' files) is not an archive and is never touched. */
 
 #include <stdint.h>
@@ -14,13 +15,17 @@ typedef struct ArchiveInfo {
         char *path;             /* destination + filename */
         uint64_t time_usec;     /* from the name */
         Compression compression;
+        bool encrypted;
         uint64_t size;          /* bytes on disk */
 } ArchiveInfo;
 
-int archive_name_format(const char *schedule, uint64_t time_usec, Compression c, char **ret);
-/* Splits FILENAME into schedule name, time and compression; false if it is
- * not an archive name. */
-bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret_time_usec, Compression *ret_compression);
+#define ENCRYPTED_SUFFIX ".enc"
+
+int archive_name_format(const char *schedule, uint64_t time_usec, Compression c, bool encrypted, char **ret);
+/* Splits FILENAME into schedule name, time, compression and encryption;
+ * false if it is not an archive name. */
+bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret_time_usec,
+                        Compression *ret_compression, bool *ret_encrypted);
 
 /* Archives in DIR, of SCHEDULE only unless NULL, oldest first. A missing
  * directory has no archives. */

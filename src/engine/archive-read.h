@@ -2,14 +2,28 @@
 #pragma once
 
 /* Reading archives back. Only what Alexandria writes is accepted: tar (pax)
- * with gzip, zstd, xz or no compression; anything else is refused rather
- * than handed to a parser we do not need. */
+ * with gzip, zstd, xz or no compression, optionally encrypted; anything else
+ * is refused rather than handed to a parser we do not need. An encrypted
+ * archive is decrypted on the fly with KEY: plaintext never touches the
+ * disk. */
 
 #include <stdint.h>
 #include <archive.h>
+#include "encryption.h"
 
-int archive_reader_open(const char *path, struct archive **ret);
+typedef struct ArchiveReader {
+        struct archive *a;
+        struct Source *source;  /* owned by a */
+} ArchiveReader;
+
+/* On failure *ret_error (if given) says why: not ours, wrong key, no key. */
+int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveReader **ret, char **ret_error);
+/* Why reading failed: the decryption's own words (corrupted chunk,
+ * truncated, trailing data) rather than what the decompressor made of it. */
+const char *archive_reader_error(const ArchiveReader *r);
+ArchiveReader *archive_reader_free(ArchiveReader *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(ArchiveReader *, archive_reader_free);
 
 /* Counts the entries of the archive at PATH (reads it whole), not counting
  * the manifest. */
-int archive_count_entries(const char *path, uint64_t *ret, char **ret_error);
+int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t *ret, char **ret_error);

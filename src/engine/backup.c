@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "archive-list.h"
+#include "archive-sink.h"
 #include "archive-util.h"
 #include "backup.h"
 #include "events.h"
@@ -32,7 +33,9 @@
 #include "format-util.h"
 #include "log.h"
 #include "path-util.h"
+#include "manifest.h"
 #include "retention.h"
+#include "verify.h"
 
 #define READ_BUFFER_SIZE (256 * 1024)
 #define PROGRESS_EVERY_BYTES (4 * 1024 * 1024)
@@ -45,6 +48,8 @@ typedef struct Run {
         int dest_fd;
         struct stat dest_st;
         AtomicFile out;
+        CryptKeySource *key;            /* Encryption=yes */
+        ArchiveSink *sink;              /* below libarchive: encryption, the file */
         struct archive *writer;
         struct archive *disk;           /* builds entries from what fts found */
         struct archive *match;          /* excludes, or NULL */
@@ -53,6 +58,9 @@ typedef struct Run {
         uint64_t bytes_at_last_progress;
         char *error;                    /* first fatal error */
         uint8_t *buf;
+        Manifest manifest;              /* stored as the archive's last entry */
+        Sha256 hash;
+        uint8_t digest[SHA256_LEN];     /* of the regular file just copied */
 } Run;
 
 char *schedule_sources_string(const Schedule *s) {
@@ -114,20 +122,11 @@ static void progress(Run *run, const char *current) {
 
 static la_ssize_t output_write(struct archive *a, void *userdata, const void *buf, size_t n) {
         Run *run = userdata;
-        const uint8_t *p = buf;
-
-        for (size_t left = n; left > 0;) {
-                ssize_t k = write(run->out.fd, p, left);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        /* libarchive's formatter knows no %m */
-                        int e = errno;
-                        archive_set_error(a, e, "%s", strerror(e));
-                        return -1;
-                }
-                p += k;
-                left -= (size_t) k;
+        int r = archive_sink_write(run->sink, buf, n);
+        if (r < 0) {
+                /* libarchive's formatter knows no %m */
+                archive_set_error(a, -r, "%s", strerror(-r));
+                return -1;
         }
         run->stats.archive_bytes += n;
         return (la_ssize_t) n;
@@ -136,6 +135,9 @@ static la_ssize_t output_write(struct archive *a, void *userdata, const void *bu
 static int output_open(Run *run) {
         int r;
 
+        r = archive_sink_new(run->out.fd, run->key, &run->sink);
+        if (r < 0)
+                return fail(run, r, "Cannot set up the archive output: %m");
         run->writer = archive_write_new();
         if (!run->writer)
                 return fail(run, -ENOMEM, "Out of memory.");
@@ -260,6 +262,7 @@ static int write_hole(Run *run, uint64_t len) {
                 size_t n = (size_t) MIN(len, (uint64_t) sizeof zeros);
                 if (archive_write_data(run->writer, zeros, n) < 0)
                         return output_error(run, "writing a sparse file");
+                sha256_update(&run->hash, zeros, n);
                 len -= n;
         }
         return 0;
@@ -299,6 +302,7 @@ static int copy_data(Run *run, struct archive_entry *entry, int fd, const struct
                         break;
                 if (archive_write_data(run->writer, run->buf, (size_t) n) < 0)
                         return output_error(run, "writing file data");
+                sha256_update(&run->hash, run->buf, (size_t) n);
                 done += (uint64_t) n;
                 run->stats.bytes += (uint64_t) n;
                 if (run->stats.bytes - run->bytes_at_last_progress >= PROGRESS_EVERY_BYTES)
@@ -307,6 +311,9 @@ static int copy_data(Run *run, struct archive_entry *entry, int fd, const struct
 
         if (fstat(fd, &after) < 0)
                 after = *before;
+        /* The manifest describes what the archive holds, padding included. */
+        if (done < size)
+                sha256_zeros(&run->hash, size - done);
 
         /* The header promised SIZE bytes; libarchive zero-fills the rest when
          * the entry is finished. Say so. */
@@ -393,7 +400,10 @@ static int write_entry(Run *run, struct archive_entry *entry, int fd, const stru
         } else if (r != ARCHIVE_OK)
                 return output_error(run, "writing a header");
 
-        if (fd >= 0 && archive_entry_size(entry) > 0) {
+        const char *link = archive_entry_hardlink(entry);
+        char type = link ? 'h' : manifest_type_from_filetype(archive_entry_filetype(entry));
+        uint64_t size = type == 'f' ? (uint64_t) archive_entry_size(entry) : 0;
+        if (fd >= 0 && size > 0) {
                 r = copy_data(run, entry, fd, st);
                 if (r < 0)
                         return r;
@@ -401,6 +411,33 @@ static int write_entry(Run *run, struct archive_entry *entry, int fd, const stru
         if (archive_write_finish_entry(run->writer) < ARCHIVE_WARN)
                 return output_error(run, "finishing an entry");
         run->stats.files++;
+
+        if (type == 'f')
+                sha256_final(&run->hash, run->digest);   /* of the data copied, or of nothing */
+        if (type != '?' && manifest_add(&run->manifest, type, archive_entry_pathname(entry), link, size,
+                                        type == 'f' ? run->digest : NULL) < 0)
+                return fail(run, -ENOMEM, "Out of memory.");
+        return 0;
+}
+
+/* The manifest goes last, so that it describes everything before it and
+ * travels with the archive. */
+static int write_manifest(Run *run) {
+        _cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+
+        if (!e || manifest_format(&run->manifest, &text, &len) < 0)
+                return fail(run, -ENOMEM, "Out of memory.");
+        archive_entry_set_pathname(e, MANIFEST_NAME);
+        archive_entry_set_filetype(e, AE_IFREG);
+        archive_entry_set_perm(e, 0600);
+        archive_entry_set_size(e, (la_int64_t) len);
+        archive_entry_set_mtime(e, (time_t) (now_realtime_usec() / USEC_PER_SEC), 0);
+        if (archive_write_header(run->writer, e) != ARCHIVE_OK ||
+            (len > 0 && archive_write_data(run->writer, text, len) < 0) ||
+            archive_write_finish_entry(run->writer) != ARCHIVE_OK)
+                return output_error(run, "writing the manifest");
         return 0;
 }
 
@@ -636,11 +673,11 @@ static int pick_archive_name(Run *run, uint64_t realtime, char **ret) {
         for (unsigned attempt = 0;; attempt++) {
                 bool taken = false;
 
-                for (Compression c = 0; c < _COMPRESSION_MAX && !taken; c++) {
+                for (unsigned v = 0; v < 2 * _COMPRESSION_MAX && !taken; v++) {
                         _cleanup_free_ char *n = NULL;
                         struct stat st;
 
-                        r = archive_name_format(run->schedule->name, realtime, c, &n);
+                        r = archive_name_format(run->schedule->name, realtime, v / 2, v % 2, &n);
                         if (r < 0)
                                 return fail(run, r, "Cannot format archive name: %m");
                         if (fstatat(run->dest_fd, n, &st, AT_SYMLINK_NOFOLLOW) >= 0)
@@ -666,7 +703,8 @@ static int pick_archive_name(Run *run, uint64_t realtime, char **ret) {
                 realtime = now_realtime_usec();
         }
 
-        r = archive_name_format(run->schedule->name, realtime, run->schedule->compression, ret);
+        r = archive_name_format(run->schedule->name, realtime, run->schedule->compression,
+                                run->schedule->encryption, ret);
         if (r < 0)
                 return fail(run, r, "Cannot format archive name: %m");
         return 0;
@@ -699,7 +737,7 @@ static void remove_stale_temporaries(Run *run) {
                     strspn(dot + 1, "0123456789abcdef") != 16)
                         continue;
                 archive = strndup(name, dot - name);
-                if (!archive || !archive_name_parse(archive, &schedule, NULL, NULL) ||
+                if (!archive || !archive_name_parse(archive, &schedule, NULL, NULL, NULL) ||
                     !streq(schedule, run->schedule->name))
                         continue;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
@@ -711,6 +749,45 @@ static void remove_stale_temporaries(Run *run) {
                         log_info("Removed %s/%s, left behind by an interrupted run.",
                                  run->schedule->destination, de->d_name);
         }
+}
+
+/* Encryption=yes: the key comes as the systemd credential "alexandria.key"
+ * (LoadCredential= in the generated drop-in), or from KeyFile= itself. */
+static int load_key(Run *run) {
+        _cleanup_free_ char *error = NULL, *credential = NULL;
+        const char *dir = getenv("CREDENTIALS_DIRECTORY"), *path = run->schedule->key_file;
+        int r;
+
+        if (!run->schedule->encryption)
+                return 0;
+        if (dir) {
+                credential = path_join(dir, "alexandria.key");
+                if (!credential)
+                        return fail(run, -ENOMEM, "Out of memory.");
+                if (access(credential, F_OK) >= 0)
+                        path = credential;
+        }
+        r = crypt_key_load(path, &run->key, &error);
+        if (r < 0)
+                return fail(run, r, "Cannot use key file %s: %s", path, error ?: strerror(-r));
+        return 0;
+}
+
+/* Verify=yes: the new archive is read back whole before retention may
+ * delete anything older. */
+static int verify_new_archive(Run *run, const char *archive) {
+        VerifyResult v;
+        int r;
+
+        if (!run->schedule->verify)
+                return 0;
+        r = verify_archive(archive, run->key, &v);
+        if (r < 0)
+                return fail(run, r, "The new archive %s cannot be read back; older archives are kept.", archive);
+        if (!verify_result_ok(&v))
+                return fail(run, -EBADMSG, "The new archive %s does not match its manifest (%" PRIu64 " missing, %" PRIu64
+                            " extra, %" PRIu64 " corrupt); older archives are kept.", archive, v.missing, v.extra, v.corrupt);
+        return 0;
 }
 
 static int write_archive(Run *run, uint64_t start_realtime, char **ret_path) {
@@ -733,8 +810,17 @@ static int write_archive(Run *run, uint64_t start_realtime, char **ret_path) {
                         break;
                 r = walk_source(run, *p);
         }
+        if (r >= 0)
+                r = write_manifest(run);
         if (r >= 0 && archive_write_close(run->writer) != ARCHIVE_OK)
                 r = output_error(run, "closing it");
+        if (r >= 0) {
+                r = archive_sink_finish(run->sink);
+                if (r < 0)
+                        r = fail(run, r, "Cannot write archive %s/%s: %m", run->schedule->destination, name);
+                else
+                        run->stats.archive_bytes = archive_sink_bytes_out(run->sink);
+        }
         if (r < 0) {
                 atomic_file_abort(&run->out);
                 return r;
@@ -762,6 +848,11 @@ static void run_done(Run *run) {
                 archive_match_free(run->match);
         if (run->links)
                 archive_entry_linkresolver_free(run->links);
+        /* after the writer: freeing an open writer still flushes into the sink */
+        archive_sink_free(run->sink);
+        crypt_key_free(run->key);
+        manifest_done(&run->manifest);
+        sha256_done(&run->hash);
         atomic_file_abort(&run->out);
         safe_close(run->dest_fd);
         free(run->sources);
@@ -783,7 +874,7 @@ int backup_run(const Schedule *s, const BackupCallbacks *cb, BackupResult *ret) 
 
         run.sources = schedule_sources_string(s);
         run.buf = malloc(READ_BUFFER_SIZE);
-        if (!run.sources || !run.buf) {
+        if (!run.sources || !run.buf || sha256_init(&run.hash) < 0) {
                 run_done(&run);
                 return -ENOMEM;
         }
@@ -806,7 +897,11 @@ int backup_run(const Schedule *s, const BackupCallbacks *cb, BackupResult *ret) 
         if (r >= 0)
                 r = check_sources(&run);
         if (r >= 0)
+                r = load_key(&run);
+        if (r >= 0)
                 r = write_archive(&run, start_realtime, &result.archive);
+        if (r >= 0)
+                r = verify_new_archive(&run, result.archive);
 
         result.stats = run.stats;
         result.duration_usec = now_monotonic_usec() - start;

@@ -125,6 +125,7 @@ static int copy_data(struct archive *in, struct archive *out) {
 typedef struct Restore {
         const RestoreOptions *o;
         const char *archive;
+        ArchiveReader *reader;
         struct archive *in, *out;
         int to_fd;
         RestoreStats st;
@@ -201,7 +202,7 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
                         /* A read error means the archive itself is damaged: stop. */
                         if (archive_errno(x->in) != 0 || archive_error_string(x->in))
                                 return log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive,
-                                                       archive_error_string(x->in) ?: "corrupt data");
+                                                       archive_reader_error(x->reader));
                         log_error("Cannot write %s/%s: %s", o->target, name, archive_error_string(x->out));
                         x->st.failed++;
                         return 0;
@@ -248,7 +249,7 @@ static int restore_selected(Restore *x) {
                         return r;
         }
         if (r != ARCHIVE_EOF)
-                return log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive, archive_error_string(x->in) ?: "corrupt archive");
+                return log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(x->reader));
         return 0;
 }
 
@@ -256,15 +257,18 @@ static int restore_selected(Restore *x) {
  * pass restores that data under the first link's name and links the others
  * to it. Only partial restores with such links pay for the second pass. */
 static int resolve_pending(Restore *x) {
-        _cleanup_(archive_read_freep) struct archive *again = NULL;
+        _cleanup_(archive_reader_freep) ArchiveReader *again = NULL;
+        _cleanup_free_ char *error = NULL;
         struct archive_entry *e;
         int r;
 
-        r = archive_reader_open(x->archive, &again);
+        r = archive_reader_open(x->archive, x->o->key, &again, &error);
         if (r < 0)
-                return log_error_errno(r, "Cannot reopen archive %s: %m", x->archive);
-        x->in = again;
-        while ((r = archive_read_next_header(again, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+                return log_error_errno(r, "Cannot reopen archive %s: %s", x->archive, error ?: strerror(-r));
+        ArchiveReader *selection = x->reader;
+        x->reader = again;
+        x->in = again->a;
+        while ((r = archive_read_next_header(again->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
                 _cleanup_free_ char *target = strdup(entry_name(archive_entry_pathname(e)));
                 const char *first = NULL;
                 if (!target)
@@ -278,22 +282,26 @@ static int resolve_pending(Restore *x) {
                         first = first ?: p[0];
                 }
         }
-        x->in = NULL;
         if (r != ARCHIVE_EOF)
-                return log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive, archive_error_string(again) ?: "corrupt archive");
-        return 0;
+                r = log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(again));
+        else
+                r = 0;
+        x->reader = selection;
+        x->in = selection->a;
+        return r;
 }
 
 int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *ret) {
-        _cleanup_(archive_read_freep) struct archive *in = NULL;
+        _cleanup_(archive_reader_freep) ArchiveReader *in = NULL;
         _cleanup_(archive_write_freep) struct archive *out = NULL;
         _cleanup_close_ int to_fd = -EBADF, cwd_fd = -EBADF;
         _cleanup_free_ bool *matched = NULL;
         int r;
 
-        r = archive_reader_open(archive, &in);
+        _cleanup_free_ char *open_error = NULL;
+        r = archive_reader_open(archive, o->key, &in, &open_error);
         if (r < 0)
-                return log_error_errno(r, "Cannot open archive %s: %m", archive);
+                return log_error_errno(r, "Cannot open archive %s: %s", archive, open_error ?: strerror(-r));
 
         size_t npaths = strv_length(o->paths);
         matched = calloc(npaths + 1, sizeof *matched);
@@ -329,7 +337,7 @@ int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *
         }
 
         Restore x = {
-                .o = o, .archive = archive, .in = in, .out = out, .to_fd = to_fd,
+                .o = o, .archive = archive, .reader = in, .in = in->a, .out = out, .to_fd = to_fd,
                 .matched = matched, .npaths = npaths,
         };
         r = restore_selected(&x);

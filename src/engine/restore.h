@@ -8,6 +8,7 @@
  * SECURE_* flags are a second layer under ours. */
 
 #include <stdint.h>
+#include "encryption.h"
 #include "macro.h"
 
 typedef enum RestoreMode {
@@ -21,6 +22,7 @@ typedef struct RestoreOptions {
         char **paths;           /* only these entries and what is below them; NULL: all */
         RestoreMode mode;
         bool overwrite;
+        const CryptKeySource *key;      /* for encrypted archives */
 } RestoreOptions;
 
 typedef struct RestoreStats {

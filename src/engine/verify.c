@@ -67,8 +67,8 @@ static int read_all(struct archive *a, char **ret, size_t *ret_len) {
         return 0;
 }
 
-int verify_archive(const char *path, VerifyResult *ret) {
-        _cleanup_(archive_read_freep) struct archive *a = NULL;
+int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *ret) {
+        _cleanup_(archive_reader_freep) ArchiveReader *reader = NULL;
         _cleanup_(manifest_done) Manifest actual = {}, expected = {};
         _cleanup_free_ char *manifest_text = NULL;
         size_t manifest_len = 0;
@@ -77,9 +77,11 @@ int verify_archive(const char *path, VerifyResult *ret) {
         Sha256 h = {};
         int r;
 
-        r = archive_reader_open(path, &a);
+        _cleanup_free_ char *open_error = NULL;
+        r = archive_reader_open(path, key, &reader, &open_error);
         if (r < 0)
-                return log_error_errno(r, "Cannot open %s: %m", path);
+                return log_error_errno(r, "Cannot open %s: %s", path, open_error ?: strerror(-r));
+        struct archive *a = reader->a;
         r = sha256_init(&h);
         if (r < 0)
                 return log_oom();
@@ -123,7 +125,7 @@ int verify_archive(const char *path, VerifyResult *ret) {
         sha256_done(&h);
         if (r != ARCHIVE_EOF)
                 return log_error_errno(-EBADMSG, "%s: unreadable after %llu entries: %s", path,
-                                       (unsigned long long) res.entries, archive_error_string(a) ?: "corrupt or truncated");
+                                       (unsigned long long) res.entries, archive_reader_error(reader));
 
         if (!manifest_text) {
                 log_error("%s: no manifest (the archive's last entry %s is missing): it cannot be verified.", path, MANIFEST_NAME);

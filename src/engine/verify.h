@@ -6,6 +6,7 @@
  * archive's last entry. */
 
 #include <stdint.h>
+#include "encryption.h"
 #include "macro.h"
 
 typedef struct VerifyResult {
@@ -20,7 +21,7 @@ typedef struct VerifyResult {
  * could be read to its end (check the result: it is good only when nothing
  * is missing, extra or corrupt and it has a manifest), or a negative errno
  * when it could not be read (truncated, corrupt compression). */
-int verify_archive(const char *path, VerifyResult *ret);
+int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *ret);
 
 static inline bool verify_result_ok(const VerifyResult *r) {
         return r->has_manifest && r->missing + r->extra + r->corrupt == 0;

@@ -143,6 +143,13 @@ static int generate_one(int out_fd, const Schedule *s, bool user) {
                 fputs("ReadWritePaths=-", t.f);
                 put_quoted_path(t.f, s->destination);
                 fputc('\n', t.f);
+                /* The key reaches the worker as a credential: readable by this
+                 * service alone, never copied to disk by systemd. */
+                if (s->encryption) {
+                        fputs("LoadCredential=alexandria.key:", t.f);
+                        put_unit_path(t.f, s->key_file);
+                        fputc('\n', t.f);
+                }
         }
         r = text_close(&t);
         if (r >= 0)

@@ -115,6 +115,14 @@ int atomic_file_commit(AtomicFile *f, bool replace) {
                         r = renameat(f->dir_fd, f->tmp_name, f->dir_fd, f->name) < 0 ? negative_errno() : 0;
                 else
                         r = renameat2(f->dir_fd, f->tmp_name, f->dir_fd, f->name, RENAME_NOREPLACE) < 0 ? negative_errno() : 0;
+                /* NFS (which also has no O_TMPFILE, so this is where it lands)
+                 * refuses RENAME_NOREPLACE with EINVAL: link(2) does not
+                 * replace either, then the temporary name goes. */
+                if (!replace && (r == -EINVAL || r == -ENOSYS)) {
+                        r = linkat(f->dir_fd, f->tmp_name, f->dir_fd, f->name, 0) < 0 ? negative_errno() : 0;
+                        if (r >= 0)
+                                (void) unlinkat(f->dir_fd, f->tmp_name, 0);
+                }
                 if (r < 0)
                         goto fail;
                 free(f->tmp_name);

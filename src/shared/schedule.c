@@ -68,6 +68,7 @@ Schedule *schedule_free(Schedule *s) {
         strv_free(s->sources);
         strv_free(s->excludes);
         free(s->destination);
+        free(s->key_file);
         free(s);
         return NULL;
 }
@@ -244,6 +245,24 @@ static int key_keep(Schedule *s, const char *key, const char *v, char **ret_erro
         return 0;
 }
 
+static int key_verify(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_bool(&s->verify, key, v, ret_error);
+}
+
+static int key_encryption(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_bool(&s->encryption, key, v, ret_error);
+}
+
+static int key_key_file(Schedule *s, const char *key, const char *v, char **ret_error) {
+        char *p;
+        int r = path_value(key, v, &p, ret_error);
+        if (r < 0)
+                return r;
+        free(s->key_file);
+        s->key_file = p;
+        return 0;
+}
+
 static const struct ScheduleKey {
         const char *section, *key;
         key_parser_t parse;
@@ -258,6 +277,9 @@ static const struct ScheduleKey {
         { "Backup",   "Destination",        key_destination },
         { "Backup",   "Compression",        key_compression },
         { "Backup",   "Keep",               key_keep },
+        { "Backup",   "Verify",             key_verify },
+        { "Backup",   "Encryption",         key_encryption },
+        { "Backup",   "KeyFile",            key_key_file },
 };
 
 static int load_key(const char *section, const char *key, const char *value, unsigned line,
@@ -336,6 +358,8 @@ static int schedule_parse_file(FILE *f, const char *name, const char *path, cons
                 return errorf(ret_error, -EINVAL, "%s: [Schedule] needs OnCalendar=", path);
         if (!s->sources)
                 return errorf(ret_error, -EINVAL, "%s: [Backup] needs at least one Source=", path);
+        if (s->encryption && !s->key_file)
+                return errorf(ret_error, -EINVAL, "%s: Encryption=yes needs KeyFile= (make one with 'alexandria-ctl keygen FILE')", path);
 
         *ret = TAKE_PTR(s);
         return 0;
@@ -514,6 +538,12 @@ int schedule_to_string(const Schedule *s, char **ret) {
                 fprintf(f, "Exclude=%s\n", *p);
         fprintf(f, "Destination=%s\nCompression=%s\nKeep=%u\n",
                 s->destination, compression_to_string(s->compression), s->keep);
+        if (s->verify)
+                fprintf(f, "Verify=yes\n");
+        if (s->encryption)
+                fprintf(f, "Encryption=yes\n");
+        if (s->key_file)
+                fprintf(f, "KeyFile=%s\n", s->key_file);
 
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;
@@ -532,7 +562,7 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
 
         if (schedule_daily_time(s, &h, &m) && strv_length(s->sources) == 1 && !s->excludes &&
             streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
-            s->keep == 0 && s->persistent && s->randomized_delay_sec == 0)
+            s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption)
                 fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
         else {
                 fprintf(f, "%s OnCalendar=%s", s->name, s->on_calendar);
@@ -550,6 +580,10 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                         fprintf(f, " Persistent=no");
                 if (s->randomized_delay_sec > 0)
                         fprintf(f, " RandomizedDelaySec=%" PRIu64, s->randomized_delay_sec);
+                if (s->verify)
+                        fprintf(f, " Verify=yes");
+                if (s->encryption)
+                        fprintf(f, " Encryption=yes KeyFile=%s", s->key_file);
         }
         if (!s->enabled)
                 fprintf(f, " (disabled)");

@@ -43,6 +43,9 @@ typedef struct Schedule {
         char *destination;              /* absolute path */
         Compression compression;
         unsigned keep;                  /* newest N archives; 0 keeps all */
+        bool verify;                    /* read each new archive back before retention */
+        bool encryption;                /* encrypt with the key in key_file */
+        char *key_file;                 /* absolute path: raw key or passphrase file */
 } Schedule;
 
 Schedule *schedule_free(Schedule *s);

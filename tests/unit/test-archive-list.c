@@ -19,25 +19,35 @@ int main(void) {
         Compression c;
 
         /* 2026-11-22 16:07:00 UTC */
-        ASSERT(archive_name_format("web.v2", UINT64_C(1795363620) * 1000000, COMPRESSION_ZSTD, &name) == 0);
+        ASSERT(archive_name_format("web.v2", UINT64_C(1795363620) * 1000000, COMPRESSION_ZSTD, false, &name) == 0);
         ASSERT_STREQ(name, "web.v2-20261122T160700Z.tar.zst");
-        ASSERT(archive_name_parse(name, &sched, &t, &c));
+        ASSERT(archive_name_parse(name, &sched, &t, &c, NULL));
         ASSERT_STREQ(sched, "web.v2");
         ASSERT(t == UINT64_C(1795363620) * 1000000);
         ASSERT(c == COMPRESSION_ZSTD);
         free(sched);
         free(name);
 
-        ASSERT(archive_name_parse("a-b-20261122T160700Z.tar", &sched, NULL, &c));
+        ASSERT(archive_name_parse("a-b-20261122T160700Z.tar", &sched, NULL, &c, NULL));
         ASSERT_STREQ(sched, "a-b");
         ASSERT(c == COMPRESSION_NONE);
         free(sched);
-        ASSERT(!archive_name_parse("a-20261122T160700Z.tar.bz2", NULL, NULL, NULL));
-        ASSERT(!archive_name_parse("a-20261122T160700.tar.gz", NULL, NULL, NULL));
-        ASSERT(!archive_name_parse("a-2026112XT160700Z.tar.gz", NULL, NULL, NULL));
-        ASSERT(!archive_name_parse("-20261122T160700Z.tar.gz", NULL, NULL, NULL));
-        ASSERT(!archive_name_parse("20261122T160700Z.tar.gz", NULL, NULL, NULL));
-        ASSERT(!archive_name_parse(".#a-20261122T160700Z.tar.gz.1234", NULL, NULL, NULL));
+        ASSERT(!archive_name_parse("a-20261122T160700Z.tar.bz2", NULL, NULL, NULL, NULL));
+        ASSERT(!archive_name_parse("a-20261122T160700.tar.gz", NULL, NULL, NULL, NULL));
+        ASSERT(!archive_name_parse("a-2026112XT160700Z.tar.gz", NULL, NULL, NULL, NULL));
+        ASSERT(!archive_name_parse("-20261122T160700Z.tar.gz", NULL, NULL, NULL, NULL));
+        ASSERT(!archive_name_parse("20261122T160700Z.tar.gz", NULL, NULL, NULL, NULL));
+        ASSERT(!archive_name_parse(".#a-20261122T160700Z.tar.gz.1234", NULL, NULL, NULL, NULL));
+
+        bool enc = false;
+        ASSERT(archive_name_format("x", UINT64_C(1795363620) * 1000000, COMPRESSION_GZIP, true, &name) == 0);
+        ASSERT_STREQ(name, "x-20261122T160700Z.tar.gz.enc");
+        ASSERT(archive_name_parse(name, &sched, NULL, &c, &enc));
+        ASSERT(enc && c == COMPRESSION_GZIP);
+        ASSERT_STREQ(sched, "x");
+        free(sched);
+        free(name);
+        ASSERT(!archive_name_parse("x-20261122T160700Z.enc", NULL, NULL, NULL, NULL));
 
         /* listing: only this schedule's archives, oldest first, nothing else */
         char dir[] = "/tmp/test-archive-list.XXXXXX";
