@@ -88,7 +88,7 @@ for mode in $MODES; do
         expect "$mode" "options of run" "alexandria-ctl run --h" --help --here
         expect "$mode" "options of create" "alexandria-ctl create x --c" --compression --config-dir
         expect "$mode" "options of backups" "alexandria-ctl backups -" \
-                -h --help --version --user --config-dir --no-reload -l --long
+                -h --help --version --user --config-dir --no-reload -l --long --key
 
         # Option values.
         expect "$mode" "--compression values" "alexandria-ctl create x --compression " gzip zstd xz none
