@@ -17,6 +17,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <fts.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -52,7 +53,6 @@ typedef struct Run {
         ArchiveSink *sink;              /* below libarchive: encryption, the file */
         struct archive *writer;
         struct archive *disk;           /* builds entries from what fts found */
-        struct archive *match;          /* excludes, or NULL */
         struct archive_entry_linkresolver *links;
         BackupStats stats;
         uint64_t bytes_at_last_progress;
@@ -477,6 +477,27 @@ static int store_entry(Run *run, struct archive_entry *entry) {
         return 0;
 }
 
+/* Exclude= patterns, matched like rsync's: a pattern without '/' against
+ * each name below the source ("*.tmp", "cache"); one with '/' against the
+ * path below the source ("cache/tmp*"); one starting with '/' against the
+ * whole path. The source's own path never takes part, so Exclude=tmp does
+ * not exclude everything of a source under /tmp. */
+static bool excluded(char **patterns, const char *path, const char *source) {
+        size_t n = strlen(source);
+        const char *below = strncmp(path, source, n) == 0 ? path + n : path;
+        while (*below == '/')
+                below++;
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+
+        STRV_FOREACH(p, patterns) {
+                const char *subject = **p == '/' ? path : strchr(*p, '/') ? below : base;
+                if (fnmatch(*p, subject, FNM_PATHNAME) == 0)
+                        return true;
+        }
+        return false;
+}
+
 /* Why an entry that the walk could not stat is missing. */
 static void warn_unwalkable(Run *run, const FTSENT *e) {
         if (e->fts_errno == ENOENT)
@@ -501,7 +522,9 @@ static int walk_source(Run *run, const char *source) {
 
         if (!entry)
                 return fail(run, -ENOMEM, "Out of memory.");
-        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+        /* FTS_COMFOLLOW: a source that is a symlink means the tree it points
+         * to (as tar -H does), not a backup of one link. */
+        fts = fts_open(roots, FTS_PHYSICAL | FTS_COMFOLLOW | FTS_NOCHDIR, NULL);
         if (!fts)
                 return fail(run, negative_errno(), "Cannot open source %s: %m", source);
 
@@ -533,17 +556,10 @@ static int walk_source(Run *run, const char *source) {
 
                 /* Excludes are matched before a directory is descended: an
                  * excluded directory is never walked. */
-                if (run->match) {
-                        k = archive_match_path_excluded(run->match, entry);
-                        if (k < 0) {
-                                r = fail(run, -EIO, "Cannot match excludes: %s", archive_error_string(run->match));
-                                break;
-                        }
-                        if (k > 0) {
-                                if (dir)
-                                        (void) fts_set(fts, e, FTS_SKIP);
-                                continue;
-                        }
+                if (e->fts_level > FTS_ROOTLEVEL && excluded(run->schedule->excludes, e->fts_path, source)) {
+                        if (dir)
+                                (void) fts_set(fts, e, FTS_SKIP);
+                        continue;
                 }
 
                 k = archive_read_disk_entry_from_file(run->disk, entry, -1, e->fts_statp);
@@ -592,15 +608,6 @@ static int disk_setup(Run *run) {
                 r = archive_read_disk_set_behavior(run->disk, ARCHIVE_READDISK_NO_SPARSE | ARCHIVE_READDISK_NO_FFLAGS);
         if (r != ARCHIVE_OK)
                 return fail(run, -EIO, "Cannot set up the file system walk: %s", archive_error_string(run->disk));
-
-        if (run->schedule->excludes) {
-                run->match = archive_match_new();
-                if (!run->match)
-                        return fail(run, -ENOMEM, "Out of memory.");
-                STRV_FOREACH(p, run->schedule->excludes)
-                        if (archive_match_exclude_pattern(run->match, *p) != ARCHIVE_OK)
-                                return fail(run, -EINVAL, "Invalid Exclude=%s: %s", *p, archive_error_string(run->match));
-        }
 
         run->links = archive_entry_linkresolver_new();
         if (!run->links)
@@ -844,8 +851,6 @@ static void run_done(Run *run) {
                 archive_write_free(run->writer);
         if (run->disk)
                 archive_read_free(run->disk);
-        if (run->match)
-                archive_match_free(run->match);
         if (run->links)
                 archive_entry_linkresolver_free(run->links);
         /* after the writer: freeing an open writer still flushes into the sink */
