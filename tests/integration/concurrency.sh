@@ -81,3 +81,15 @@ overdue() { grep -q OVERDUE <<<"$(ctl status often)"; }
 wait_for 20 overdue && ok "status says OVERDUE when archives stop coming" || fail "status: $(ctl status often)"
 st=$(ctl status often); check_eq "status of an overdue schedule exits 1" 1 $?
 grep -q "TIMER-INACTIVE" <<<"$st" && ok "status says the timer is not active" || fail "status: $st"
+
+# an encrypted schedule run by the service: the key arrives as a credential
+check "keygen in the sandbox" ctl keygen /etc/alexandria/backup.key
+printf '[Schedule]\nOnCalendar=daily\n[Backup]\nSource=%s\nDestination=/var/backups/enc\nEncryption=yes\nKeyFile=/etc/alexandria/backup.key\nVerify=yes\n' "$W/src" \
+        | sys sh -c 'umask 022; cat > /etc/alexandria/schedules.d/enc.conf'
+check "reload picks up the encrypted schedule" ctl reload
+check "the drop-in passes the key as a credential" \
+        sys grep -qx 'LoadCredential=alexandria.key:/etc/alexandria/backup.key' /run/systemd/generator/alexandria@enc.service.d/50-alexandria.conf
+out=$(ctl run enc); rc=$?
+check_eq "run of an encrypted schedule exits 0" 0 $rc
+grep -q '\.tar\.gz\.enc$' <<<"$out" && ok "the service wrote an encrypted archive" || fail "run printed: $out"
+check "verify in the sandbox decrypts with the schedule's key" ctl verify enc
