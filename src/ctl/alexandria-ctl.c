@@ -48,6 +48,9 @@ static void help(void) {
                "  reload                          Reload systemd and start/stop timers to match\n"
                "                                  the schedule files (after hand edits)\n"
                "  report-failure NAME             Log why alexandria@NAME.service failed\n"
+               "  notify NAME started|finished    Ping, run NotifyCommand=, mail; write metrics\n"
+               "  status --notify                 The watchdog: notify once when a schedule turns\n"
+               "                                  failed or overdue, once when it recovers\n"
                "\n"
                "Options:\n"
                "  -h --help                       Show this help\n"
@@ -77,7 +80,7 @@ static int parse_argv(int argc, char *argv[]) {
         enum {
                 ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
                 ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
-                ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY,
+                ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h' },
@@ -99,6 +102,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "list",        no_argument,       NULL, ARG_LIST },
                 { "dry-run",     no_argument,       NULL, ARG_DRY_RUN },
                 { "key",         required_argument, NULL, ARG_KEY },
+                { "notify",      no_argument,       NULL, ARG_NOTIFY },
                 {}
         };
         int c;
@@ -164,6 +168,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_KEY:
                         arg.key = optarg;
                         break;
+                case ARG_NOTIFY:
+                        arg.notify = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -189,6 +196,7 @@ static const struct Verb {
         { "restore", 2, INT_MAX, verb_restore },
         { "verify",  1, 2,       verb_verify },
         { "keygen",  2, 2,       verb_keygen },
+        { "notify",  3, 3,       verb_notify },
         { "reload",  1, 1,       verb_reload },
         { "report-failure", 2, 2, verb_report_failure },
 };

@@ -31,6 +31,7 @@ typedef struct CtlArgs {
         bool list_entries;
         bool dry_run;
         const char *key;        /* --key FILE for encrypted archives */
+        bool notify;            /* status --notify: the watchdog */
 } CtlArgs;
 
 extern CtlArgs arg;
@@ -48,6 +49,7 @@ int verb_logs(int argc, char **argv);
 int verb_restore(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_keygen(int argc, char **argv);
+int verb_notify(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
 
@@ -58,5 +60,13 @@ int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const Sch
 /* The key for archives of S: --key FILE, else the schedule's KeyFile=, else
  * none (*ret = NULL). Logs and returns a negative errno if it cannot be loaded. */
 int ctl_load_key(const Schedule *s, CryptKeySource **ret);
+/* Sends a notification through S's channels and records the outcome in
+ * STATE (a failed channel is kept there for status and doctor). */
+struct ScheduleState;
+typedef enum NotifyEvent NotifyEvent;
+struct NotifyMessage;
+int ctl_notify(const Schedule *s, NotifyEvent e, const struct NotifyMessage *m, struct ScheduleState *state);
+/* Writes S's metrics if alexandria.conf has [Metrics] Directory=. */
+int ctl_write_metrics(const Schedule *s, bool overdue);
 /* For exit codes: -EINVAL/-ENOENT & co mean bad input (2), anything else 1. */
 int exit_code_for(int r);

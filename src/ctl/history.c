@@ -30,6 +30,11 @@ char *history_field(sd_journal *j, const char *field) {
         return strndup((const char *) data + flen + 1, len - flen - 1);
 }
 
+static uint64_t history_u64(sd_journal *j, const char *field) {
+        _cleanup_free_ char *v = history_field(j, field);
+        return v ? strtoull(v, NULL, 10) : 0;
+}
+
 EventKind history_kind(sd_journal *j) {
         _cleanup_free_ char *id = history_field(j, "MESSAGE_ID");
         return id ? event_kind_from_message_id(id) : _EVENT_INVALID;
@@ -49,17 +54,31 @@ int history_last_run(const char *name, LastRun *ret) {
                 return r;
         while ((r = sd_journal_previous(j)) > 0) {
                 EventKind k = history_kind(j);
+                uint64_t t = 0;
                 if (k != EVENT_RUN_SUCCEEDED && k != EVENT_RUN_WARNINGS && k != EVENT_RUN_FAILED)
                         continue;
-                ret->kind = k;
-                (void) sd_journal_get_realtime_usec(j, &ret->time_usec);
-                ret->message = history_field(j, "MESSAGE");
-                return 0;
+                (void) sd_journal_get_realtime_usec(j, &t);
+                if (ret->kind == _EVENT_INVALID) {
+                        ret->kind = k;
+                        ret->time_usec = t;
+                        ret->message = history_field(j, "MESSAGE");
+                        ret->archive = history_field(j, "ALEXANDRIA_ARCHIVE");
+                        ret->files = history_u64(j, "ALEXANDRIA_FILES");
+                        ret->bytes = history_u64(j, "ALEXANDRIA_BYTES");
+                        ret->archive_bytes = history_u64(j, "ALEXANDRIA_ARCHIVE_BYTES");
+                        ret->duration_usec = history_u64(j, "ALEXANDRIA_DURATION_USEC");
+                        ret->warnings = history_u64(j, "ALEXANDRIA_WARNINGS");
+                }
+                if (k != EVENT_RUN_FAILED) {
+                        ret->last_success_usec = t;
+                        return 0;
+                }
         }
         return r;
 }
 
 void last_run_done(LastRun *r) {
         free(r->message);
+        free(r->archive);
         *r = (LastRun) { .kind = _EVENT_INVALID };
 }

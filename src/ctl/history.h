@@ -15,11 +15,15 @@ int history_open(const char *name, sd_journal **ret);
 char *history_field(sd_journal *j, const char *field);
 EventKind history_kind(sd_journal *j);
 
-/* The newest run outcome (succeeded, warnings, failed) of NAME. */
+/* The newest run outcome (succeeded, warnings, failed) of NAME, and when
+ * the last successful one was. */
 typedef struct LastRun {
         EventKind kind;         /* _EVENT_INVALID if none */
         uint64_t time_usec;
         char *message;
+        char *archive;
+        uint64_t files, bytes, archive_bytes, duration_usec, warnings;
+        uint64_t last_success_usec;     /* 0: never */
 } LastRun;
 int history_last_run(const char *name, LastRun *ret);
 void last_run_done(LastRun *r);

@@ -14,6 +14,8 @@
 #include "history.h"
 #include "log.h"
 #include "manager.h"
+#include "notify.h"
+#include "state.h"
 #include "units.h"
 
 typedef enum Health {
@@ -24,12 +26,13 @@ typedef enum Health {
         HEALTH_INVALID  = 1 << 4,
         HEALTH_INACTIVE = 1 << 5,       /* enabled, but its timer is not running */
         HEALTH_RUNNING  = 1 << 6,
+        HEALTH_NOTIFY_FAILED = 1 << 7,  /* the last notification did not get through */
 } Health;
 
-#define HEALTH_UNHEALTHY (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INVALID | HEALTH_INACTIVE)
+#define HEALTH_UNHEALTHY (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INVALID | HEALTH_INACTIVE | HEALTH_NOTIFY_FAILED)
 
 static const char *const health_names[] = {
-        "FAILED", "OVERDUE", "DISABLED", "WARNINGS", "INVALID", "TIMER-INACTIVE", "RUNNING",
+        "FAILED", "OVERDUE", "DISABLED", "WARNINGS", "INVALID", "TIMER-INACTIVE", "RUNNING", "NOTIFY-FAILED",
 };
 
 static void print_flags(unsigned flags) {
@@ -111,6 +114,37 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         else if (last.kind == EVENT_RUN_SUCCEEDED && !(streq_ptr(service_state, "failed")))
                 flags &= ~HEALTH_FAILED;
 
+        _cleanup_(state_done) ScheduleState state = {};
+        (void) state_load(paths.state_dir, s->name, &state);
+
+        /* The watchdog: tell once when a schedule turns bad, once when it recovers. */
+        if (arg.notify) {
+                bool bad = flags & (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INACTIVE);
+                NotifyEvent ev = flags & HEALTH_FAILED ? NOTIFY_FAILED : NOTIFY_OVERDUE;
+                char msg[256];
+                if (bad && state_reported_ok(&state)) {
+                        snprintf(msg, sizeof msg, "%s: %s", s->name,
+                                 ev == NOTIFY_FAILED ? "the last backup failed" :
+                                 flags & HEALTH_OVERDUE ? "no archive for more than 1.5 times the schedule's period" :
+                                                          "the timer is not running");
+                        NotifyMessage m = { .message = msg, .unit = service };
+                        (void) ctl_notify(s, ev, &m, &state);
+                        free(state.reported);
+                        state.reported = strdup(ev == NOTIFY_FAILED ? "failed" : "overdue");
+                        (void) state_save(paths.state_dir, s->name, &state);
+                } else if (!bad && !state_reported_ok(&state)) {
+                        snprintf(msg, sizeof msg, "%s: backups work again", s->name);
+                        NotifyMessage m = { .message = msg, .archive = newest ? newest->path : NULL, .unit = service };
+                        (void) ctl_notify(s, NOTIFY_RECOVERED, &m, &state);
+                        free(state.reported);
+                        state.reported = strdup("ok");
+                        (void) state_save(paths.state_dir, s->name, &state);
+                }
+                (void) ctl_write_metrics(s, flags & HEALTH_OVERDUE);
+        }
+        if (state.notify_error)
+                flags |= HEALTH_NOTIFY_FAILED;
+
         printf("%s", s->name);
         print_flags(flags);
         printf("\n    Calendar: %s%s%s\n", s->on_calendar, cal_error ? "  (" : "", cal_error ? cal_error : "");
@@ -139,6 +173,10 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
                 printf("    Newest archive: none in %s\n", s->destination);
         if (flags & HEALTH_OVERDUE)
                 printf("    Overdue: no archive for more than 1.5 times the schedule's period\n");
+        if (state.notify_error) {
+                char when[FORMAT_TIMESTAMP_MAX];
+                printf("    Notification failed (%s): %s\n", format_timestamp(when, state.notify_error_usec), state.notify_error);
+        }
         if (flags & HEALTH_INACTIVE)
                 printf("    Timer %s is not running (%s): run '%s start %s'\n", timer, strempty(timer_state),
                        program_invocation_short_name, s->name);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include "archive-sink.h"
+#include "pgzip.h"
 
 struct ArchiveSink {
         int fd;
+        PGzip *gzip;
         CryptWriter *crypt;
         uint64_t bytes_out;
 };
@@ -25,8 +27,14 @@ static int write_fd(void *userdata, const void *buf, size_t n) {
         return 0;
 }
 
-int archive_sink_new(int fd, const CryptKeySource *key, ArchiveSink **ret) {
-        ArchiveSink *s = calloc(1, sizeof *s);
+/* What leaves the compressor: encrypted, or straight to the file. */
+static int after_gzip(void *userdata, const void *buf, size_t n) {
+        ArchiveSink *s = userdata;
+        return s->crypt ? crypt_writer_write(s->crypt, buf, n) : write_fd(s, buf, n);
+}
+
+int archive_sink_new(int fd, int gzip_level, const CryptKeySource *key, ArchiveSink **ret) {
+        _cleanup_(archive_sink_freep) ArchiveSink *s = calloc(1, sizeof *s);
         int r;
 
         if (!s)
@@ -34,21 +42,27 @@ int archive_sink_new(int fd, const CryptKeySource *key, ArchiveSink **ret) {
         s->fd = fd;
         if (key) {
                 r = crypt_writer_new(key, write_fd, s, &s->crypt);
-                if (r < 0) {
-                        free(s);
+                if (r < 0)
                         return r;
-                }
         }
-        *ret = s;
+        if (gzip_level >= 0) {
+                r = pgzip_new(gzip_level, 0, after_gzip, s, &s->gzip);
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(s);
         return 0;
 }
 
 int archive_sink_write(ArchiveSink *s, const void *buf, size_t n) {
-        return s->crypt ? crypt_writer_write(s->crypt, buf, n) : write_fd(s, buf, n);
+        return s->gzip ? pgzip_write(s->gzip, buf, n) : after_gzip(s, buf, n);
 }
 
 int archive_sink_finish(ArchiveSink *s) {
-        return s->crypt ? crypt_writer_finish(s->crypt) : 0;
+        int r = s->gzip ? pgzip_finish(s->gzip) : 0;
+        if (r >= 0 && s->crypt)
+                r = crypt_writer_finish(s->crypt);
+        return r;
 }
 
 uint64_t archive_sink_bytes_out(const ArchiveSink *s) {
@@ -58,6 +72,7 @@ uint64_t archive_sink_bytes_out(const ArchiveSink *s) {
 ArchiveSink *archive_sink_free(ArchiveSink *s) {
         if (!s)
                 return NULL;
+        pgzip_free(s->gzip);
         crypt_writer_free(s->crypt);
         free(s);
         return NULL;

@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The bytes below libarchive on their way to the archive file: optionally
- * encrypted (compressed data in, ciphertext out: encrypting first would
- * leave nothing to compress), counted, written whole. */
+/* The bytes below libarchive on their way to the archive file:
+ *
+ *   tar stream → [parallel gzip] → [encryption] → the file
+ *
+ * gzip is done here, on every core (pgzip.c), rather than by libarchive's
+ * single-threaded filter; zstd and xz stay libarchive's. Encryption comes
+ * last: encrypted data would leave nothing to compress. */
 
 #include <stdint.h>
 #include "encryption.h"
@@ -11,9 +15,9 @@
 
 typedef struct ArchiveSink ArchiveSink;
 
-/* FD is borrowed. KEY, if set, encrypts; it is not referenced afterwards.
- * On failure *ret_error may say why (a key that cannot be used). */
-int archive_sink_new(int fd, const CryptKeySource *key, ArchiveSink **ret);
+/* FD is borrowed. GZIP_LEVEL >= 0 compresses with gzip at that level.
+ * KEY, if set, encrypts; it is not referenced afterwards. */
+int archive_sink_new(int fd, int gzip_level, const CryptKeySource *key, ArchiveSink **ret);
 int archive_sink_write(ArchiveSink *s, const void *buf, size_t n);
 /* Completes the stream (the final encrypted chunk). */
 int archive_sink_finish(ArchiveSink *s);

@@ -135,7 +135,8 @@ static la_ssize_t output_write(struct archive *a, void *userdata, const void *bu
 static int output_open(Run *run) {
         int r;
 
-        r = archive_sink_new(run->out.fd, run->key, &run->sink);
+        bool gzip = run->schedule->compression == COMPRESSION_GZIP;
+        r = archive_sink_new(run->out.fd, gzip ? 6 : -1, run->key, &run->sink);
         if (r < 0)
                 return fail(run, r, "Cannot set up the archive output: %m");
         run->writer = archive_write_new();
@@ -146,19 +147,19 @@ static int output_open(Run *run) {
         r = archive_write_set_format_pax(run->writer);
         if (r == ARCHIVE_OK)
                 switch (run->schedule->compression) {
-                case COMPRESSION_GZIP:
-                        r = archive_write_add_filter_gzip(run->writer);
-                        /* no file name or time stamp in the gzip header: same input, same bytes */
-                        if (r == ARCHIVE_OK)
-                                r = archive_write_set_filter_option(run->writer, "gzip", "timestamp", NULL);
-                        break;
                 case COMPRESSION_ZSTD:
                         r = archive_write_add_filter_zstd(run->writer);
+                        /* libzstd's own worker threads: all cores */
+                        if (r == ARCHIVE_OK)
+                                (void) archive_write_set_filter_option(run->writer, "zstd", "threads", "0");
                         break;
                 case COMPRESSION_XZ:
                         r = archive_write_add_filter_xz(run->writer);
+                        if (r == ARCHIVE_OK)
+                                (void) archive_write_set_filter_option(run->writer, "xz", "threads", "0");
                         break;
                 default:
+                        /* none, and gzip: the sink compresses on every core */
                         r = archive_write_add_filter_none(run->writer);
                 }
         /* Large blocks mean few write(2)s; no padding of the last block to a tape record. */

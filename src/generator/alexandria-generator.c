@@ -170,18 +170,23 @@ static int generate_one(int out_fd, const Schedule *s, bool user) {
         return 0;
 }
 
-/* Hand edits take effect without a command: the path unit watching the
- * schedules directory is wanted wherever timers are. A static link shipped
- * in the unit directory would need `systemctl enable`; this needs nothing. */
-static int want_update_path(int out_fd, bool user) {
-        _cleanup_free_ char *target = NULL;
+/* Our own units are wanted wherever timers are, as soon as Alexandria is
+ * installed: the path unit that applies hand edits without a command, and
+ * the hourly watchdog. A static link shipped in the unit directory would
+ * need `systemctl enable`; this needs nothing. */
+static int want_own_units(int out_fd, bool user) {
+        static const char *const units[] = { "alexandria-update.path", "alexandria-watchdog.timer" };
         if (mkdirat(out_fd, "timers.target.wants", 0755) < 0 && errno != EEXIST)
                 return negative_errno();
-        target = path_join(user ? ALEXANDRIA_USER_UNIT_DIR : ALEXANDRIA_SYSTEM_UNIT_DIR, "alexandria-update.path");
-        if (!target)
-                return -ENOMEM;
-        if (symlinkat(target, out_fd, "timers.target.wants/alexandria-update.path") < 0 && errno != EEXIST)
-                return negative_errno();
+        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+                _cleanup_free_ char *target = NULL, *link = NULL;
+                target = path_join(user ? ALEXANDRIA_USER_UNIT_DIR : ALEXANDRIA_SYSTEM_UNIT_DIR, units[i]);
+                link = path_join("timers.target.wants", units[i]);
+                if (!target || !link)
+                        return -ENOMEM;
+                if (symlinkat(target, out_fd, link) < 0 && errno != EEXIST)
+                        return negative_errno();
+        }
         return 0;
 }
 
@@ -216,9 +221,9 @@ static int run(int argc, char *argv[]) {
         if (out_fd < 0)
                 return log_error_errno(negative_errno(), "Cannot open output directory %s: %m", argv[1]);
 
-        r = want_update_path(out_fd, user);
+        r = want_own_units(out_fd, user);
         if (r < 0)
-                log_error_errno(r, "Cannot link alexandria-update.path into timers.target.wants: %m");
+                log_error_errno(r, "Cannot link Alexandria's own units into timers.target.wants: %m");
 
         r = schedule_dir_load(paths.schedules_dir, paths.default_destination, paths.owner, &d);
         if (r < 0)

@@ -44,8 +44,22 @@ int paths_init(bool user, const char *config_dir_override, Paths *ret) {
         if (r < 0)
                 goto fail;
 
+        const char *state = getenv("ALEXANDRIA_STATE_DIR");
+        if (!isempty(state))
+                r = path_make_absolute_cwd(state, &p.state_dir);
+        else if (user) {
+                _cleanup_free_ char *base = NULL;
+                r = xdg_dir("XDG_STATE_HOME", ".local/state", &base);
+                if (r >= 0)
+                        r = (p.state_dir = path_join(base, "alexandria")) ? 0 : -ENOMEM;
+        } else
+                r = (p.state_dir = strdup("/var/lib/alexandria")) ? 0 : -ENOMEM;
+        if (r < 0)
+                goto fail;
+
         p.schedules_dir = path_join(p.config_dir, "schedules.d");
-        if (!p.schedules_dir) {
+        p.config_file = path_join(p.config_dir, "alexandria.conf");
+        if (!p.schedules_dir || !p.config_file) {
                 r = -ENOMEM;
                 goto fail;
         }
@@ -60,5 +74,7 @@ void paths_done(Paths *p) {
         free(p->config_dir);
         free(p->schedules_dir);
         free(p->default_destination);
+        free(p->state_dir);
+        free(p->config_file);
         *p = (Paths) {};
 }

@@ -13,6 +13,8 @@ typedef struct Paths {
         char *config_dir;               /* /etc/alexandria */
         char *schedules_dir;            /* …/schedules.d */
         char *default_destination;      /* /var/backups/alexandria */
+        char *state_dir;                /* /var/lib/alexandria: what was notified */
+        char *config_file;              /* …/alexandria.conf: settings for all schedules */
         uid_t owner;                    /* who must own schedule files: root, or the user */
 } Paths;
 

@@ -50,6 +50,11 @@ bool schedule_name_is_valid(const char *name) {
         return true;
 }
 
+bool schedule_name_is_reserved(const char *name) {
+        /* alexandria-watchdog.timer is ours */
+        return streq(name, "watchdog");
+}
+
 bool calendar_chars_are_safe(const char *expr) {
         if (isempty(expr))
                 return false;
@@ -69,6 +74,9 @@ Schedule *schedule_free(Schedule *s) {
         strv_free(s->excludes);
         free(s->destination);
         free(s->key_file);
+        free(s->notify_command);
+        strv_free(s->mail);
+        free(s->ping_url);
         free(s);
         return NULL;
 }
@@ -81,6 +89,7 @@ int schedule_new(const char *name, const char *default_destination, Schedule **r
                 .persistent = true,
                 .enabled = true,
                 .compression = COMPRESSION_GZIP,
+                .notify_on_warnings = true,
         };
         s->name = strdup(name);
         s->destination = strdup(default_destination);
@@ -263,6 +272,41 @@ static int key_key_file(Schedule *s, const char *key, const char *v, char **ret_
         return 0;
 }
 
+static int key_notify_command(Schedule *s, const char *key, const char *v, char **ret_error) {
+        if (isempty(v))
+                return errorf(ret_error, -EINVAL, "%s= is empty: give a command", key);
+        char *c = strdup(v);
+        if (!c)
+                return -ENOMEM;
+        free(s->notify_command);
+        s->notify_command = c;
+        return 0;
+}
+
+static int key_mail(Schedule *s, const char *key, const char *v, char **ret_error) {
+        /* One address per assignment; refuse what sendmail would take for an option or a second header. */
+        if (isempty(v) || v[0] == '-' || !strchr(v, '@') || strpbrk(v, " ,;<>\"\\"))
+                return errorf(ret_error, -EINVAL, "%s=%s is not one mail address (one per line, like user@example.org)", key, v);
+        return strv_extend(&s->mail, v);
+}
+
+static int key_ping_url(Schedule *s, const char *key, const char *v, char **ret_error) {
+        if (!startswith(v, "http://") && !startswith(v, "https://"))
+                return errorf(ret_error, -EINVAL, "%s=%s is not an http:// or https:// URL", key, v);
+        if (strpbrk(v, " \"") || endswith(v, "/"))
+                return errorf(ret_error, -EINVAL, "%s=%s: no spaces or quotes, and no trailing '/' (/start and /fail are appended)", key, v);
+        char *c = strdup(v);
+        if (!c)
+                return -ENOMEM;
+        free(s->ping_url);
+        s->ping_url = c;
+        return 0;
+}
+
+static int key_notify_on_warnings(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_bool(&s->notify_on_warnings, key, v, ret_error);
+}
+
 static const struct ScheduleKey {
         const char *section, *key;
         key_parser_t parse;
@@ -280,6 +324,10 @@ static const struct ScheduleKey {
         { "Backup",   "Verify",             key_verify },
         { "Backup",   "Encryption",         key_encryption },
         { "Backup",   "KeyFile",            key_key_file },
+        { "Notify",   "NotifyCommand",      key_notify_command },
+        { "Notify",   "Mail",               key_mail, true },
+        { "Notify",   "PingURL",            key_ping_url },
+        { "Notify",   "NotifyOnWarnings",   key_notify_on_warnings },
 };
 
 static int load_key(const char *section, const char *key, const char *value, unsigned line,
@@ -291,7 +339,7 @@ static int load_key(const char *section, const char *key, const char *value, uns
                 for (size_t i = 0; i < ELEMENTSOF(schedule_keys); i++)
                         if (streq(section, schedule_keys[i].section))
                                 return 0;
-                return errorf(ret_error, -EINVAL, "unknown section [%s] (expected [Schedule] or [Backup])", section);
+                return errorf(ret_error, -EINVAL, "unknown section [%s] (expected [Schedule], [Backup] or [Notify])", section);
         }
 
         for (size_t i = 0; i < ELEMENTSOF(schedule_keys); i++) {
@@ -308,7 +356,7 @@ static int load_key(const char *section, const char *key, const char *value, uns
         }
 
         if (!section_known)
-                return errorf(ret_error, -EINVAL, "unknown section [%s] (expected [Schedule] or [Backup])", section);
+                return errorf(ret_error, -EINVAL, "unknown section [%s] (expected [Schedule], [Backup] or [Notify])", section);
         for (size_t i = 0; i < ELEMENTSOF(schedule_keys); i++)
                 if (streq(key, schedule_keys[i].key))
                         return errorf(ret_error, -EINVAL, "%s= belongs in section [%s], not [%s]",
@@ -325,6 +373,10 @@ static int name_from_path(const char *path, char **ret_name, char **ret_error) {
         char *name = strndup(base, suffix - base);
         if (!name)
                 return -ENOMEM;
+        if (schedule_name_is_reserved(name)) {
+                free(name);
+                return errorf(ret_error, -EINVAL, "%s: the name is reserved for Alexandria's own units", path);
+        }
         if (!schedule_name_is_valid(name)) {
                 free(name);
                 return errorf(ret_error, -EINVAL,
@@ -408,6 +460,8 @@ int schedule_parse_string(const char *text, const char *name, const char *origin
                 return errorf(ret_error, -EINVAL,
                               "Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit",
                               name, SCHEDULE_NAME_MAX);
+        if (schedule_name_is_reserved(name))
+                return errorf(ret_error, -EINVAL, "The schedule name '%s' is reserved for Alexandria's own units", name);
         return schedule_parse_file(f, name, origin, default_destination, ret, ret_error);
 }
 
@@ -472,6 +526,9 @@ int schedule_from_spec(const char *spec, const char *default_destination, Schedu
                 return errorf(ret_error, -EINVAL,
                               "Invalid schedule '%s': invalid name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit",
                               spec, fields[2], SCHEDULE_NAME_MAX);
+
+        if (schedule_name_is_reserved(fields[2]))
+                return errorf(ret_error, -EINVAL, "Invalid schedule '%s': the name '%s' is reserved for Alexandria's own units", spec, fields[2]);
 
         r = path_make_absolute_cwd(fields[0], &source);
         if (r < 0)
@@ -544,6 +601,17 @@ int schedule_to_string(const Schedule *s, char **ret) {
                 fprintf(f, "Encryption=yes\n");
         if (s->key_file)
                 fprintf(f, "KeyFile=%s\n", s->key_file);
+        if (s->notify_command || s->mail || s->ping_url || !s->notify_on_warnings) {
+                fputs("\n[Notify]\n", f);
+                if (s->notify_command)
+                        fprintf(f, "NotifyCommand=%s\n", s->notify_command);
+                STRV_FOREACH(m, s->mail)
+                        fprintf(f, "Mail=%s\n", *m);
+                if (s->ping_url)
+                        fprintf(f, "PingURL=%s\n", s->ping_url);
+                if (!s->notify_on_warnings)
+                        fprintf(f, "NotifyOnWarnings=no\n");
+        }
 
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;

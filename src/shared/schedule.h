@@ -46,6 +46,12 @@ typedef struct Schedule {
         bool verify;                    /* read each new archive back before retention */
         bool encryption;                /* encrypt with the key in key_file */
         char *key_file;                 /* absolute path: raw key or passphrase file */
+
+        /* [Notify] */
+        char *notify_command;           /* run through /bin/sh with ALEXANDRIA_* variables */
+        char **mail;                    /* addresses, through sendmail(8) */
+        char *ping_url;                 /* healthchecks-style: URL, URL/start, URL/fail */
+        bool notify_on_warnings;        /* default yes */
 } Schedule;
 
 Schedule *schedule_free(Schedule *s);
@@ -53,6 +59,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Schedule *, schedule_free);
 #define _cleanup_schedule_free_ _cleanup_(schedule_freep)
 
 bool schedule_name_is_valid(const char *name);
+/* Names that would collide with Alexandria's own units ("watchdog"). */
+bool schedule_name_is_reserved(const char *name);
 /* Characters a calendar expression may use before systemd parses it: enough
  * for every documented form, none that a unit file would interpret. */
 bool calendar_chars_are_safe(const char *expr);

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+
+#include "fileio.h"
+#include "metrics.h"
+#include "path-util.h"
+
+int metrics_write(const char *dir, const char *name, const LastRun *last, bool overdue) {
+        _cleanup_free_ char *text = NULL, *file = NULL, *path = NULL;
+        size_t size = 0;
+        int r;
+
+        _cleanup_fclose_ FILE *f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        bool ran = last->kind != _EVENT_INVALID;
+        int status = !ran ? -1 : last->kind == EVENT_RUN_SUCCEEDED ? 0 : last->kind == EVENT_RUN_WARNINGS ? 3 : 1;
+
+#define METRIC(metric, type, help, fmt, value)                                                  \
+        fprintf(f, "# HELP alexandria_" metric " " help "\n# TYPE alexandria_" metric " " type "\n" \
+                "alexandria_" metric "{schedule=\"%s\"} " fmt "\n", name, value)
+        /* Names are [A-Za-z0-9_.-]: nothing to escape in a label value. */
+        METRIC("last_success_timestamp_seconds", "gauge", "Time of the last run that wrote an archive (0: never).",
+               "%" PRIu64, last->last_success_usec / USEC_PER_SEC);
+        METRIC("last_run_timestamp_seconds", "gauge", "Time the last run ended (0: never).",
+               "%" PRIu64, last->time_usec / USEC_PER_SEC);
+        METRIC("last_exit_status", "gauge", "Exit status of the last run: 0 ok, 1 failed, 3 warnings (-1: never ran).",
+               "%d", status);
+        METRIC("last_duration_seconds", "gauge", "Duration of the last run.",
+               "%.3f", (double) last->duration_usec / USEC_PER_SEC);
+        METRIC("last_archive_bytes", "gauge", "Size of the last archive written.",
+               "%" PRIu64, last->archive_bytes);
+        METRIC("last_files", "gauge", "Entries in the last archive written.",
+               "%" PRIu64, last->files);
+        METRIC("last_warnings", "gauge", "Files the last run could not store as they were.",
+               "%" PRIu64, last->warnings);
+        METRIC("overdue", "gauge", "1 if no archive came within 1.5 periods of the schedule.",
+               "%d", overdue ? 1 : 0);
+#undef METRIC
+        if (fflush(f) != 0 || ferror(f))
+                return -ENOMEM;
+
+        r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return r;
+        if (asprintf(&file, "alexandria_%s.prom", name) < 0 || !(path = path_join(dir, file)))
+                return -ENOMEM;
+        return write_file_atomic(path, text, 0644);
+}

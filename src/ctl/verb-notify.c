@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/* notify NAME started|finished: what alexandria@NAME.service runs before
+ * and after the worker (ExecStartPre=+, ExecStopPost=+: outside the
+ * service's sandbox, with network). It pings, runs NotifyCommand=, mails,
+ * records what it told in the state directory, and writes metrics. */
+#include <inttypes.h>
+
+#include "settings.h"
+#include "ctl.h"
+#include "format-util.h"
+#include "history.h"
+#include "log.h"
+#include "metrics.h"
+#include "notify.h"
+#include "state.h"
+#include "units.h"
+
+/* Sends E and records the outcome: a failed channel must stay visible. */
+int ctl_notify(const Schedule *s, NotifyEvent e, const NotifyMessage *m, ScheduleState *state) {
+        _cleanup_free_ char *error = NULL;
+        int r = notify_send(s, e, m, &error);
+
+        free(state->notify_error);
+        state->notify_error = NULL;
+        state->notify_error_usec = 0;
+        if (r < 0) {
+                log_error("Notifying about %s of %s failed: %s", notify_event_to_string(e), s->name, strempty(error));
+                state->notify_error = TAKE_PTR(error);
+                state->notify_error_usec = now_realtime_usec();
+        }
+        return r;
+}
+
+int ctl_write_metrics(const Schedule *s, bool overdue) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_(last_run_done) LastRun last = { .kind = _EVENT_INVALID };
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = config_load(paths.config_file, &c, &error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));
+        if (!c.metrics_directory)
+                return 0;
+        (void) history_last_run(s->name, &last);
+        r = metrics_write(c.metrics_directory, s->name, &last, overdue);
+        if (r < 0)
+                return log_error_errno(r, "Cannot write metrics of %s to %s: %m", s->name, c.metrics_directory);
+        return 0;
+}
+
+/* The outcome of the run that just ended, from what systemd hands
+ * ExecStopPost= ($EXIT_CODE, $EXIT_STATUS, $SERVICE_RESULT). */
+static NotifyEvent outcome(const char **ret_result) {
+        const char *code = getenv("EXIT_CODE"), *status = getenv("EXIT_STATUS"), *result = getenv("SERVICE_RESULT");
+        *ret_result = result ?: "unknown";
+        if (streq_ptr(code, "exited") && streq_ptr(status, "0"))
+                return NOTIFY_SUCCEEDED;
+        if (streq_ptr(code, "exited") && streq_ptr(status, "3"))
+                return NOTIFY_WARNINGS;
+        if (streq_ptr(code, "exited") && streq_ptr(status, "4"))
+                return _NOTIFY_EVENT_INVALID;   /* run --here holds the lock: nothing happened */
+        return NOTIFY_FAILED;
+}
+
+int verb_notify(int argc, char **argv) {
+        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        _cleanup_(state_done) ScheduleState state = {};
+        const char *name = argv[1], *what = argv[2];
+        char unit[UNIT_NAME_MAX], field[128];
+        const ScheduleEntry *e;
+        int r;
+
+        if (!streq(what, "started") && !streq(what, "finished")) {
+                log_error("notify takes 'started' or 'finished', not '%s'.", what);
+                return EXIT_USAGE;
+        }
+        snprintf(field, sizeof field, "ALEXANDRIA_SCHEDULE=%s", name);
+        log_set_context_field(field);
+        r = ctl_load_schedules(&d);
+        if (r != EXIT_OK)
+                return r;
+        e = schedule_dir_find(&d, name);
+        if (!e || !e->schedule) {
+                log_error("No valid schedule '%s' to notify about.", name);
+                return EXIT_USAGE;
+        }
+        const Schedule *s = e->schedule;
+        unit_name_service(unit, name);
+
+        r = state_load(paths.state_dir, name, &state);
+        if (r < 0)
+                log_warning_errno(r, "Cannot read the notification state of %s: %m", name);
+
+        if (streq(what, "started")) {
+                NotifyMessage m = { .message = "backup started", .unit = unit };
+                (void) ctl_notify(s, NOTIFY_STARTED, &m, &state);
+        } else {
+                const char *result;
+                NotifyEvent ev = outcome(&result);
+                if (ev < 0)
+                        return EXIT_OK;
+
+                /* The worker's own event says it best; it may be missing if the
+                 * worker never ran (binary gone, killed). */
+                _cleanup_(last_run_done) LastRun last = { .kind = _EVENT_INVALID };
+                _cleanup_free_ char *fallback = NULL;
+                (void) history_last_run(name, &last);
+                bool ours = (ev == NOTIFY_FAILED && last.kind == EVENT_RUN_FAILED) ||
+                            (ev == NOTIFY_SUCCEEDED && last.kind == EVENT_RUN_SUCCEEDED) ||
+                            (ev == NOTIFY_WARNINGS && last.kind == EVENT_RUN_WARNINGS);
+                if (!ours && asprintf(&fallback, "%s ended with result '%s' (exit %s %s)", unit, result,
+                                      strempty(getenv("EXIT_CODE")), strempty(getenv("EXIT_STATUS"))) < 0)
+                        return log_oom(), EXIT_FAILED;
+                NotifyMessage m = {
+                        .message = ours ? last.message : fallback,
+                        .archive = ours ? last.archive : NULL,
+                        .unit = unit,
+                };
+
+                bool was_bad = !state_reported_ok(&state);
+                (void) ctl_notify(s, ev, &m, &state);
+                free(state.reported);
+                state.reported = strdup(ev == NOTIFY_FAILED ? "failed" : "ok");
+                if (ev != NOTIFY_FAILED && was_bad) {
+                        NotifyMessage rm = { .message = "backups work again", .archive = m.archive, .unit = unit };
+                        _cleanup_free_ char *keep = state.notify_error ? strdup(state.notify_error) : NULL;
+                        (void) ctl_notify(s, NOTIFY_RECOVERED, &rm, &state);
+                        /* keep the earlier failure visible if this one went through */
+                        if (!state.notify_error && keep)
+                                state.notify_error = TAKE_PTR(keep), state.notify_error_usec = now_realtime_usec();
+                }
+                (void) ctl_write_metrics(s, false);
+        }
+
+        r = state_save(paths.state_dir, name, &state);
+        if (r < 0)
+                log_error_errno(r, "Cannot record the notification state of %s in %s: %m", name, paths.state_dir);
+        /* The backup's result is the service's; a notification problem is
+         * reported, not turned into a failed backup. */
+        return EXIT_OK;
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+
+#include "fileio.h"
+#include "path-util.h"
+#include "state.h"
+
+static char *state_path(const char *dir, const char *name) {
+        _cleanup_free_ char *file = NULL;
+        if (asprintf(&file, "%s.state", name) < 0)
+                return NULL;
+        return path_join(dir, file);
+}
+
+int state_load(const char *dir, const char *name, ScheduleState *ret) {
+        _cleanup_free_ char *path = state_path(dir, name), *text = NULL;
+        ScheduleState s = {};
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = read_file_full(path, 65536, &text);
+        if (r == -ENOENT) {
+                *ret = s;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        for (char *line = text, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                const char *v;
+                if ((v = startswith(line, "reported=")))
+                        free(s.reported), s.reported = strdup(v);
+                else if ((v = startswith(line, "notify_error=")))
+                        free(s.notify_error), s.notify_error = strdup(v);
+                else if ((v = startswith(line, "notify_error_usec=")))
+                        s.notify_error_usec = strtoull(v, NULL, 10);
+        }
+        *ret = s;
+        return 0;
+}
+
+int state_save(const char *dir, const char *name, const ScheduleState *s) {
+        _cleanup_free_ char *path = state_path(dir, name), *text = NULL;
+        int r;
+
+        if (!path)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return r;
+        if (asprintf(&text, "reported=%s\n%s%s%s", s->reported ?: "ok",
+                     s->notify_error ? "notify_error=" : "", strempty(s->notify_error), s->notify_error ? "\n" : "") < 0)
+                return -ENOMEM;
+        if (s->notify_error) {
+                _cleanup_free_ char *more = NULL;
+                if (asprintf(&more, "%snotify_error_usec=%" PRIu64 "\n", text, s->notify_error_usec) < 0)
+                        return -ENOMEM;
+                free(text);
+                text = TAKE_PTR(more);
+        }
+        /* a message may hold anything; one line per key */
+        for (char *p = text; *p; p++)
+                if (*p == '\r')
+                        *p = ' ';
+        return write_file_atomic(path, text, 0644);
+}
+
+void state_done(ScheduleState *s) {
+        free(s->reported);
+        free(s->notify_error);
+        *s = (ScheduleState) {};
+}
+
+bool state_reported_ok(const ScheduleState *s) {
+        return !s->reported || streq(s->reported, "ok");
+}
