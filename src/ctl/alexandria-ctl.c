@@ -32,6 +32,8 @@ static void help(void) {
                "  run --here NAME                 Run the backup in this process, with progress\n"
                "  status [NAME]                   Calendar, next and last run, newest archive;\n"
                "                                  exit 1 if a schedule is failed or overdue\n"
+               "  doctor [NAME]                   Check the installation and schedules: each problem\n"
+               "                                  with its cause and fix; exit 1 if there is one\n"
                "  logs [NAME]                     Journal history of schedules\n"
                "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
                "\n"
@@ -63,12 +65,14 @@ static void help(void) {
                "  -l --long                       With backups: size, time and entry count\n"
                "     --to DIR                     With restore: where to restore (created if missing)\n"
                "     --at TIME                    With restore: newest archive at or before TIME\n"
-               "                                  (YYYY-mm-dd [HH:MM[:SS]], local time, or @EPOCH)\n"
+               "                                  (YYYY-mm-dd [HH:MM[:SS]] local time, @EPOCH, or\n"
+               "                                  YYYYmmddTHHMMSSZ as in archive names)\n"
                "     --overwrite                  With restore: replace existing files\n"
                "     --list                       With restore: print the entries, restore nothing\n"
                "     --dry-run                    With restore: say what would be written\n"
                "     --key FILE                   Key for encrypted archives (default: the\n"
                "                                  schedule's KeyFile=)\n"
+               "     --json                       With doctor: print the checks as one JSON array\n"
                "\n"
                "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
                "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
@@ -81,6 +85,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
                 ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
                 ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
+                ARG_JSON,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h' },
@@ -103,6 +108,7 @@ static int parse_argv(int argc, char *argv[]) {
                 { "dry-run",     no_argument,       NULL, ARG_DRY_RUN },
                 { "key",         required_argument, NULL, ARG_KEY },
                 { "notify",      no_argument,       NULL, ARG_NOTIFY },
+                { "json",        no_argument,       NULL, ARG_JSON },
                 {}
         };
         int c;
@@ -171,6 +177,9 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_NOTIFY:
                         arg.notify = true;
                         break;
+                case ARG_JSON:
+                        arg.json = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -191,6 +200,7 @@ static const struct Verb {
         { "stop",    1, INT_MAX, verb_stop },
         { "run",     2, 2,       verb_run },
         { "status",  1, 2,       verb_status },
+        { "doctor",  1, 2,       verb_doctor },
         { "backups", 1, 2,       verb_backups },
         { "logs",    1, 2,       verb_logs },
         { "restore", 2, INT_MAX, verb_restore },

@@ -32,6 +32,7 @@ typedef struct CtlArgs {
         bool dry_run;
         const char *key;        /* --key FILE for encrypted archives */
         bool notify;            /* status --notify: the watchdog */
+        bool json;              /* doctor --json */
 } CtlArgs;
 
 extern CtlArgs arg;
@@ -44,6 +45,7 @@ int verb_start(int argc, char **argv);
 int verb_stop(int argc, char **argv);
 int verb_run(int argc, char **argv);
 int verb_status(int argc, char **argv);
+int verb_doctor(int argc, char **argv);
 int verb_backups(int argc, char **argv);
 int verb_logs(int argc, char **argv);
 int verb_restore(int argc, char **argv);
@@ -57,9 +59,12 @@ int verb_report_failure(int argc, char **argv);
 int ctl_load_schedules(ScheduleDir *ret);
 /* INDEX or NAME → entry; logs and returns -ENOENT if there is none. */
 int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const ScheduleEntry **ret);
-/* The key for archives of S: --key FILE, else the schedule's KeyFile=, else
- * none (*ret = NULL). Logs and returns a negative errno if it cannot be loaded. */
-int ctl_load_key(const Schedule *s, CryptKeySource **ret);
+/* The same, for a schedule that loaded: logs why a broken one is refused (-EINVAL). */
+int ctl_find_valid_schedule(const ScheduleDir *d, const char *index_or_name, const Schedule **ret);
+/* The key for ARCHIVE (of schedule S, if known): --key FILE, else the
+ * schedule's KeyFile=; none (*ret = NULL) for a plain archive. Logs and
+ * returns a negative errno if it cannot be loaded. */
+int ctl_load_key(const Schedule *s, const char *archive, CryptKeySource **ret);
 /* Sends a notification through S's channels and records the outcome in
  * STATE (a failed channel is kept there for status and doctor). */
 struct ScheduleState;

@@ -10,13 +10,14 @@
 #include "log.h"
 #include "verify.h"
 
-int ctl_load_key(const Schedule *s, CryptKeySource **ret) {
+int ctl_load_key(const Schedule *s, const char *archive, CryptKeySource **ret) {
         _cleanup_free_ char *error = NULL;
         const char *path = arg.key ?: s ? s->key_file : NULL;
         int r;
 
         *ret = NULL;
-        if (!path)
+        /* A plain archive needs no key: a broken key file must not stop it. */
+        if (!path || !archive_file_is_encrypted(archive))
                 return 0;
         r = crypt_key_load(path, ret, &error);
         if (r < 0)
@@ -36,8 +37,7 @@ static int print_archives(const Schedule *s) {
                 return EXIT_FAILED;
         }
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
-        if (arg.long_format && ctl_load_key(s, &key) < 0)
-                ret = EXIT_FAILED;
+        bool key_loaded = false;
         for (size_t i = 0; i < n; i++) {
                 if (!arg.long_format) {
                         printf("%s\n", list[i].path);
@@ -46,6 +46,11 @@ static int print_archives(const Schedule *s) {
                 char size[FORMAT_BYTES_MAX], when[FORMAT_TIMESTAMP_MAX];
                 _cleanup_free_ char *error = NULL;
                 uint64_t entries;
+                if (!key_loaded && list[i].encrypted) {
+                        key_loaded = true;
+                        if (ctl_load_key(s, list[i].path, &key) < 0)
+                                ret = EXIT_FAILED;
+                }
                 r = archive_count_entries(list[i].path, key, &entries, &error);
                 if (r < 0) {
                         printf("%s  %10s  %s  UNREADABLE: %s\n", list[i].path, format_bytes(size, list[i].size),
@@ -62,7 +67,6 @@ static int print_archives(const Schedule *s) {
 
 int verb_backups(int argc, char **argv) {
         _cleanup_(schedule_dir_done) ScheduleDir d = {};
-        _cleanup_strv_free_ char **seen = NULL;
         int r, ret = EXIT_OK;
 
         r = ctl_load_schedules(&d);
@@ -70,14 +74,10 @@ int verb_backups(int argc, char **argv) {
                 return r;
 
         if (argc > 1) {
-                const ScheduleEntry *e;
-                if (ctl_find_schedule(&d, argv[1], &e) < 0)
+                const Schedule *s;
+                if (ctl_find_valid_schedule(&d, argv[1], &s) < 0)
                         return EXIT_USAGE;
-                if (!e->schedule) {
-                        log_error("%s", e->error);
-                        return EXIT_USAGE;
-                }
-                return print_archives(e->schedule);
+                return print_archives(s);
         }
 
         for (size_t i = 0; i < d.n; i++) {
@@ -94,7 +94,7 @@ int verb_backups(int argc, char **argv) {
 static int verify_one(const char *archive, const Schedule *s) {
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
         VerifyResult res;
-        if (ctl_load_key(s, &key) < 0)
+        if (ctl_load_key(s, archive, &key) < 0)
                 return EXIT_FAILED;
         int r = verify_archive(archive, key, &res);
         if (r < 0)
@@ -147,14 +147,10 @@ int verb_verify(int argc, char **argv) {
         if (r != EXIT_OK)
                 return r;
         if (argc > 1) {
-                const ScheduleEntry *e;
-                if (ctl_find_schedule(&d, argv[1], &e) < 0)
+                const Schedule *s;
+                if (ctl_find_valid_schedule(&d, argv[1], &s) < 0)
                         return EXIT_USAGE;
-                if (!e->schedule) {
-                        log_error("%s", e->error);
-                        return EXIT_USAGE;
-                }
-                return verify_newest(e->schedule);
+                return verify_newest(s);
         }
         for (size_t i = 0; i < d.n; i++)
                 if (d.entries[i].schedule && verify_newest(d.entries[i].schedule) != EXIT_OK)

@@ -20,13 +20,24 @@ int ctl_notify(const Schedule *s, NotifyEvent e, const NotifyMessage *m, Schedul
         _cleanup_free_ char *error = NULL;
         int r = notify_send(s, e, m, &error);
 
-        free(state->notify_error);
-        state->notify_error = NULL;
-        state->notify_error_usec = 0;
         if (r < 0) {
                 log_error("Notifying about %s of %s failed: %s", notify_event_to_string(e), s->name, strempty(error));
+                free(state->notify_error);
                 state->notify_error = TAKE_PTR(error);
                 state->notify_error_usec = now_realtime_usec();
+                return r;
+        }
+        /* Only an event that went through every configured channel clears an
+         * earlier failure: started and succeeded only ping (notify.h), and
+         * must not hide a mail address that bounces or a NotifyCommand= that
+         * fails until the next failure needs them. */
+        bool all = (!s->notify_command && !s->mail) ||
+                   e == NOTIFY_FAILED || e == NOTIFY_OVERDUE || e == NOTIFY_RECOVERED ||
+                   (e == NOTIFY_WARNINGS && s->notify_on_warnings);
+        if (all) {
+                free(state->notify_error);
+                state->notify_error = NULL;
+                state->notify_error_usec = 0;
         }
         return r;
 }
@@ -119,12 +130,12 @@ int verb_notify(int argc, char **argv) {
                 };
 
                 bool was_bad = !state_reported_ok(&state);
-                (void) ctl_notify(s, ev, &m, &state);
+                r = ctl_notify(s, ev, &m, &state);
                 free(state.reported);
                 state.reported = strdup(ev == NOTIFY_FAILED ? "failed" : "ok");
                 if (ev != NOTIFY_FAILED && was_bad) {
                         NotifyMessage rm = { .message = "backups work again", .archive = m.archive, .unit = unit };
-                        _cleanup_free_ char *keep = state.notify_error ? strdup(state.notify_error) : NULL;
+                        _cleanup_free_ char *keep = r < 0 && state.notify_error ? strdup(state.notify_error) : NULL;
                         (void) ctl_notify(s, NOTIFY_RECOVERED, &rm, &state);
                         /* keep the earlier failure visible if this one went through */
                         if (!state.notify_error && keep)

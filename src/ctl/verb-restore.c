@@ -154,7 +154,7 @@ int verb_restore(int argc, char **argv) {
                         return log_oom(), EXIT_FAILED;
         }
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
-        if (ctl_load_key(e ? e->schedule : NULL, &key) < 0)
+        if (ctl_load_key(e ? e->schedule : NULL, archive, &key) < 0)
                 return EXIT_FAILED;
         RestoreOptions o = {
                 .key = key,

@@ -131,7 +131,7 @@ static int run_via_manager(const Schedule *s) {
 
 int verb_run(int argc, char **argv) {
         _cleanup_(schedule_dir_done) ScheduleDir d = {};
-        const ScheduleEntry *e;
+        const Schedule *s;
         int r;
 
         if (arg.here)
@@ -140,11 +140,7 @@ int verb_run(int argc, char **argv) {
         r = ctl_load_schedules(&d);
         if (r != EXIT_OK)
                 return r;
-        if (ctl_find_schedule(&d, argv[1], &e) < 0)
+        if (ctl_find_valid_schedule(&d, argv[1], &s) < 0)
                 return EXIT_USAGE;
-        if (!e->schedule) {
-                log_error("%s", e->error);
-                return EXIT_USAGE;
-        }
-        return run_via_manager(e->schedule);
+        return run_via_manager(s);
 }

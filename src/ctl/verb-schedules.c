@@ -55,6 +55,19 @@ int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const Sch
         return 0;
 }
 
+int ctl_find_valid_schedule(const ScheduleDir *d, const char *index_or_name, const Schedule **ret) {
+        const ScheduleEntry *e;
+        int r = ctl_find_schedule(d, index_or_name, &e);
+        if (r < 0)
+                return r;
+        if (!e->schedule) {
+                log_error("%s", e->error ?: strerror(-e->error_code));
+                return -EINVAL;
+        }
+        *ret = e->schedule;
+        return 0;
+}
+
 /* Serializes every change to the schedules directory: concurrent creates
  * never lose a schedule. The kernel drops the lock when we exit. */
 static int lock_config(int *ret_fd) {
@@ -424,14 +437,10 @@ static int set_enabled(int argc, char **argv, bool enabled) {
         /* Resolve every name before changing anything: a typo changes nothing. */
         if (argc > 1)
                 for (int i = 1; i < argc; i++) {
-                        const ScheduleEntry *e;
-                        if (ctl_find_schedule(&d, argv[i], &e) < 0)
+                        const Schedule *s;
+                        if (ctl_find_valid_schedule(&d, argv[i], &s) < 0)
                                 return EXIT_USAGE;
-                        if (!e->schedule) {
-                                log_error("%s", e->error);
-                                return EXIT_USAGE;
-                        }
-                        if (strv_extend(&names, e->name) < 0)
+                        if (strv_extend(&names, s->name) < 0)
                                 return log_oom(), EXIT_FAILED;
                 }
         else

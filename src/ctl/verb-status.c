@@ -4,17 +4,16 @@
  * journal say how the last run ended. logs: the journal history.
  * report-failure: what alexandria-failure@.service runs. */
 #include <inttypes.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "archive-list.h"
-#include "calendar.h"
 #include "ctl.h"
 #include "format-util.h"
 #include "history.h"
 #include "log.h"
 #include "manager.h"
 #include "notify.h"
+#include "overdue.h"
 #include "state.h"
 #include "units.h"
 
@@ -68,16 +67,11 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         int r = archive_list(s->destination, s->name, &list, &n);
         const ArchiveInfo *newest = n > 0 ? &list[n - 1] : NULL;
 
-        uint64_t period = 0;
-        _cleanup_free_ char *cal_error = NULL;
-        (void) calendar_check(s->on_calendar, &period, &cal_error);
-
-        /* No archive within 1.5 periods: measured from the newest archive, or
-         * for a schedule that never produced one, from when it was written. */
-        struct stat st;
-        uint64_t since = newest ? newest->time_usec
-                       : stat(e->path, &st) >= 0 ? (uint64_t) st.st_mtim.tv_sec * USEC_PER_SEC : now;
-        if (s->enabled && period > 0 && now > since && now - since > period + period / 2)
+        /* No archive within 1.5 periods (overdue.h). */
+        _cleanup_(overdue_done) Overdue od = {};
+        overdue_check(e, newest, now, &od);
+        const char *cal_error = od.calendar_error;
+        if (od.overdue)
                 flags |= HEALTH_OVERDUE;
         if (!s->enabled)
                 flags |= HEALTH_DISABLED;
@@ -119,6 +113,10 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
 
         /* The watchdog: tell once when a schedule turns bad, once when it recovers. */
         if (arg.notify) {
+                /* what we log (a failed notification) belongs to the schedule's history */
+                char field[128];
+                snprintf(field, sizeof field, "ALEXANDRIA_SCHEDULE=%s", s->name);
+                log_set_context_field(field);
                 bool bad = flags & (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INACTIVE);
                 NotifyEvent ev = flags & HEALTH_FAILED ? NOTIFY_FAILED : NOTIFY_OVERDUE;
                 char msg[256];
@@ -141,6 +139,7 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
                         (void) state_save(paths.state_dir, s->name, &state);
                 }
                 (void) ctl_write_metrics(s, flags & HEALTH_OVERDUE);
+                log_set_context_field(NULL);
         }
         if (state.notify_error)
                 flags |= HEALTH_NOTIFY_FAILED;

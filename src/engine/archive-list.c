@@ -78,6 +78,16 @@ bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret
         return true;
 }
 
+bool archive_temporary_name_parse(const char *filename, char **ret_schedule) {
+        const char *name = startswith(filename, ".#"), *dot;
+
+        if (!name || !(dot = strrchr(name, '.')) || strlen(dot + 1) != 16 ||
+            strspn(dot + 1, "0123456789abcdef") != 16)
+                return false;
+        _cleanup_free_ char *archive = strndup(name, dot - name);
+        return archive && archive_name_parse(archive, ret_schedule, NULL, NULL, NULL);
+}
+
 static int archive_compare(const void *a, const void *b) {
         const ArchiveInfo *x = a, *y = b;
         if (x->time_usec != y->time_usec)

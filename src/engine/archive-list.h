@@ -27,6 +27,12 @@ int archive_name_format(const char *schedule, uint64_t time_usec, Compression c,
 bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret_time_usec,
                         Compression *ret_compression, bool *ret_encrypted);
 
+/* A hidden temporary ".#ARCHIVE.XXXXXXXXXXXXXXXX" (16 hex digits) that a run
+ * writes an archive into where the file system has no O_TMPFILE, and that a
+ * killed run leaves behind; *ret_schedule is the schedule of ARCHIVE. False
+ * if FILENAME is not one. The worker removes its own under the lock. */
+bool archive_temporary_name_parse(const char *filename, char **ret_schedule);
+
 /* Archives in DIR, of SCHEDULE only unless NULL, oldest first. A missing
  * directory has no archives. */
 int archive_list(const char *dir, const char *schedule, ArchiveInfo **ret, size_t *ret_n);

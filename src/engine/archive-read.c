@@ -110,6 +110,11 @@ int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveRead
         return 0;
 }
 
+bool archive_file_is_encrypted(const char *path) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        return fd >= 0 && crypt_is_encrypted(fd) > 0;
+}
+
 int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t *ret, char **ret_error) {
         _cleanup_(archive_reader_freep) ArchiveReader *reader = NULL;
         struct archive_entry *entry;

@@ -24,6 +24,10 @@ const char *archive_reader_error(const ArchiveReader *r);
 ArchiveReader *archive_reader_free(ArchiveReader *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(ArchiveReader *, archive_reader_free);
 
+/* Whether the file at PATH is an encrypted archive (by its magic); false
+ * also when it cannot be read, which opening it will then report. */
+bool archive_file_is_encrypted(const char *path);
+
 /* Counts the entries of the archive at PATH (reads it whole), not counting
  * the manifest. */
 int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t *ret, char **ret_error);

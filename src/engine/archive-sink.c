@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "archive-sink.h"
+#include "fileio.h"
 #include "pgzip.h"
 
 struct ArchiveSink {
@@ -11,18 +12,9 @@ struct ArchiveSink {
 
 static int write_fd(void *userdata, const void *buf, size_t n) {
         ArchiveSink *s = userdata;
-        const uint8_t *p = buf;
-
-        for (size_t left = n; left > 0;) {
-                ssize_t k = write(s->fd, p, left);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                p += k;
-                left -= (size_t) k;
-        }
+        int r = loop_write(s->fd, buf, n);
+        if (r < 0)
+                return r;
         s->bytes_out += n;
         return 0;
 }

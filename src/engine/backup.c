@@ -514,18 +514,29 @@ static void warn_unwalkable(Run *run, const FTSENT *e) {
  * directory times (as root) or cannot create files under a read-only
  * directory (as anyone else). libarchive still builds each entry (owner
  * names, symlink target, xattrs, ACLs) from the stat fts made. */
-static int walk_source(Run *run, const char *source) {
+static int walk_source(Run *run, const char *given) {
         _cleanup_(archive_entry_freep) struct archive_entry *entry = archive_entry_new();
-        char *roots[] = { (char *) source, NULL };
+        _cleanup_free_ char *resolved = NULL;
+        const char *source = given;
         FTSENT *e;
         FTS *fts;
         int r = 0;
 
         if (!entry)
                 return fail(run, -ENOMEM, "Out of memory.");
-        /* FTS_COMFOLLOW: a source that is a symlink means the tree it points
-         * to (as tar -H does), not a backup of one link. */
-        fts = fts_open(roots, FTS_PHYSICAL | FTS_COMFOLLOW | FTS_NOCHDIR, NULL);
+        /* A source that is a symlink means the tree or file it points to (as
+         * tar -H does), stored under its real path: a restore then never has
+         * to write through a symlink (/lib -> usr/lib is stored as usr/lib). */
+        struct stat st;
+        if (lstat(given, &st) >= 0 && S_ISLNK(st.st_mode)) {
+                resolved = realpath(given, NULL);
+                if (!resolved)
+                        return fail(run, negative_errno(), "Source %s is a symlink that cannot be resolved: %m", given);
+                log_debug("Source %s is a symlink; archiving %s.", given, resolved);
+                source = resolved;
+        }
+        char *roots[] = { (char *) source, NULL };
+        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
         if (!fts)
                 return fail(run, negative_errno(), "Cannot open source %s: %m", source);
 
@@ -664,7 +675,8 @@ static int take_lock(Run *run, int *ret_fd) {
 static int check_sources(Run *run) {
         STRV_FOREACH(p, run->schedule->sources) {
                 struct stat st;
-                if (lstat(*p, &st) < 0)
+                /* stat, not lstat: a symlink to nothing is a missing source */
+                if (stat(*p, &st) < 0)
                         return fail(run, negative_errno(), "Source %s: %m", *p);
         }
         return 0;
@@ -737,16 +749,10 @@ static void remove_stale_temporaries(Run *run) {
                 return;
         }
         while ((de = readdir(d))) {
-                _cleanup_free_ char *archive = NULL, *schedule = NULL;
-                const char *name = startswith(de->d_name, ".#"), *dot;
+                _cleanup_free_ char *schedule = NULL;
                 struct stat st;
 
-                if (!name || !(dot = strrchr(name, '.')) || strlen(dot + 1) != 16 ||
-                    strspn(dot + 1, "0123456789abcdef") != 16)
-                        continue;
-                archive = strndup(name, dot - name);
-                if (!archive || !archive_name_parse(archive, &schedule, NULL, NULL, NULL) ||
-                    !streq(schedule, run->schedule->name))
+                if (!archive_temporary_name_parse(de->d_name, &schedule) || !streq(schedule, run->schedule->name))
                         continue;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                         continue;
@@ -792,9 +798,16 @@ static int verify_new_archive(Run *run, const char *archive) {
         r = verify_archive(archive, run->key, &v);
         if (r < 0)
                 return fail(run, r, "The new archive %s cannot be read back; older archives are kept.", archive);
-        if (!verify_result_ok(&v))
-                return fail(run, -EBADMSG, "The new archive %s does not match its manifest (%" PRIu64 " missing, %" PRIu64
-                            " extra, %" PRIu64 " corrupt); older archives are kept.", archive, v.missing, v.extra, v.corrupt);
+        if (!verify_result_ok(&v)) {
+                /* Keep it for a post-mortem, under a name that is no archive's:
+                 * it must not count as the newest backup, nor for Keep=. */
+                _cleanup_free_ char *bad = NULL;
+                if (asprintf(&bad, "%s.failed-verification", archive) >= 0)
+                        (void) rename(archive, bad);
+                return fail(run, -EBADMSG, "The new archive does not match its manifest (%" PRIu64 " missing, %" PRIu64
+                            " extra, %" PRIu64 " corrupt); kept as %s, older archives are untouched.",
+                            v.missing, v.extra, v.corrupt, bad ?: archive);
+        }
         return 0;
 }
 

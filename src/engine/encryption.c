@@ -183,18 +183,6 @@ static int read_full(int fd, void *buf, size_t n, size_t *ret_n) {
         return r;
 }
 
-static int write_full(int fd, const void *buf, size_t n) {
-        for (size_t done = 0; done < n;) {
-                ssize_t k = write(fd, (const uint8_t *) buf + done, n - done);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                done += (size_t) k;
-        }
-        return 0;
-}
 
 /* ---- keys ---------------------------------------------------------------- */
 
@@ -458,8 +446,6 @@ int crypt_keygen(const char *path) {
         const size_t b64_size = sodium_base64_ENCODED_LEN(CRYPT_KEY_SIZE, sodium_base64_VARIANT_ORIGINAL);
         _cleanup_sodium_free_ uint8_t *key = NULL;
         _cleanup_sodium_free_ char *line = NULL;
-        _cleanup_free_ char *dir = NULL;
-        AtomicFile f;
         int r;
 
         r = crypt_init();
@@ -468,8 +454,7 @@ int crypt_keygen(const char *path) {
 
         key = sodium_malloc(CRYPT_KEY_SIZE);
         line = sodium_malloc(prefix_len + b64_size + 1);        /* b64_size counts the NUL; +1 for "\n" */
-        dir = strdup(path);
-        if (!key || !line || !dir)
+        if (!key || !line)
                 return -ENOMEM;
 
         randombytes_buf(key, CRYPT_KEY_SIZE);
@@ -477,30 +462,10 @@ int crypt_keygen(const char *path) {
         sodium_bin2base64(line + prefix_len, b64_size, key, CRYPT_KEY_SIZE, sodium_base64_VARIANT_ORIGINAL);
         strcat(line, "\n");
 
-        char *slash = strrchr(dir, '/');
-        const char *base = slash ? slash + 1 : path;
-        if (isempty(base))
-                return -EISDIR;
-        if (slash == dir)
-                slash[1] = 0;
-        else if (slash)
-                *slash = 0;
-        _cleanup_close_ int dir_fd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return negative_errno();
-
         /* Unnamed until complete and fsync'd, then linked without replacing:
          * an existing key (or anything else under that name, a dangling
          * symlink included) is never touched, and a crash leaves no half key. */
-        r = atomic_file_open(dir_fd, base, 0600, &f);
-        if (r < 0)
-                return r;
-        r = write_full(f.fd, line, strlen(line));
-        if (r < 0) {
-                atomic_file_abort(&f);
-                return r;
-        }
-        return atomic_file_commit(&f, false);
+        return write_file_atomic_full(path, line, strlen(line), 0600, false);
 }
 
 /* ---- streams -------------------------------------------------------------- */

@@ -3,8 +3,11 @@
 #include <fcntl.h>
 #include <spawn.h>
 #include <stdarg.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include "format-util.h"
 #include "notify.h"
 #include "spawn-util.h"
 
@@ -92,8 +95,34 @@ static int ping(const char *url, char **errors) {
         return 0;
 }
 
-/* Runs ARGV with INPUT on stdin and EXTRA_ENV added; returns the exit status
- * (128+signal), or a negative errno if it could not run. */
+/* sendmail(8) of dma or exim returns once the mail is queued and leaves a
+ * child behind that delivers it; so does `mail` in a NotifyCommand=. Run
+ * from the service (ExecStopPost=) or the watchdog, that child would be
+ * killed with the unit's control group as soon as we return, and the mail
+ * would wait in the queue for a cron job that may not exist. We adopt such
+ * children (PR_SET_CHILD_SUBREAPER, set before spawning) and give them a
+ * bounded time to finish. */
+#define NOTIFY_DELIVERY_TIMEOUT_USEC (15 * USEC_PER_SEC)
+
+static void reap_adopted(uint64_t timeout) {
+        uint64_t deadline = now_monotonic_usec() + timeout;
+        for (;;) {
+                pid_t p = waitpid(-1, NULL, WNOHANG);
+                if (p < 0 && errno == EINTR)
+                        continue;
+                if (p < 0)
+                        return;         /* ECHILD: nothing left */
+                if (p > 0)
+                        continue;
+                if (now_monotonic_usec() >= deadline)
+                        return;         /* still running: it keeps the mail queued */
+                (void) usleep(20 * 1000);
+        }
+}
+
+/* Runs ARGV with INPUT on stdin and EXTRA_ENV added, waits for it and (bounded)
+ * for what it left behind; returns its exit status (128+signal), or a negative
+ * errno if it could not run. */
 static int run_with_input(char *const argv[], const char *input, char **extra_env) {
         size_t n_env = 0, n_extra = strv_length(extra_env);
         while (environ[n_env])
@@ -107,6 +136,7 @@ static int run_with_input(char *const argv[], const char *input, char **extra_en
         int pipefd[2];
         if (pipe2(pipefd, O_CLOEXEC) < 0)
                 return negative_errno();
+        (void) prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
         posix_spawn_file_actions_t fa;
         posix_spawn_file_actions_init(&fa);
         posix_spawn_file_actions_adddup2(&fa, pipefd[0], STDIN_FILENO);
@@ -132,6 +162,7 @@ static int run_with_input(char *const argv[], const char *input, char **extra_en
         while (waitpid(pid, &status, 0) < 0)
                 if (errno != EINTR)
                         return negative_errno();
+        reap_adopted(NOTIFY_DELIVERY_TIMEOUT_USEC);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 

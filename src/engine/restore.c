@@ -72,9 +72,14 @@ static int open_beneath(int dir_fd, const char *path, int flags) {
 /* The parent directories of NAME are either missing (libarchive creates
  * them) or real directories inside the target. */
 static int check_parents(int to_fd, const char *name) {
+        if (to_fd < 0)
+                return 0;       /* a dry run into a directory that does not exist yet */
         _cleanup_free_ char *parent = strdup(name);
         if (!parent)
                 return -ENOMEM;
+        /* "dir/sub/" is a directory entry: its parent is "dir" */
+        for (size_t n = strlen(parent); n > 1 && parent[n - 1] == '/'; n--)
+                parent[n - 1] = 0;
         char *slash = strrchr(parent, '/');
         if (!slash)
                 return 0;
@@ -199,10 +204,14 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
         if (archive_entry_size(e) > 0 && !link) {
                 r = copy_data(x->in, x->out);
                 if (r < ARCHIVE_WARN) {
-                        /* A read error means the archive itself is damaged: stop. */
-                        if (archive_errno(x->in) != 0 || archive_error_string(x->in))
+                        /* A read error means the archive itself is damaged: stop, and
+                         * leave no file behind that looks restored but is not. */
+                        if (archive_errno(x->in) != 0 || archive_error_string(x->in)) {
+                                if (unlinkat(x->to_fd, name, 0) >= 0)
+                                        log_error("Removed %s/%s: its data in the archive is damaged.", o->target, name);
                                 return log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive,
                                                        archive_reader_error(x->reader));
+                        }
                         log_error("Cannot write %s/%s: %s", o->target, name, archive_error_string(x->out));
                         x->st.failed++;
                         return 0;
@@ -308,7 +317,12 @@ int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *
         if (!matched)
                 return log_oom();
 
-        if (o->mode != RESTORE_LIST) {
+        if (o->mode == RESTORE_DRY_RUN) {
+                /* A dry run changes nothing, not even by creating the target. */
+                to_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (to_fd < 0 && errno != ENOENT)
+                        return log_error_errno(negative_errno(), "Cannot open %s: %m", o->target);
+        } else if (o->mode == RESTORE_EXTRACT) {
                 r = mkdir_p(o->target, 0700);
                 if (r < 0)
                         return log_error_errno(r, "Cannot create %s: %m", o->target);

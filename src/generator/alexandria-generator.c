@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "fileio.h"
 #include "locations.h"
 #include "log.h"
 #include "path-util.h"
@@ -43,17 +44,7 @@ static int write_unit_file(int dir_fd, const char *name, const char *contents) {
         _cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return negative_errno();
-        size_t n = strlen(contents);
-        for (size_t done = 0; done < n;) {
-                ssize_t k = write(fd, contents + done, n - done);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                done += (size_t) k;
-        }
-        return 0;
+        return loop_write(fd, contents, strlen(contents));
 }
 
 /* Builds a text in memory; every write is checked once at the end. */

@@ -152,7 +152,22 @@ int fsync_directory(int dir_fd) {
         return fsync(dir_fd) < 0 ? negative_errno() : 0;
 }
 
-int write_file_atomic(const char *path, const char *contents, mode_t mode) {
+int loop_write(int fd, const void *buf, size_t n) {
+        const uint8_t *p = buf;
+        while (n > 0) {
+                ssize_t k = write(fd, p, n);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                p += k;
+                n -= (size_t) k;
+        }
+        return 0;
+}
+
+int write_file_atomic_full(const char *path, const void *data, size_t n, mode_t mode, bool replace) {
         _cleanup_free_ char *dir = strdup(path);
         AtomicFile f;
         int r;
@@ -161,6 +176,8 @@ int write_file_atomic(const char *path, const char *contents, mode_t mode) {
                 return -ENOMEM;
         char *slash = strrchr(dir, '/');
         const char *base = slash ? slash + 1 : path;
+        if (isempty(base))
+                return -EISDIR;
         if (slash == dir)
                 slash[1] = 0;
         else if (slash)
@@ -172,19 +189,16 @@ int write_file_atomic(const char *path, const char *contents, mode_t mode) {
         r = atomic_file_open(dir_fd, base, mode, &f);
         if (r < 0)
                 return r;
-        size_t n = strlen(contents);
-        for (size_t done = 0; done < n;) {
-                ssize_t k = write(f.fd, contents + done, n - done);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = negative_errno();
-                        atomic_file_abort(&f);
-                        return r;
-                }
-                done += (size_t) k;
+        r = loop_write(f.fd, data, n);
+        if (r < 0) {
+                atomic_file_abort(&f);
+                return r;
         }
-        return atomic_file_commit(&f, true);
+        return atomic_file_commit(&f, replace);
+}
+
+int write_file_atomic(const char *path, const char *contents, mode_t mode) {
+        return write_file_atomic_full(path, contents, strlen(contents), mode, true);
 }
 
 int read_file_full(const char *path, size_t max, char **ret) {

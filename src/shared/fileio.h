@@ -25,7 +25,13 @@ int atomic_file_commit(AtomicFile *f, bool replace);
 /* Close and remove whatever was written. Safe to call twice. */
 void atomic_file_abort(AtomicFile *f);
 
-/* Writes CONTENTS to PATH atomically with MODE, replacing the old file. */
+/* Writes all N bytes, retrying after EINTR and short writes. */
+int loop_write(int fd, const void *buf, size_t n);
+
+/* Writes DATA to PATH atomically with MODE. REPLACE: over an existing file;
+ * else -EEXIST if anything has that name. */
+int write_file_atomic_full(const char *path, const void *data, size_t n, mode_t mode, bool replace);
+/* The common case: a text file, replacing the old one. */
 int write_file_atomic(const char *path, const char *contents, mode_t mode);
 
 /* Reads a small text file whole (at most MAX bytes). */

@@ -224,7 +224,12 @@ static int key_source(Schedule *s, const char *key, const char *v, char **ret_er
 static int key_exclude(Schedule *s, const char *key, const char *v, char **ret_error) {
         if (isempty(v))
                 return errorf(ret_error, -EINVAL, "%s= is empty: give a glob such as *.tmp", key);
-        return strv_extend(&s->excludes, v);
+        /* "cache/" and "//srv//x" mean "cache" and "/srv/x": a pattern that
+         * can never match would silently exclude nothing. */
+        char *p = path_normalize(v);
+        if (!p)
+                return -ENOMEM;
+        return strv_push(&s->excludes, p);
 }
 
 static int key_destination(Schedule *s, const char *key, const char *v, char **ret_error) {
@@ -630,7 +635,8 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
 
         if (schedule_daily_time(s, &h, &m) && strv_length(s->sources) == 1 && !s->excludes &&
             streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
-            s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption)
+            s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption &&
+            !s->key_file && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings)
                 fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
         else {
                 fprintf(f, "%s OnCalendar=%s", s->name, s->on_calendar);
@@ -651,7 +657,17 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                 if (s->verify)
                         fprintf(f, " Verify=yes");
                 if (s->encryption)
-                        fprintf(f, " Encryption=yes KeyFile=%s", s->key_file);
+                        fprintf(f, " Encryption=yes");
+                if (s->key_file)
+                        fprintf(f, " KeyFile=%s", s->key_file);
+                if (s->notify_command)
+                        fprintf(f, " NotifyCommand=%s", s->notify_command);
+                STRV_FOREACH(address, s->mail)
+                        fprintf(f, " Mail=%s", *address);
+                if (s->ping_url)
+                        fprintf(f, " PingURL=%s", s->ping_url);
+                if (!s->notify_on_warnings)
+                        fprintf(f, " NotifyOnWarnings=no");
         }
         if (!s->enabled)
                 fprintf(f, " (disabled)");

@@ -25,4 +25,15 @@ check "'/cache' is absolute: it excludes nothing below the source" has cache/dee
 ln -s "$src/keep" "$T/link"
 t_schedule l "Source=$T/link" "Destination=$T/dest2"
 check "a symlinked source" "$BACKUP" l
-check "archives the tree the symlink points to" grep -qx "${T#/}/link/a.txt" <<<"$(tar -tzf "$T"/dest2/l-*.tar.gz)"
+check "archives the tree the symlink points to, under its real path" grep -qx "${src#/}/keep/a.txt" <<<"$(tar -tzf "$T"/dest2/l-*.tar.gz)"
+ln -s "$src/keep/a.txt" "$T/filelink"
+t_schedule f "Source=$T/filelink" "Destination=$T/dest3"
+check "a source that is a symlink to a file" "$BACKUP" f
+check "archives the file" grep -qx "${src#/}/keep/a.txt" <<<"$(tar -tzf "$T"/dest3/f-*.tar.gz)"
+ln -s "$T/nowhere" "$T/dangling"
+t_schedule g "Source=$T/dangling" "Destination=$T/dest4"
+"$BACKUP" g >/dev/null 2>&1; rc=$?
+check "a source that is a symlink to nothing fails the run" test "$rc" = 1
+t_schedule s "Source=$src" "Destination=$T/dest5" "Exclude=keep/"
+"$BACKUP" s >/dev/null 2>&1
+check "Exclude=keep/ (trailing slash) excludes the directory" sh -c "! tar -tzf $T/dest5/s-*.tar.gz | grep -q /keep/"
