@@ -99,6 +99,10 @@ int verb_notify(int argc, char **argv) {
         const Schedule *s = e->schedule;
         unit_name_service(unit, name);
 
+        _cleanup_close_ int lock_fd = -EBADF;
+        r = state_lock(paths.state_dir, name, &lock_fd);
+        if (r < 0)
+                log_warning_errno(r, "Cannot lock the notification state of %s: %m", name);
         r = state_load(paths.state_dir, name, &state);
         if (r < 0)
                 log_warning_errno(r, "Cannot read the notification state of %s: %m", name);

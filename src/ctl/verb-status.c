@@ -109,6 +109,9 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
                 flags &= ~HEALTH_FAILED;
 
         _cleanup_(state_done) ScheduleState state = {};
+        _cleanup_close_ int lock_fd = -EBADF;
+        if (arg.notify)
+                (void) state_lock(paths.state_dir, s->name, &lock_fd);
         (void) state_load(paths.state_dir, s->name, &state);
 
         /* The watchdog: tell once when a schedule turns bad, once when it recovers. */
@@ -146,9 +149,7 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
 
         printf("%s", s->name);
         print_flags(flags);
-        printf("\n    Calendar: %s%s%s\n", s->on_calendar, cal_error ? "  (" : "", cal_error ? cal_error : "");
-        if (cal_error)
-                printf(")\n");
+        printf("\n    Calendar: %s%s%s%s\n", s->on_calendar, cal_error ? "  (" : "", strempty(cal_error), cal_error ? ")" : "");
         if (bus)
                 printf("    Next run: %s\n", next > 0 && next != UINT64_MAX ? relative(buf, next, now) : s->enabled ? "none (timer not active)" : "none (disabled)");
         if (last.kind >= 0)

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+#include <fcntl.h>
 #include <inttypes.h>
+#include <sys/file.h>
 
 #include "fileio.h"
 #include "path-util.h"
@@ -10,6 +12,25 @@ static char *state_path(const char *dir, const char *name) {
         if (asprintf(&file, "%s.state", name) < 0)
                 return NULL;
         return path_join(dir, file);
+}
+
+int state_lock(const char *dir, const char *name, int *ret_fd) {
+        _cleanup_free_ char *file = NULL, *path = NULL;
+        int r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return r;
+        if (asprintf(&file, "%s.lock", name) < 0 || !(path = path_join(dir, file)))
+                return -ENOMEM;
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (flock(fd, LOCK_EX) < 0) {
+                r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
 }
 
 int state_load(const char *dir, const char *name, ScheduleState *ret) {
@@ -65,7 +86,8 @@ int state_save(const char *dir, const char *name, const ScheduleState *s) {
         for (char *p = text; *p; p++)
                 if (*p == '\r')
                         *p = ' ';
-        return write_file_atomic(path, text, 0644);
+        /* an error message may quote a PingURL, whose path is often a secret token */
+        return write_file_atomic(path, text, 0600);
 }
 
 void state_done(ScheduleState *s) {

@@ -15,6 +15,11 @@ typedef struct ScheduleState {
         uint64_t notify_error_usec;
 } ScheduleState;
 
+/* Serializes the read-notify-write of NAME's state between the service's
+ * notify and the watchdog: flock on NAME.lock in DIR, released with the
+ * descriptor (or by the kernel when the process dies). */
+int state_lock(const char *dir, const char *name, int *ret_fd);
+
 /* A missing file is the state "ok" with no error. */
 int state_load(const char *dir, const char *name, ScheduleState *ret);
 int state_save(const char *dir, const char *name, const ScheduleState *s);

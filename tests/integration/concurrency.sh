@@ -87,8 +87,10 @@ check "keygen in the sandbox" ctl keygen /etc/alexandria/backup.key
 printf '[Schedule]\nOnCalendar=daily\n[Backup]\nSource=%s\nDestination=/var/backups/enc\nEncryption=yes\nKeyFile=/etc/alexandria/backup.key\nVerify=yes\n' "$W/src" \
         | sys sh -c 'umask 022; cat > /etc/alexandria/schedules.d/enc.conf'
 check "reload picks up the encrypted schedule" ctl reload
-check "the drop-in passes the key as a credential" \
-        sys grep -qx 'LoadCredential=alexandria.key:/etc/alexandria/backup.key' /run/systemd/generator/alexandria@enc.service.d/50-alexandria.conf
+# (the path unit reloads too; the generator's directory is replaced while it does)
+has_credential() { sys grep -qx 'LoadCredential=alexandria.key:/etc/alexandria/backup.key' /run/systemd/generator/alexandria@enc.service.d/50-alexandria.conf; }
+wait_for 10 has_credential && ok "the drop-in passes the key as a credential" \
+        || fail "drop-in: $(sys cat /run/systemd/generator/alexandria@enc.service.d/50-alexandria.conf 2>&1)"
 out=$(ctl run enc); rc=$?
 check_eq "run of an encrypted schedule exits 0" 0 $rc
 grep -q '\.tar\.gz\.enc$' <<<"$out" && ok "the service wrote an encrypted archive" || fail "run printed: $out"
