@@ -191,8 +191,7 @@ static bool same_times(const struct timespec *a, const struct timespec *b) {
 
 /* Opens the walked file for reading, or returns -ENOENT & co after warning
  * that it is not archived. */
-static int open_regular(Run *run, struct archive_entry *entry, int *ret_fd, struct stat *ret_st) {
-        const char *path = archive_entry_sourcepath(entry);
+static int open_regular(Run *run, const char *path, const struct stat *walked, int *ret_fd, struct stat *ret_st) {
         int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
 
         int fd = open(path, flags | O_NOATIME);
@@ -214,8 +213,7 @@ static int open_regular(Run *run, struct archive_entry *entry, int *ret_fd, stru
                 safe_close(fd);
                 return r;
         }
-        if (!S_ISREG(ret_st->st_mode) || ret_st->st_dev != (dev_t) archive_entry_dev(entry) ||
-            ret_st->st_ino != (ino_t) archive_entry_ino(entry)) {
+        if (!S_ISREG(ret_st->st_mode) || ret_st->st_dev != walked->st_dev || ret_st->st_ino != walked->st_ino) {
                 warn(run, path, "%s: replaced by another file while archiving, not archived", path);
                 safe_close(fd);
                 return -ESTALE;
@@ -442,10 +440,9 @@ static int write_manifest(Run *run) {
         return 0;
 }
 
-static int store_entry(Run *run, struct archive_entry *entry) {
-        _cleanup_close_ int fd = -EBADF;
+/* FD/ST: the regular file, opened by the walk, or -EBADF. */
+static int store_entry(Run *run, struct archive_entry *entry, int fd, const struct stat *st) {
         struct archive_entry *spare = NULL;
-        struct stat st;
         int r;
 
         r = strip_leading_slash(entry);
@@ -456,17 +453,14 @@ static int store_entry(Run *run, struct archive_entry *entry) {
         archive_entry_unset_atime(entry);
         archive_entry_unset_ctime(entry);
 
-        if (archive_entry_filetype(entry) == AE_IFREG && archive_entry_size(entry) > 0) {
-                if (open_regular(run, entry, &fd, &st) < 0)
-                        return 0;       /* warned, skipped */
-                entry_refresh(entry, fd, &st);
-        }
+        if (fd >= 0)
+                entry_refresh(entry, fd, st);
 
         /* Opened first, linked second: a file that could not be opened must
          * not become the data-carrying first link of a set. */
         archive_entry_linkify(run->links, &entry, &spare);
         if (entry) {
-                r = write_entry(run, entry, archive_entry_hardlink(entry) ? -EBADF : fd, &st);
+                r = write_entry(run, entry, archive_entry_hardlink(entry) ? -EBADF : fd, st);
                 if (r < 0)
                         return r;
         }
@@ -527,8 +521,8 @@ static int walk_source(Run *run, const char *given) {
         /* A source that is a symlink means the tree or file it points to (as
          * tar -H does), stored under its real path: a restore then never has
          * to write through a symlink (/lib -> usr/lib is stored as usr/lib). */
-        struct stat st;
-        if (lstat(given, &st) >= 0 && S_ISLNK(st.st_mode)) {
+        struct stat given_st;
+        if (lstat(given, &given_st) >= 0 && S_ISLNK(given_st.st_mode)) {
                 resolved = realpath(given, NULL);
                 if (!resolved)
                         return fail(run, negative_errno(), "Source %s is a symlink that cannot be resolved: %m", given);
@@ -574,7 +568,19 @@ static int walk_source(Run *run, const char *given) {
                         continue;
                 }
 
-                k = archive_read_disk_entry_from_file(run->disk, entry, -1, e->fts_statp);
+                /* A regular file is opened here, once: the descriptor serves for
+                 * its ACLs and xattrs (no more lookups of its long path) and
+                 * then for its data. */
+                _cleanup_close_ int fd = -EBADF;
+                const struct stat *st = e->fts_statp;
+                struct stat opened;
+                if (e->fts_info == FTS_F && S_ISREG(st->st_mode) && st->st_size > 0) {
+                        if (open_regular(run, e->fts_path, st, &fd, &opened) < 0)
+                                continue;       /* warned, skipped */
+                        st = &opened;
+                }
+
+                k = archive_read_disk_entry_from_file(run->disk, entry, fd, st);
                 if (k == ARCHIVE_FATAL) {
                         r = fail(run, -archive_errno(run->disk) ?: -EIO, "Cannot walk %s: %s", e->fts_path,
                                  archive_error_string(run->disk));
@@ -596,7 +602,7 @@ static int walk_source(Run *run, const char *given) {
                 }
 
                 e->fts_number = 1;
-                r = store_entry(run, entry);
+                r = store_entry(run, entry, fd, st);
         }
         if (r >= 0 && errno != 0)
                 r = fail(run, negative_errno(), "Cannot walk %s: %m", source);
