@@ -127,6 +127,10 @@ int manager_stop_unit(sd_bus *bus, const char *unit, sd_bus_error *error) {
         return sd_bus_call_method(bus, DEST, PATH, IFACE_MANAGER, "StopUnit", error, NULL, "ss", unit, "replace");
 }
 
+int manager_restart_unit(sd_bus *bus, const char *unit, sd_bus_error *error) {
+        return sd_bus_call_method(bus, DEST, PATH, IFACE_MANAGER, "RestartUnit", error, NULL, "ss", unit, "replace");
+}
+
 int manager_reset_failed(sd_bus *bus, const char *unit, sd_bus_error *error) {
         return sd_bus_call_method(bus, DEST, PATH, IFACE_MANAGER, "ResetFailedUnit", error, NULL, "s", unit);
 }

@@ -25,6 +25,7 @@ typedef void (*manager_tick_t)(sd_bus *bus, void *userdata);
 int manager_start_unit(sd_bus *bus, const char *unit, bool wait, manager_tick_t tick, void *userdata,
                        char **ret_result, sd_bus_error *error);
 int manager_stop_unit(sd_bus *bus, const char *unit, sd_bus_error *error);
+int manager_restart_unit(sd_bus *bus, const char *unit, sd_bus_error *error);
 int manager_reset_failed(sd_bus *bus, const char *unit, sd_bus_error *error);
 
 /* Properties of UNIT on INTERFACE ("Unit", "Timer", "Service": the

@@ -10,6 +10,7 @@
 #include "format-util.h"
 #include "history.h"
 #include "log.h"
+#include "manager.h"
 #include "metrics.h"
 #include "notify.h"
 #include "state.h"
@@ -74,6 +75,17 @@ static NotifyEvent outcome(const char **ret_result) {
         return NOTIFY_FAILED;
 }
 
+/* When the main process of this run of UNIT was started (realtime), 0 if
+ * unknown: an outcome in the journal older than that is an earlier run's. */
+static uint64_t run_started(const char *unit) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        uint64_t t = 0;
+        if (manager_connect(arg.user, &bus) < 0)
+                return 0;
+        (void) manager_get_u64(bus, unit, "Service", "ExecMainStartTimestamp", &t, NULL);
+        return t;
+}
+
 int verb_notify(int argc, char **argv) {
         _cleanup_(schedule_dir_done) ScheduleDir d = {};
         _cleanup_(state_done) ScheduleState state = {};
@@ -117,13 +129,16 @@ int verb_notify(int argc, char **argv) {
                         return EXIT_OK;
 
                 /* The worker's own event says it best; it may be missing if the
-                 * worker never ran (binary gone, killed). */
+                 * worker never ran (binary gone, killed), and then the newest
+                 * outcome in the journal is an earlier run's, whose reason is
+                 * not this one's. */
                 _cleanup_(last_run_done) LastRun last = { .kind = _EVENT_INVALID };
                 _cleanup_free_ char *fallback = NULL;
                 (void) history_last_run(name, &last);
-                bool ours = (ev == NOTIFY_FAILED && last.kind == EVENT_RUN_FAILED) ||
-                            (ev == NOTIFY_SUCCEEDED && last.kind == EVENT_RUN_SUCCEEDED) ||
-                            (ev == NOTIFY_WARNINGS && last.kind == EVENT_RUN_WARNINGS);
+                bool ours = last.time_usec >= run_started(unit) &&
+                            ((ev == NOTIFY_FAILED && last.kind == EVENT_RUN_FAILED) ||
+                             (ev == NOTIFY_SUCCEEDED && last.kind == EVENT_RUN_SUCCEEDED) ||
+                             (ev == NOTIFY_WARNINGS && last.kind == EVENT_RUN_WARNINGS));
                 if (!ours && asprintf(&fallback, "%s ended with result '%s' (exit %s %s)", unit, result,
                                       strempty(getenv("EXIT_CODE")), strempty(getenv("EXIT_STATUS"))) < 0)
                         return log_oom(), EXIT_FAILED;

@@ -132,8 +132,17 @@ static int sync_manager(void) {
                 return log_error_errno(r, "Cannot reload the systemd manager: %s", bus_error_text(&error, r));
 
         STRV_FOREACH(t, wanted) {
+                _cleanup_free_ char *sub = NULL;
                 sd_bus_error_free(&error);
-                r = manager_start_unit(bus, *t, false, NULL, NULL, NULL, &error);
+                /* A timer whose calendar had no further elapse (a date that
+                 * has passed) is "elapsed": the reload does not arm it for a
+                 * new calendar, and starting an active unit does nothing. A
+                 * restart computes the next elapse anew (from the trigger
+                 * stamp with Persistent=yes, so nothing runs twice). */
+                if (manager_get_string(bus, *t, "Unit", "SubState", &sub, NULL) >= 0 && streq(sub, "elapsed"))
+                        r = manager_restart_unit(bus, *t, &error);
+                else
+                        r = manager_start_unit(bus, *t, false, NULL, NULL, NULL, &error);
                 if (r < 0)
                         ret = log_error_errno(r, "Cannot start %s: %s", *t, bus_error_text(&error, r));
         }
