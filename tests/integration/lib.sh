@@ -57,3 +57,28 @@ wait_for() {
                 sleep 0.5
         done
 }
+
+# Servers a test runs on the host (the sandbox shares the host's network):
+# stopped by pid before it_finish stops the sandbox, and SIGTERMed by the
+# kernel should the test's shell be killed (setpriv --pdeathsig).
+SERVER_PIDS=()
+servers_stop() {
+        local p i
+        for p in "${SERVER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+        for p in "${SERVER_PIDS[@]}"; do
+                for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+                kill -KILL "$p" 2>/dev/null || true
+                wait "$p" 2>/dev/null || true
+        done
+        SERVER_PIDS=()
+}
+
+# http_server_start: httpd.py on 127.0.0.1, logging paths to $W/http.log;
+# sets HP to its port.
+http_server_start() {
+        : >"$W/http.log"
+        setpriv --pdeathsig TERM -- /usr/bin/python3 "$HERE/httpd.py" "$W/http.log" "$W/http.port" >"$W/httpd.err" 2>&1 &
+        SERVER_PIDS+=($!)
+        wait_for 10 test -s "$W/http.port" || { echo "# httpd: $(cat "$W/httpd.err")"; return 1; }
+        HP=$(cat "$W/http.port")
+}

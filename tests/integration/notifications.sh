@@ -15,52 +15,11 @@ done
 
 it_setup
 
-# Our own servers: host processes (the sandbox shares the host's network),
-# stopped by pid before it_finish stops the sandbox; SIGTERMed by the kernel
-# should this shell be killed (setpriv --pdeathsig).
-SERVER_PIDS=()
-stop_servers() {
-        local p i
-        for p in "${SERVER_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-        for p in "${SERVER_PIDS[@]}"; do
-                for i in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-                kill -KILL "$p" 2>/dev/null || true
-                wait "$p" 2>/dev/null || true
-        done
-        SERVER_PIDS=()
-}
-trap 'rc=$?; stop_servers; (exit $rc); it_finish' EXIT
+# (servers: see servers_stop in lib.sh)
+trap 'rc=$?; servers_stop; (exit $rc); it_finish' EXIT
 
 # --- an HTTP server: 200 for /ping/..., 500 for /broken/..., logs every path
-cat >"$W/httpd.py" <<'EOF'
-import http.server, os, sys, threading
-log, portfile = sys.argv[1], sys.argv[2]
-lock = threading.Lock()
-class Handler(http.server.BaseHTTPRequestHandler):
-    def answer(self):
-        with lock, open(log, "a") as f:
-            f.write(self.path + "\n")
-        code = 200 if self.path.startswith("/ping/") else 500 if self.path.startswith("/broken/") else 404
-        body = b"OK\n" if code == 200 else b"no\n"
-        self.send_response(code)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-    do_GET = do_POST = do_HEAD = answer
-    def log_message(self, *args):
-        pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-with open(portfile + ".new", "w") as f:
-    f.write("%d\n" % server.server_address[1])
-os.rename(portfile + ".new", portfile)
-server.serve_forever()
-EOF
-: >"$W/http.log"
-setpriv --pdeathsig TERM -- "$PYTHON" "$W/httpd.py" "$W/http.log" "$W/http.port" >"$W/httpd.err" 2>&1 &
-SERVER_PIDS+=($!)
-wait_for 10 test -s "$W/http.port" || { fail "start the HTTP server: $(cat "$W/httpd.err")"; exit 1; }
-HP=$(cat "$W/http.port")
+http_server_start || { fail "start the HTTP server"; exit 1; }
 check "the HTTP server answers /ping/ with 200" \
         test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$HP/ping/selftest")" = 200
 check "the HTTP server answers /broken/ with 500" \
