@@ -120,10 +120,15 @@ static int run_via_manager(const Schedule *s) {
                 printf("%s: succeeded with warnings; archive %s\n", unit, strempty(archive));
                 printf("See: %s logs %s\n", program_invocation_short_name, s->name);
                 code = EXIT_WARNINGS;
+        } else if (status == EXIT_BUSY) {
+                /* not a failure: another run (run --here) is writing the archive right now */
+                printf("%s: yielded: another run of %s holds its lock and is writing the archive (exit status 4)\n",
+                       unit, s->name);
+                code = EXIT_BUSY;
         } else {
                 printf("%s: failed (job %s, result %s, exit status %" PRIi32 ")\n", unit, job_result, result, status);
                 printf("See: %s logs %s\n", program_invocation_short_name, s->name);
-                code = status == EXIT_BUSY ? EXIT_BUSY : EXIT_FAILED;
+                code = EXIT_FAILED;
         }
         archive_list_free(list, n);
         return code;
