@@ -49,7 +49,7 @@ int ctl_write_metrics(const Schedule *s, bool overdue) {
         _cleanup_free_ char *error = NULL;
         int r;
 
-        r = config_load(paths.config_file, &c, &error);
+        r = config_load(paths.config_file, paths.owner, &c, &error);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));
         if (!c.metrics_directory)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdarg.h>
+#include <sys/stat.h>
 
 #include "settings.h"
 #include "ini.h"
@@ -22,7 +23,7 @@ static int config_key(const char *section, const char *key, const char *value, u
         return c->metrics_directory ? 0 : -ENOMEM;
 }
 
-int config_load(const char *path, Config *ret, char **ret_error) {
+int config_load(const char *path, uid_t owner, Config *ret, char **ret_error) {
         _cleanup_fclose_ FILE *f = fopen(path, "re");
         _cleanup_free_ char *error = NULL;
         Config c = {};
@@ -33,6 +34,15 @@ int config_load(const char *path, Config *ret, char **ret_error) {
                         return negative_errno();
                 *ret = c;
                 return 0;
+        }
+        struct stat st;
+        if (fstat(fileno(f), &st) < 0)
+                return negative_errno();
+        if (st.st_uid != owner || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+                if (ret_error && asprintf(ret_error, "%s: must be owned by uid %u and not writable by group or others, refusing it",
+                                          path, (unsigned) owner) < 0)
+                        *ret_error = NULL;
+                return -EPERM;
         }
         int r = ini_parse(f, config_key, &c, &line, &error);
         if (r < 0) {

@@ -7,12 +7,15 @@
  *   Directory=/var/lib/prometheus/node-exporter   # textfile collector directory
  */
 
+#include <sys/types.h>
 #include "macro.h"
 
 typedef struct Config {
         char *metrics_directory;        /* NULL: no metrics */
 } Config;
 
-/* A missing file is the default configuration. */
-int config_load(const char *path, Config *ret, char **ret_error);
+/* A missing file is the default configuration. Like schedules, the file
+ * must be owned by OWNER and not writable by group or others: it decides
+ * where root writes files. */
+int config_load(const char *path, uid_t owner, Config *ret, char **ret_error);
 void config_done(Config *c);

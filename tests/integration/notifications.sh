@@ -108,6 +108,12 @@ awk -v t="$(metric last_success_timestamp_seconds good)" -v now="$(date +%s)" 'B
 check_eq "the exporter had no trouble reading the textfiles" 0 "$(scrape | awk '$1 == "node_textfile_scrape_error" { print $2 }')"
 st=$(ctl status good); rc=$?
 check_eq "status of good exits 0 (every notification went through)" 0 $rc
+# alexandria.conf decides where root writes: a world-writable one is refused
+sys chmod 0666 /etc/alexandria/alexandria.conf
+out=$(sys env EXIT_CODE=exited EXIT_STATUS=0 SERVICE_RESULT=success "$CTL_IN" notify good finished 2>&1)
+grep -q "alexandria.conf: must be owned by uid 0 and not writable by group or others" <<<"$out" \
+        && ok "a world-writable alexandria.conf is refused" || fail "notify with a world-writable alexandria.conf: $out"
+sys chmod 0644 /etc/alexandria/alexandria.conf
 
 # --- 2. a failed run, then a recovery
 mkdir -p "$W/src-bad"; echo data >"$W/src-bad/f"
