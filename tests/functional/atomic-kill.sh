@@ -12,14 +12,6 @@ mkdir -p "$SRC" "$DEST"
 seq 1 5000 > "$SRC/numbers"
 t_schedule ak "Source=$SRC" "Destination=$DEST"
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-wait_for() {
-        local end=$(($(now_ms) + $1 * 1000)); shift
-        until "$@"; do
-                [ "$(now_ms)" -ge "$end" ] && return 1
-                sleep 0.05
-        done
-}
 # More than $2 bytes of archive written by process $1.
 written_more_than() {
         local w

@@ -17,14 +17,6 @@ mkdir -p "$SRC" "$DEST"
 gen() { openssl enc -aes-128-ctr -K 000102030405060708090a0b0c0d0e0f -iv 00000000000000000000000000000000 \
         -in /dev/zero 2>/dev/null | head -c "$1"; }
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-wait_for() {
-        local end=$(($(now_ms) + $1 * 1000)); shift
-        until "$@"; do
-                [ "$(now_ms)" -ge "$end" ] && return 1
-                sleep 0.02
-        done
-}
 # The worker has the file open and has read more than 8 MiB of it: the
 # size it stores in the header is fixed, the read is under way.
 reading_big() {

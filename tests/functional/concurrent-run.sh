@@ -16,15 +16,6 @@ printf 'small\n' > "$SRC/small"
 t_schedule c "Source=$SRC" "Destination=$DEST"
 LOCK=$DEST/.alexandria-c.lock
 
-now_ms() { echo $(($(date +%s%N) / 1000000)); }
-# wait_for SECONDS COMMAND…: polls until COMMAND succeeds; false on timeout.
-wait_for() {
-        local end=$(($(now_ms) + $1 * 1000)); shift
-        until "$@"; do
-                [ "$(now_ms)" -ge "$end" ] && return 1
-                sleep 0.05
-        done
-}
 # The worker opens data files only after it has taken the lock.
 reading_big() { ls -l "/proc/$1/fd" 2>/dev/null | grep -qF -- "-> $BIG"; }
 lock_is_held() { ! flock -n "$LOCK" true; }

@@ -40,3 +40,14 @@ t_schedule() {
                 printf '%s\n' "$@"
         } > "$ALEXANDRIA_CONFIG_DIR/schedules.d/$name.conf"
 }
+
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# wait_for SECONDS COMMAND…: polls every 20 ms (tests catch a worker mid-read)
+# until COMMAND succeeds; false on timeout.
+wait_for() {
+        local end=$(($(now_ms) + $1 * 1000)); shift
+        until "$@"; do
+                [ "$(now_ms)" -ge "$end" ] && return 1
+                sleep 0.02
+        done
+}
