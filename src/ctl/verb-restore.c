@@ -162,12 +162,11 @@ int verb_restore(int argc, char **argv) {
                 .paths = selected,
                 .mode = arg.list_entries ? RESTORE_LIST : arg.dry_run ? RESTORE_DRY_RUN : RESTORE_EXTRACT,
                 .overwrite = arg.overwrite,
+                .escape_names = isatty(STDOUT_FILENO),
         };
         RestoreStats st;
         r = restore_archive(archive, &o, &st);
-        if (r < 0)
-                return EXIT_FAILED;
-        if (o.mode == RESTORE_EXTRACT)
+        if (o.mode == RESTORE_EXTRACT && (r >= 0 || st.entries > 0))
                 fprintf(stderr, "Restored %llu entries from %s into %s.\n", (unsigned long long) st.entries, archive, target);
         if (st.existing > 0)
                 fprintf(stderr, "%llu existing files were not overwritten (use --overwrite).\n", (unsigned long long) st.existing);
@@ -175,5 +174,9 @@ int verb_restore(int argc, char **argv) {
                 fprintf(stderr, "%llu unsafe entries were refused.\n", (unsigned long long) st.refused);
         if (st.failed > 0)
                 fprintf(stderr, "%llu entries could not be restored.\n", (unsigned long long) st.failed);
-        return st.existing + st.refused + st.failed + st.unmatched > 0 ? EXIT_FAILED : EXIT_OK;
+        if (st.damaged > 0)
+                fprintf(stderr, "%llu damaged entries were not restored (named above).\n", (unsigned long long) st.damaged);
+        if (o.mode == RESTORE_EXTRACT && st.unchecked)
+                fprintf(stderr, "The restored files were not checked against a manifest.\n");
+        return r >= 0 && restore_stats_ok(&st) ? EXIT_OK : EXIT_FAILED;
 }

@@ -71,7 +71,17 @@ ArchiveReader *archive_reader_free(ArchiveReader *r) {
         return NULL;
 }
 
-int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveReader **ret, char **ret_error) {
+/* Plain archives only: lets libarchive skip over entry data it does not
+ * want (restore's first pass, which only needs the headers and the
+ * manifest) instead of reading it. */
+static la_int64_t source_skip(struct archive *a, void *userdata, la_int64_t request) {
+        Source *s = userdata;
+        if (lseek(s->fd, (off_t) request, SEEK_CUR) < 0)
+                return 0;       /* not seekable: libarchive reads instead */
+        return request;
+}
+
+int archive_reader_open_fd(int fd, const CryptKeySource *key, ArchiveReader **ret, char **ret_error) {
         _cleanup_(archive_read_freep) struct archive *a = archive_read_new();
         Source *s;
         int r;
@@ -90,8 +100,10 @@ int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveRead
         reader->source = s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
-        s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (s->fd < 0)
+                return negative_errno();
+        if (lseek(s->fd, 0, SEEK_SET) < 0)
                 return negative_errno();
         r = crypt_is_encrypted(s->fd);
         if (r > 0 && !key)
@@ -101,12 +113,77 @@ int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveRead
         if (r < 0)
                 return r;
 
+        if (!s->reader && archive_read_set_skip_callback(a, source_skip) != ARCHIVE_OK)
+                return -EOPNOTSUPP;
         if (archive_read_open(a, s, NULL, source_read, NULL) != ARCHIVE_OK) {
                 int e = archive_errno(a);
                 return errorf(ret_error, e > 0 ? -e : -EINVAL, archive_reader_error(&(ArchiveReader) { a, s }));
         }
         reader->a = TAKE_PTR(a);
         *ret = TAKE_PTR(reader);
+        return 0;
+}
+
+int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveReader **ret, char **ret_error) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        return archive_reader_open_fd(fd, key, ret, ret_error);
+}
+
+int archive_read_entry_whole(struct archive *a, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, allocated = 0;
+        for (;;) {
+                if (allocated - len < 65536) {
+                        if (allocated >= max)
+                                return -EFBIG;
+                        allocated = allocated ? allocated * 2 : 65536;
+                        char *b = realloc(buf, allocated + 1);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                la_ssize_t n = archive_read_data(a, buf + len, allocated - len);
+                if (n < 0)
+                        return -EBADMSG;
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+int archive_read_entry_data(struct archive *a, uint64_t size, Sha256 *h, archive_data_sink_t sink, void *userdata,
+                            uint8_t ret_digest[static SHA256_LEN]) {
+        uint64_t pos = 0;
+        for (;;) {
+                const void *buf;
+                size_t n;
+                la_int64_t offset;
+                int r = archive_read_data_block(a, &buf, &n, &offset);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r < ARCHIVE_WARN || offset < 0 || (uint64_t) offset < pos)
+                        return -EBADMSG;
+                if ((uint64_t) offset > pos) {
+                        sha256_zeros(h, (uint64_t) offset - pos);
+                        pos = (uint64_t) offset;
+                }
+                sha256_update(h, buf, n);
+                pos += n;
+                if (sink) {
+                        r = sink(userdata, buf, n, offset);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        if (pos < size)
+                sha256_zeros(h, size - pos);
+        sha256_final(h, ret_digest);
         return 0;
 }
 

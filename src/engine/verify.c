@@ -16,57 +16,6 @@ static const char *entry_name(const char *p) {
         return strempty(p);
 }
 
-/* Hashes the entry's logical content: data blocks at their offsets, holes
- * and the tail as zeros. */
-static int hash_entry(struct archive *a, struct archive_entry *e, Sha256 *h, uint8_t digest[static SHA256_LEN]) {
-        uint64_t pos = 0, size = (uint64_t) archive_entry_size(e);
-        for (;;) {
-                const void *buf;
-                size_t n;
-                la_int64_t offset;
-                int r = archive_read_data_block(a, &buf, &n, &offset);
-                if (r == ARCHIVE_EOF)
-                        break;
-                if (r < ARCHIVE_WARN)
-                        return -EBADMSG;
-                if ((uint64_t) offset > pos) {
-                        sha256_zeros(h, (uint64_t) offset - pos);
-                        pos = (uint64_t) offset;
-                }
-                sha256_update(h, buf, n);
-                pos += n;
-        }
-        if (pos < size)
-                sha256_zeros(h, size - pos);
-        sha256_final(h, digest);
-        return 0;
-}
-
-static int read_all(struct archive *a, char **ret, size_t *ret_len) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, allocated = 0;
-        for (;;) {
-                if (allocated - len < 65536) {
-                        if (allocated >= MANIFEST_MAX)
-                                return -EFBIG;
-                        allocated = allocated ? allocated * 2 : 65536;
-                        char *b = realloc(buf, allocated);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                }
-                la_ssize_t n = archive_read_data(a, buf + len, allocated - len);
-                if (n < 0)
-                        return -EBADMSG;
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
 int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *ret) {
         _cleanup_(archive_reader_freep) ArchiveReader *reader = NULL;
         _cleanup_(manifest_done) Manifest actual = {}, expected = {};
@@ -100,7 +49,7 @@ int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *re
                         res.entries++;
                 }
                 if (streq(name, MANIFEST_NAME) && archive_entry_filetype(e) == AE_IFREG) {
-                        r = read_all(a, &manifest_text, &manifest_len);
+                        r = archive_read_entry_whole(a, MANIFEST_MAX, &manifest_text, &manifest_len);
                         if (r == -ENOMEM)
                                 goto oom;
                         if (r < 0) {
@@ -114,7 +63,7 @@ int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *re
                 const char *link = archive_entry_hardlink(e);
                 char type = link ? 'h' : manifest_type_from_filetype(archive_entry_filetype(e));
                 uint64_t size = type == 'f' ? (uint64_t) archive_entry_size(e) : 0;
-                if (type == 'f' && hash_entry(a, e, &h, digest) < 0) {
+                if (type == 'f' && archive_read_entry_data(a, size, &h, NULL, NULL, digest) < 0) {
                         r = ARCHIVE_FATAL;
                         break;
                 }

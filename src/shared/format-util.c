@@ -56,3 +56,58 @@ uint64_t now_realtime_usec(void) {
 uint64_t now_monotonic_usec(void) {
         return now_usec(CLOCK_MONOTONIC);
 }
+
+size_t utf8_sequence_length(const char *s) {
+        const unsigned char *p = (const unsigned char *) s;
+        unsigned char c = p[0];
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (c >= 0xe0 && c <= 0xef) {
+                if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+                        return 0;
+                if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f))
+                        return 0;
+                return 3;
+        }
+        if (c >= 0xf0 && c <= 0xf4) {
+                if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+                        return 0;
+                if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+                        return 0;
+                return 4;
+        }
+        return 0;
+}
+
+void fputs_escaped(const char *s, FILE *f) {
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                size_t n = utf8_sequence_length((const char *) p);
+                if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+                        fprintf(f, "\\x%02x", *p);
+                        p++;
+                } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+                        fprintf(f, "\\u%04x", p[1]);
+                        p += 2;
+                } else {
+                        fwrite(p, 1, n, f);
+                        p += n;
+                }
+        }
+}
+
+char *strdup_escaped(const char *s) {
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f)
+                return NULL;
+        fputs_escaped(s, f);
+        if (fclose(f) != 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
