@@ -19,9 +19,12 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <fts.h>
+#include <linux/magic.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <sys/file.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -275,6 +278,17 @@ static int copy_data(Run *run, struct archive_entry *entry, int fd, const struct
         struct stat after;
         int r;
 
+        /* procfs files say 0 bytes whatever they hold: the header is written,
+         * so their content cannot be stored. Say so rather than store it
+         * empty in silence. */
+        if (size == 0) {
+                char c;
+                if (pread(fd, &c, 1, 0) > 0)
+                        warn(run, path, "%s: reports a size of 0 bytes but has content (a /proc file?); "
+                             "archived empty", path);
+                return 0;
+        }
+
         while (done < size) {
                 size_t want = (size_t) MIN((uint64_t) READ_BUFFER_SIZE, size - done);
 
@@ -319,6 +333,10 @@ static int copy_data(Run *run, struct archive_entry *entry, int fd, const struct
         if (read_error < 0)
                 warn(run, path, "%s: read error after %" PRIu64 " of %" PRIu64 " bytes: %s; "
                      "the entry holds the bytes read, then zeros", path, done, size, strerror(-read_error));
+        else if (done < size && (uint64_t) after.st_size >= size)
+                /* sysfs: every file says 4096 bytes and holds a few */
+                warn(run, path, "%s: holds only %" PRIu64 " of the %" PRIu64 " bytes its size says (a /sys file?); "
+                     "the entry holds them, then zeros up to %" PRIu64 " bytes", path, done, size, size);
         else if (done < size)
                 warn(run, path, "%s: shrank from %" PRIu64 " to %" PRIu64 " bytes while being read; "
                      "the entry holds the first %" PRIu64 " bytes, then zeros up to %" PRIu64 " bytes",
@@ -338,6 +356,13 @@ static int copy_data(Run *run, struct archive_entry *entry, int fd, const struct
 }
 
 /* ---- the walk ---- */
+
+/* Empty files are not opened, except on procfs, whose files all say 0
+ * bytes: copy_data() then finds out whether one holds something. */
+static bool on_procfs(const char *path, const struct stat *st) {
+        struct statfs sfs;
+        return major(st->st_dev) == 0 && statfs(path, &sfs) >= 0 && sfs.f_type == PROC_SUPER_MAGIC;
+}
 
 static int skip_entry(struct archive *disk, void *userdata, struct archive_entry *entry) {
         Run *run = userdata;
@@ -402,7 +427,7 @@ static int write_entry(Run *run, struct archive_entry *entry, int fd, const stru
         const char *link = archive_entry_hardlink(entry);
         char type = link ? 'h' : manifest_type_from_filetype(archive_entry_filetype(entry));
         uint64_t size = type == 'f' ? (uint64_t) archive_entry_size(entry) : 0;
-        if (fd >= 0 && size > 0) {
+        if (fd >= 0 && type == 'f') {
                 r = copy_data(run, entry, fd, st);
                 if (r < 0)
                         return r;
@@ -574,7 +599,7 @@ static int walk_source(Run *run, const char *given) {
                 _cleanup_close_ int fd = -EBADF;
                 const struct stat *st = e->fts_statp;
                 struct stat opened;
-                if (e->fts_info == FTS_F && S_ISREG(st->st_mode) && st->st_size > 0) {
+                if (e->fts_info == FTS_F && S_ISREG(st->st_mode) && (st->st_size > 0 || on_procfs(e->fts_accpath, st))) {
                         if (open_regular(run, e->fts_path, st, &fd, &opened) < 0)
                                 continue;       /* warned, skipped */
                         st = &opened;
