@@ -91,6 +91,14 @@ int verb_backups(int argc, char **argv) {
         return ret;
 }
 
+/* The verdict is the point of verify: one that cannot be written is a failure. */
+static int verify_verdict_written(void) {
+        if (fflush(stdout) == 0 && !ferror(stdout))
+                return EXIT_OK;
+        log_error_errno(errno > 0 ? -errno : -EIO, "Cannot write to standard output: %m");
+        return EXIT_FAILED;
+}
+
 static int verify_one(const char *archive, const Schedule *s) {
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
         VerifyResult res;
@@ -104,10 +112,11 @@ static int verify_one(const char *archive, const Schedule *s) {
                        (unsigned long long) res.entries, (unsigned long long) res.missing,
                        (unsigned long long) res.extra, (unsigned long long) res.corrupt,
                        res.has_manifest ? "" : "; no manifest");
+                (void) verify_verdict_written();
                 return EXIT_FAILED;
         }
         printf("%s: OK (%llu entries match the manifest)\n", archive, (unsigned long long) res.entries);
-        return EXIT_OK;
+        return verify_verdict_written();
 }
 
 static int verify_newest(const Schedule *s) {
