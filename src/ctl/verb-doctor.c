@@ -127,8 +127,49 @@ static void fix(Doctor *d, Check *c, const char *format, ...) {
 
 /* ---- output --------------------------------------------------------------- */
 
+/* The length of the well-formed UTF-8 sequence at P (1-4), or 0 if P starts
+ * none (a stray continuation byte, an overlong form, a surrogate, more than
+ * U+10FFFF, or a sequence cut short by the terminating NUL). */
+static size_t utf8_sequence(const unsigned char *p) {
+        unsigned char c = p[0];
+
+        if (c < 0x80)
+                return 1;
+        if (c >= 0xc2 && c <= 0xdf)
+                return (p[1] & 0xc0) == 0x80 ? 2 : 0;
+        if (c >= 0xe0 && c <= 0xef) {
+                if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+                        return 0;
+                if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f))
+                        return 0;
+                return 3;
+        }
+        if (c >= 0xf0 && c <= 0xf4) {
+                if ((p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
+                        return 0;
+                if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] > 0x8f))
+                        return 0;
+                return 4;
+        }
+        return 0;
+}
+
 static void put_text(FILE *f, const char *s) {
-        fputs_escaped(s, f);
+        for (const unsigned char *p = (const unsigned char *) s; *p;) {
+                size_t n = utf8_sequence(p);
+                /* C0 and C1 controls, DEL, and bytes that are not UTF-8: a
+                 * terminal must not act on them. */
+                if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
+                        fprintf(f, "\\x%02x", *p);
+                        p++;
+                } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
+                        fprintf(f, "\\u%04x", p[1]);
+                        p += 2;
+                } else {
+                        fwrite(p, 1, n, f);
+                        p += n;
+                }
+        }
 }
 
 static void put_json_string(FILE *f, const char *s) {
@@ -138,7 +179,7 @@ static void put_json_string(FILE *f, const char *s) {
         }
         fputc('"', f);
         for (const unsigned char *p = (const unsigned char *) s; *p;) {
-                size_t n = utf8_sequence_length((const char *) p);
+                size_t n = utf8_sequence(p);
                 if (n == 0) {
                         fputs("\\ufffd", f);
                         p++;

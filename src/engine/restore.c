@@ -30,7 +30,7 @@
 
 #include "archive-read.h"
 #include "archive-util.h"
-#include "format-util.h"
+#include "escape.h"
 #include "log.h"
 #include "manifest.h"
 #include "path-util.h"
@@ -40,10 +40,15 @@
 #define TEMP_PREFIX ".alexandria-restore-"
 
 char *restore_path_argument(const char *arg) {
-        while (*arg == '/')
-                arg++;
-        while (arg[0] == '.' && arg[1] == '/')
-                arg += 2;
+        /* "/./etc", ".//etc": any mix of leading slashes and "./" */
+        for (;;) {
+                if (*arg == '/')
+                        arg++;
+                else if (arg[0] == '.' && arg[1] == '/')
+                        arg += 2;
+                else
+                        break;
+        }
         char *p = path_normalize(*arg ? arg : ".");
         return p;
 }
@@ -86,12 +91,17 @@ bool restore_name_selected(const char *name, char **paths) {
 /* One component at a time, for kernels without openat2 (before 5.6) and
  * sandboxes whose seccomp filter refuses it: each directory is opened
  * O_PATH|O_NOFOLLOW and checked to be a directory before the next step. */
-static int open_beneath_walk(int dir_fd, const char *path, int flags) {
+int restore_open_beneath_walk(int dir_fd, const char *path, int flags) {
         _cleanup_close_ int cur = -EBADF;
         const char *p = path;
 
+        if (path[0] == 0)
+                return -ENOENT;
         if (path[0] == '/')
                 return -EXDEV;
+        /* "dir/" names a directory, as it does for the kernel */
+        if (endswith(path, "/"))
+                flags |= O_DIRECTORY;
         for (;;) {
                 size_t n = strcspn(p, "/");
                 const char *next = p + n;
@@ -110,21 +120,23 @@ static int open_beneath_walk(int dir_fd, const char *path, int flags) {
                 if (!component)
                         return -ENOMEM;
                 const char *c = n == 0 ? "." : component;
+                /* The last one as openat2 would: O_NOFOLLOW gives ELOOP for a
+                 * symlink, or with O_PATH the symlink itself. */
                 int fd = openat(at, c, last ? flags | O_NOFOLLOW | O_CLOEXEC : O_PATH | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0)
                         return negative_errno();
+                if (last)
+                        return fd;
                 struct stat st;
                 if (fstat(fd, &st) < 0) {
                         int r = negative_errno();
                         safe_close(fd);
                         return r;
                 }
-                if (S_ISLNK(st.st_mode) || (!last && !S_ISDIR(st.st_mode))) {
+                if (!S_ISDIR(st.st_mode)) {
                         safe_close(fd);
                         return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
                 }
-                if (last)
-                        return fd;
                 safe_close(cur);
                 cur = fd;
                 p = next;
@@ -148,7 +160,7 @@ int restore_open_beneath(int dir_fd, const char *path, int flags) {
                 log_debug("openat2() is not available (%m); walking paths one component at a time.");
                 no_openat2 = errno == ENOSYS;
         }
-        return open_beneath_walk(dir_fd, path, flags);
+        return restore_open_beneath_walk(dir_fd, path, flags);
 }
 
 /* ---- a small map of names ------------------------------------------------- */
@@ -358,7 +370,7 @@ static int check_parents(int to_fd, const char *name) {
 
 static void put_name(const char *s, bool escape) {
         if (escape)
-                fputs_escaped(s, stdout);
+                put_text(stdout, s);
         else
                 fputs(s, stdout);
 }
@@ -538,8 +550,8 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
         const char *disk_link = NULL;
         int r;
 
-        _cleanup_free_ char *shown = strdup_escaped(name);
-        _cleanup_free_ char *shown_link = link ? strdup_escaped(link) : NULL;
+        _cleanup_free_ char *shown = text_escape(name);
+        _cleanup_free_ char *shown_link = link ? text_escape(link) : NULL;
         if (!shown || (link && !shown_link))
                 return log_oom();
 
@@ -652,7 +664,7 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
  * at: written (and checked) under a temporary name in the target, removed
  * at the end, when the links hold it. */
 static int stash_entry(Restore *x, struct archive_entry *e, const char *name) {
-        _cleanup_free_ char *shown = strdup_escaped(name);
+        _cleanup_free_ char *shown = text_escape(name);
         if (!shown)
                 return log_oom();
         if (!restore_name_is_safe(name) || archive_entry_filetype(e) != AE_IFREG)
@@ -739,7 +751,7 @@ static void report_missing(Restore *x) {
                 const ManifestEntry *m = &x->manifest.entries[i];
                 if (x->seen[i] || !restore_name_selected(m->path, x->o->paths))
                         continue;
-                _cleanup_free_ char *shown = strdup_escaped(m->path);
+                _cleanup_free_ char *shown = text_escape(m->path);
                 log_error("Damaged archive: %s is in the manifest, but not in %s; not restored.", shown ?: m->path, x->archive);
                 x->st.damaged++;
         }
@@ -830,7 +842,7 @@ int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *
 
         for (size_t i = 0; i < npaths && r >= 0; i++)
                 if (!matched[i]) {
-                        _cleanup_free_ char *shown = strdup_escaped(o->paths[i]);
+                        _cleanup_free_ char *shown = text_escape(o->paths[i]);
                         log_error("No entry '%s' in %s.", shown ?: o->paths[i], archive);
                         x.st.unmatched++;
                 }

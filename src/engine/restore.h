@@ -69,3 +69,5 @@ bool restore_name_selected(const char *name, char **paths);
  * has it, else (ENOSYS, or EPERM from a seccomp filter) one O_NOFOLLOW
  * component at a time. -ELOOP for a symlink, -EXDEV for "..". */
 int restore_open_beneath(int dir_fd, const char *path, int flags);
+/* The component walk alone (for the tests: it must agree with openat2). */
+int restore_open_beneath_walk(int dir_fd, const char *path, int flags);

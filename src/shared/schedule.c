@@ -192,6 +192,23 @@ bad:
         return errorf(ret_error, -EINVAL, "%s=%s is not a time span (seconds, or a number with s, min, h or d, at most a year)", key, v);
 }
 
+/* V without "//", "/./" and a trailing "/". "/srv/\\/" becomes "/srv/\\" and
+ * "/srv/x /" "/srv/x ", which the file cannot hold: written back, one would
+ * continue the line, the other lose its space. */
+static int normalize_value(const char *key, const char *v, char **ret, char **ret_error) {
+        char *p = path_normalize(v);
+        if (!p)
+                return -ENOMEM;
+        size_t n = strlen(p);
+        if (n > 0 && (p[n - 1] == '\\' || isspace((unsigned char) p[n - 1]))) {
+                const char *what = p[n - 1] == '\\' ? "backslash" : "space";
+                free(p);
+                return errorf(ret_error, -EINVAL, "%s=%s ends in a %s, which a schedule file cannot hold", key, v, what);
+        }
+        *ret = p;
+        return 0;
+}
+
 static int path_value(const char *key, const char *v, char **ret, char **ret_error) {
         if (isempty(v))
                 return errorf(ret_error, -EINVAL, "%s= is empty: give an absolute path", key);
@@ -202,11 +219,7 @@ static int path_value(const char *key, const char *v, char **ret, char **ret_err
         /* ".." would end up in archive entry names, which restore refuses. */
         if (strstr(v, "/../") || endswith(v, "/.."))
                 return errorf(ret_error, -EINVAL, "%s=%s contains a '..' component; give the path without it", key, v);
-        char *p = path_normalize(v);
-        if (!p)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
+        return normalize_value(key, v, ret, ret_error);
 }
 
 static int key_source(Schedule *s, const char *key, const char *v, char **ret_error) {
@@ -226,9 +239,10 @@ static int key_exclude(Schedule *s, const char *key, const char *v, char **ret_e
                 return errorf(ret_error, -EINVAL, "%s= is empty: give a glob such as *.tmp", key);
         /* "cache/" and "//srv//x" mean "cache" and "/srv/x": a pattern that
          * can never match would silently exclude nothing. */
-        char *p = path_normalize(v);
-        if (!p)
-                return -ENOMEM;
+        char *p;
+        int r = normalize_value(key, v, &p, ret_error);
+        if (r < 0)
+                return r;
         return strv_push(&s->excludes, p);
 }
 
