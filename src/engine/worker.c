@@ -8,27 +8,8 @@
 #include "log.h"
 #include "path-util.h"
 #include "record.h"
+#include "schedule-dir.h"
 #include "worker.h"
-
-static int load(const Paths *paths, const char *name, Schedule **ret, char **ret_error) {
-        _cleanup_free_ char *file = NULL, *path = NULL;
-        int r;
-
-        if (!schedule_name_is_valid(name))
-                return errorf(ret_error, -EINVAL,
-                              "Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit.",
-                              name, SCHEDULE_NAME_MAX);
-        if (asprintf(&file, "%s.conf", name) < 0 || !(path = path_join(paths->schedules_dir, file)))
-                return -ENOMEM;
-
-        r = schedule_load(path, paths->default_destination, paths->owner, ret, ret_error);
-        if (r == -ENOENT) {
-                free(*ret_error);
-                *ret_error = NULL;
-                return errorf(ret_error, r, "No schedule '%s': %s does not exist.", name, path);
-        }
-        return r;
-}
 
 /* Encryption=yes: the key comes as the systemd credential "alexandria.key"
  * (LoadCredential= in the generated drop-in), or from KeyFile= itself. */
@@ -104,7 +85,7 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         BackupResult res = { .start_usec = now_realtime_usec() };
         int r, code;
 
-        r = load(paths, name, &s, &res.error);
+        r = schedule_load_name(paths->schedules_dir, name, paths->default_destination, paths->owner, &s, &res.error);
         if (r < 0) {
                 /* Nothing ran: the schedule is wrong, which is bad input (2)
                  * and changes nothing, not even the run records; status
