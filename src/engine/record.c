@@ -35,6 +35,7 @@ void record_done(RunRecord *r) {
         free(r->archive);
         strv_free(r->warning_messages);
         free(r->error);
+        free(r->shrunk);
         *r = RUN_RECORD_NULL;
 }
 
@@ -90,6 +91,7 @@ int record_format(const RunRecord *r, char **ret) {
                 put(f, "WARNING", *w);
         put_u64(f, "PRUNED", r->pruned);
         put(f, "ERROR", r->error);
+        put(f, "SHRUNK", r->shrunk);
 
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -184,6 +186,8 @@ int record_parse(const char *text, RunRecord *ret) {
                         k = parse_u64(v, &r.pruned);
                 else if (streq(key, "ERROR"))
                         k = set_string(&r.error, v);
+                else if (streq(key, "SHRUNK"))
+                        k = set_string(&r.shrunk, v);
                 /* else: a key of a newer version */
         }
         if (k < 0)

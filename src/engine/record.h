@@ -39,6 +39,7 @@ typedef struct RunRecord {
         uint64_t files, bytes_read, archive_bytes, warnings, pruned;
         char **warning_messages;        /* the first few, NULL-terminated */
         char *error;                    /* why it failed */
+        char *shrunk;                   /* ShrinkWarn=: "12 files, 4 KiB read; usually …" */
 } RunRecord;
 
 #define RUN_RECORD_NULL (RunRecord) { .result = _RUN_RESULT_INVALID }

@@ -60,10 +60,22 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .warning_messages = res->warnings,
                 .pruned = res->pruned,
                 .error = res->error,
+                .shrunk = res->shrunk,
         };
         int r = record_save(paths->state_dir, &rec);
         if (r < 0)
                 log_warning_errno(r, "Cannot write the run record of %s in %s: %m", name, paths->state_dir);
+}
+
+/* What the earlier runs read, from their records. */
+static void usual_of(const Paths *paths, const char *name, RunUsual *ret) {
+        RunRecord *list = NULL;
+        size_t n = 0;
+        /* failed runs are skipped: look back further than SHRINK_HISTORY */
+        if (record_list(paths->state_dir, name, 4 * SHRINK_HISTORY, &list, &n) < 0)
+                n = 0;
+        shrink_usual(list, n, ret);
+        record_list_free(list, n);
 }
 
 static void print_summary(const char *name, const BackupResult *res) {
@@ -74,6 +86,8 @@ static void print_summary(const char *name, const BackupResult *res) {
                 format_bytes(bytes, res->stats.bytes),
                 format_bytes(abytes, res->stats.archive_bytes),
                 format_duration(dur, res->duration_usec));
+        if (res->shrunk)
+                fprintf(stderr, "  It read far less than usual: %s; older archives were not pruned.\n", res->shrunk);
         if (res->stats.warnings > 0)
                 fprintf(stderr, "  with %" PRIu64 " warning%s (see above).\n",
                         res->stats.warnings, res->stats.warnings == 1 ? "" : "s");
@@ -102,9 +116,11 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
 
         r = load_key(s, &key, &res.error);
         if (r >= 0) {
+                BackupInput in = { .key = key, .cb = cb };
+                usual_of(paths, name, &in.usual);
                 free(res.error);
                 res.error = NULL;
-                r = backup_run(s, key, cb, &res);
+                r = backup_run(s, &in, &res);
         } else {
                 EventFields f = EVENT_FIELDS_INIT(name);
                 f.error = r;
