@@ -126,7 +126,7 @@ static int verify_one(const char *archive, const Schedule *s) {
         VerifyResult res;
         if (ctl_load_key(s, archive, &key) < 0)
                 return EXIT_FAILED;
-        int r = verify_archive(archive, key, &res);
+        int r = verify_archive(archive, key, archive_report_log, NULL, &res);
         if (r < 0)
                 return EXIT_FAILED;
         if (!verify_result_ok(&res)) {

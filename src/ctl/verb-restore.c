@@ -163,6 +163,7 @@ int verb_restore(int argc, char **argv) {
                 .mode = arg.list_entries ? RESTORE_LIST : arg.dry_run ? RESTORE_DRY_RUN : RESTORE_EXTRACT,
                 .overwrite = arg.overwrite,
                 .escape_names = isatty(STDOUT_FILENO),
+                .report = archive_report_log,
         };
         RestoreStats st;
         r = restore_archive(archive, &o, &st);

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <stdarg.h>
 
 #include "archive-read.h"
 #include "archive-util.h"
+#include "log.h"
 #include "manifest.h"
 
 /* What libarchive reads from: the file, decrypted on the way when it is
@@ -217,4 +219,26 @@ int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t 
         }
         *ret = n;
         return 0;
+}
+
+void archive_report_log(int level, const char *message, void *userdata) {
+        log_full_errno(level, 0, "%s", message);
+}
+
+int archive_reportf(archive_report_t report, void *userdata, int level, int error, const char *format, ...) {
+        _cleanup_free_ char *message = NULL;
+        va_list ap;
+
+        if (error != 0)
+                errno = error < 0 ? -error : error;
+        va_start(ap, format);
+        int k = vasprintf(&message, format, ap);
+        va_end(ap);
+        if (k < 0)
+                return error;
+        if (report)
+                report(level, message, userdata);
+        else
+                log_debug("%s", message);
+        return error;
 }

@@ -50,3 +50,13 @@ typedef int (*archive_data_sink_t)(void *userdata, const void *buf, size_t n, in
  * or what SINK returned. */
 int archive_read_entry_data(struct archive *a, uint64_t size, Sha256 *h, archive_data_sink_t sink, void *userdata,
                             uint8_t ret_digest[static SHA256_LEN]);
+
+/* Engine code does not log: restore and verify hand each message (an entry
+ * refused or damaged, the archive unreadable) to their caller, which logs it
+ * (archive_report_log does) or keeps it. LEVEL is a syslog level. */
+typedef void (*archive_report_t)(int level, const char *message, void *userdata);
+void archive_report_log(int level, const char *message, void *userdata);
+/* Formats and hands a message to REPORT (none: log_debug). ERROR (a negative
+ * errno, or 0) is what %m names; returns ERROR, for "return archive_reportf(…)". */
+int archive_reportf(archive_report_t report, void *userdata, int level, int error, const char *format, ...)
+        _printf_(5, 6);

@@ -262,6 +262,9 @@ typedef struct Restore {
         Sha256 hash;
 } Restore;
 
+#define say_o(o, level, error, ...) archive_reportf((o)->report, (o)->userdata, level, error, __VA_ARGS__)
+#define say(x, level, error, ...) say_o((x)->o, level, error, __VA_ARGS__)
+
 static void restore_done(Restore *x) {
         manifest_done(&x->manifest);
         free(x->seen);
@@ -301,7 +304,7 @@ static int scan_archive(Restore *x) {
 
         r = archive_reader_open_fd(x->archive_fd, x->o->key, &reader, &error);
         if (r < 0)
-                return log_error_errno(r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
+                return say(x, LOG_ERR, r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
         while ((r = archive_read_next_header(reader->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
                 const char *name = strempty(restore_entry_name(archive_entry_pathname(e)));
                 const char *link = restore_entry_name(archive_entry_hardlink(e));
@@ -310,38 +313,38 @@ static int scan_archive(Restore *x) {
                 if (streq(name, MANIFEST_NAME) && archive_entry_filetype(e) == AE_IFREG && !link) {
                         r = archive_read_entry_whole(reader->a, MANIFEST_MAX, &text, &len);
                         if (r == -ENOMEM)
-                                return log_oom();
+                                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
                         if (r < 0)
                                 break;
                         continue;
                 }
                 if (link && restore_name_selected(name, x->o->paths) && !restore_name_selected(link, x->o->paths) &&
                     written_put(&x->wanted, link, NULL) < 0)
-                        return log_oom();
+                        return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         }
         if (r != ARCHIVE_EOF) {
-                log_error("Cannot read %s to its end (%s): what can be read is restored, but cannot be checked against the manifest.",
+                say(x, LOG_ERR, 0, "Cannot read %s to its end (%s): what can be read is restored, but cannot be checked against the manifest.",
                           x->archive, archive_reader_error(reader));
                 x->st.unchecked = true;
                 return 0;
         }
         if (!text) {
-                log_warning("%s has no manifest (%s): the restored files cannot be checked.", x->archive, MANIFEST_NAME);
+                say(x, LOG_WARNING, 0, "%s has no manifest (%s): the restored files cannot be checked.", x->archive, MANIFEST_NAME);
                 x->st.unchecked = true;
                 return 0;
         }
         size_t bad_line = 0;
         r = manifest_parse(text, len, &x->manifest, &bad_line);
         if (r == -ENOMEM)
-                return log_oom();
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         if (r < 0) {
-                log_error("The manifest of %s is damaged at line %zu: the restored files cannot be checked.", x->archive, bad_line);
+                say(x, LOG_ERR, 0, "The manifest of %s is damaged at line %zu: the restored files cannot be checked.", x->archive, bad_line);
                 x->st.unchecked = x->st.manifest_damaged = true;
                 return 0;
         }
         manifest_sort(&x->manifest);
         x->seen = calloc(x->manifest.n + 1, sizeof *x->seen);
-        return x->seen ? 0 : log_oom();
+        return x->seen ? 0 : say(x, LOG_ERR, -ENOMEM, "Out of memory.");
 }
 
 /* The parent directories of NAME are either missing (libarchive creates
@@ -494,15 +497,15 @@ static int write_temporary(Restore *x, struct archive_entry *e, const char *show
                 archive_entry_copy_hardlink(e, NULL);
         r = archive_write_header(x->out, e);
         if (r == ARCHIVE_FATAL)
-                return log_error_errno(-EIO, "Cannot restore into %s: %s", target, archive_error_string(x->out));
+                return say(x, LOG_ERR, -EIO, "Cannot restore into %s: %s", target, archive_error_string(x->out));
         if (r < ARCHIVE_WARN) {
-                log_error("Cannot restore %s/%s: %s", target, shown, archive_error_string(x->out) ?: "unknown error");
+                say(x, LOG_ERR, 0, "Cannot restore %s/%s: %s", target, shown, archive_error_string(x->out) ?: "unknown error");
                 x->st.failed++;
                 remove_temporary(x, temp);
                 return 0;
         }
         if (r == ARCHIVE_WARN)
-                log_warning("%s/%s: %s", target, shown, archive_error_string(x->out));
+                say(x, LOG_WARNING, 0, "%s/%s: %s", target, shown, archive_error_string(x->out));
 
         if (!disk_link && archive_entry_filetype(e) == AE_IFREG) {
                 uint8_t digest[SHA256_LEN];
@@ -513,33 +516,33 @@ static int write_temporary(Restore *x, struct archive_entry *e, const char *show
                         (void) archive_write_finish_entry(x->out);
                         remove_temporary(x, temp);
                         x->st.damaged++;
-                        return log_error_errno(-EBADMSG, "Cannot read %s: %s; %s/%s was not restored.", x->archive,
+                        return say(x, LOG_ERR, -EBADMSG, "Cannot read %s: %s; %s/%s was not restored.", x->archive,
                                                archive_reader_error(x->reader), target, shown);
                 }
                 if (r < 0) {
                         (void) archive_write_finish_entry(x->out);
                         remove_temporary(x, temp);
-                        log_error_errno(r, "Cannot write %s/%s: %s", target, shown, archive_error_string(x->out) ?: strerror(-r));
+                        say(x, LOG_ERR, r, "Cannot write %s/%s: %s", target, shown, archive_error_string(x->out) ?: strerror(-r));
                         x->st.failed++;
                         return 0;
                 }
                 if (expected && memcmp(digest, expected->digest, SHA256_LEN) != 0) {
                         (void) archive_write_finish_entry(x->out);
                         remove_temporary(x, temp);
-                        log_error("Damaged in the archive: %s (its content differs from its SHA-256 in the manifest); not restored.", shown);
+                        say(x, LOG_ERR, 0, "Damaged in the archive: %s (its content differs from its SHA-256 in the manifest); not restored.", shown);
                         x->st.damaged++;
                         return 0;
                 }
         }
         r = archive_write_finish_entry(x->out);
         if (r < ARCHIVE_WARN) {
-                log_error("Cannot finish %s/%s: %s", target, shown, archive_error_string(x->out) ?: "unknown error");
+                say(x, LOG_ERR, 0, "Cannot finish %s/%s: %s", target, shown, archive_error_string(x->out) ?: "unknown error");
                 remove_temporary(x, temp);
                 x->st.failed++;
                 return 0;
         }
         if (r == ARCHIVE_WARN)
-                log_warning("%s/%s: %s", target, shown, archive_error_string(x->out));
+                say(x, LOG_WARNING, 0, "%s/%s: %s", target, shown, archive_error_string(x->out));
         return 1;
 }
 
@@ -553,21 +556,21 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
         _cleanup_free_ char *shown = text_escape(name);
         _cleanup_free_ char *shown_link = link ? text_escape(link) : NULL;
         if (!shown || (link && !shown_link))
-                return log_oom();
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
 
         if (!restore_name_is_safe(name)) {
-                log_error("Refusing entry '%s': absolute path or '..' component.", shown);
+                say(x, LOG_ERR, 0, "Refusing entry '%s': absolute path or '..' component.", shown);
                 x->st.refused++;
                 return 0;
         }
         if (link && !restore_name_is_safe(link)) {
-                log_error("Refusing hard link '%s' to '%s': the target is outside %s.", shown, shown_link, o->target);
+                say(x, LOG_ERR, 0, "Refusing hard link '%s' to '%s': the target is outside %s.", shown, shown_link, o->target);
                 x->st.refused++;
                 return 0;
         }
         r = check_parents(x->to_fd, name);
         if (r < 0) {
-                log_error("Refusing entry '%s': a directory on its path is a symlink or not a directory (%s).", shown, strerror(-r));
+                say(x, LOG_ERR, 0, "Refusing entry '%s': a directory on its path is a symlink or not a directory (%s).", shown, strerror(-r));
                 x->st.refused++;
                 return 0;
         }
@@ -578,7 +581,7 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
                 struct stat lst;
                 int fd = disk_link ? restore_open_beneath(x->to_fd, disk_link, O_PATH) : -ENOENT;
                 if (fd < 0 || fstat(fd, &lst) < 0 || !S_ISREG(lst.st_mode)) {
-                        log_error("Refusing hard link '%s' to '%s': that is no regular file this restore wrote into %s.",
+                        say(x, LOG_ERR, 0, "Refusing hard link '%s' to '%s': that is no regular file this restore wrote into %s.",
                                   shown, shown_link, o->target);
                         safe_close(fd);
                         x->st.refused++;
@@ -589,14 +592,14 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
 
         bool is_dir = archive_entry_filetype(e) == AE_IFDIR && !link;
         if (!is_dir && endswith(name, "/")) {
-                log_error("Refusing entry '%s': only a directory's name may end in '/'.", shown);
+                say(x, LOG_ERR, 0, "Refusing entry '%s': only a directory's name may end in '/'.", shown);
                 x->st.refused++;
                 return 0;
         }
         struct stat existing;
         if (x->to_fd >= 0 && fstatat(x->to_fd, name, &existing, AT_SYMLINK_NOFOLLOW) >= 0 &&
             !(S_ISDIR(existing.st_mode) && is_dir) && !o->overwrite) {
-                log_warning("Not overwriting %s/%s (use --overwrite).", o->target, shown);
+                say(x, LOG_WARNING, 0, "Not overwriting %s/%s (use --overwrite).", o->target, shown);
                 x->st.existing++;
                 return 0;
         }
@@ -613,7 +616,7 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
                 expected = manifest_find(x, name);
                 const char *why = manifest_disagrees(expected, type, link, (uint64_t) MAX(archive_entry_size(e), 0));
                 if (why) {
-                        log_error("Damaged in the archive: %s (%s); not restored.", shown, why);
+                        say(x, LOG_ERR, 0, "Damaged in the archive: %s (%s); not restored.", shown, why);
                         x->st.damaged++;
                         return 0;
                 }
@@ -625,37 +628,37 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
                 archive_entry_copy_pathname(e, name);
                 r = archive_write_header(x->out, e);
                 if (r == ARCHIVE_FATAL)
-                        return log_error_errno(-EIO, "Cannot restore into %s: %s", o->target, archive_error_string(x->out));
+                        return say(x, LOG_ERR, -EIO, "Cannot restore into %s: %s", o->target, archive_error_string(x->out));
                 if (r < ARCHIVE_WARN || archive_write_finish_entry(x->out) < ARCHIVE_WARN) {
-                        log_error("Cannot restore %s/%s: %s", o->target, shown, archive_error_string(x->out) ?: "unknown error");
+                        say(x, LOG_ERR, 0, "Cannot restore %s/%s: %s", o->target, shown, archive_error_string(x->out) ?: "unknown error");
                         x->st.failed++;
                         return 0;
                 }
                 if (r == ARCHIVE_WARN)
-                        log_warning("%s/%s: %s", o->target, shown, archive_error_string(x->out));
+                        say(x, LOG_WARNING, 0, "%s/%s: %s", o->target, shown, archive_error_string(x->out));
         } else {
                 _cleanup_free_ char *temp = temporary_name(name);
                 if (!temp)
-                        return log_oom();
+                        return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
                 r = write_temporary(x, e, shown, temp, disk_link, expected);
                 if (r <= 0)
                         return r;
                 r = rename_into_place(x, temp, name);
                 if (r == -EEXIST) {
                         remove_temporary(x, temp);
-                        log_warning("Not overwriting %s/%s (use --overwrite).", o->target, shown);
+                        say(x, LOG_WARNING, 0, "Not overwriting %s/%s (use --overwrite).", o->target, shown);
                         x->st.existing++;
                         return 0;
                 }
                 if (r < 0) {
                         remove_temporary(x, temp);
-                        log_error_errno(r, "Cannot put %s/%s in place: %m", o->target, shown);
+                        say(x, LOG_ERR, r, "Cannot put %s/%s in place: %m", o->target, shown);
                         x->st.failed++;
                         return 0;
                 }
         }
         if (written_put(&x->written, name, NULL) < 0)
-                return log_oom();
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         x->st.entries++;
         return 0;
 }
@@ -666,7 +669,7 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
 static int stash_entry(Restore *x, struct archive_entry *e, const char *name) {
         _cleanup_free_ char *shown = text_escape(name);
         if (!shown)
-                return log_oom();
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         if (!restore_name_is_safe(name) || archive_entry_filetype(e) != AE_IFREG)
                 return 0;       /* the links to it are refused */
 
@@ -675,20 +678,20 @@ static int stash_entry(Restore *x, struct archive_entry *e, const char *name) {
                 expected = manifest_find(x, name);
                 const char *why = manifest_disagrees(expected, 'f', NULL, (uint64_t) MAX(archive_entry_size(e), 0));
                 if (why) {
-                        log_error("Damaged in the archive: %s (%s); the hard links to it are not restored.", shown, why);
+                        say(x, LOG_ERR, 0, "Damaged in the archive: %s (%s); the hard links to it are not restored.", shown, why);
                         x->st.damaged++;
                         return 0;
                 }
         }
         _cleanup_free_ char *temp = temporary_name("");
         if (!temp)
-                return log_oom();
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         int r = write_temporary(x, e, shown, temp, NULL, expected);
         if (r <= 0)
                 return r;
         if (strv_extend(&x->stashes, temp) < 0 || written_put(&x->written, name, temp) < 0) {
                 remove_temporary(x, temp);
-                return log_oom();
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         }
         return 0;
 }
@@ -701,7 +704,7 @@ static int restore_selected(Restore *x) {
 
         r = archive_reader_open_fd(x->archive_fd, x->o->key, &x->reader, &error);
         if (r < 0)
-                return log_error_errno(r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
+                return say(x, LOG_ERR, r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
         x->in = x->reader->a;
 
         while ((r = archive_read_next_header(x->in, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
@@ -710,7 +713,7 @@ static int restore_selected(Restore *x) {
                 const char *l = restore_entry_name(archive_entry_hardlink(e));
                 _cleanup_free_ char *link = l ? strdup(l) : NULL;
                 if (!name || (l && !link))
-                        return log_oom();
+                        return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
 
                 /* The manifest describes the archive; it is not part of the backup. */
                 if (streq(name, MANIFEST_NAME))
@@ -731,17 +734,17 @@ static int restore_selected(Restore *x) {
                         print_entry(x->o, e, name);
                         x->st.entries++;
                         if (ferror(stdout))
-                                return log_error_errno(-EIO, "Cannot write the list of %s to standard output.", x->archive);
+                                return say(x, LOG_ERR, -EIO, "Cannot write the list of %s to standard output.", x->archive);
                         continue;
                 }
                 r = restore_entry(x, e, name, link);
                 if (r < 0)
                         return r;
                 if (x->o->mode == RESTORE_DRY_RUN && ferror(stdout))
-                        return log_error_errno(-EIO, "Cannot write to standard output.");
+                        return say(x, LOG_ERR, -EIO, "Cannot write to standard output.");
         }
         if (r != ARCHIVE_EOF)
-                return log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(x->reader));
+                return say(x, LOG_ERR, -EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(x->reader));
         return 0;
 }
 
@@ -752,7 +755,7 @@ static void report_missing(Restore *x) {
                 if (x->seen[i] || !restore_name_selected(m->path, x->o->paths))
                         continue;
                 _cleanup_free_ char *shown = text_escape(m->path);
-                log_error("Damaged archive: %s is in the manifest, but not in %s; not restored.", shown ?: m->path, x->archive);
+                say(x, LOG_ERR, 0, "Damaged archive: %s is in the manifest, but not in %s; not restored.", shown ?: m->path, x->archive);
                 x->st.damaged++;
         }
 }
@@ -766,25 +769,25 @@ int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *
         *ret = (RestoreStats) {};
         archive_fd = open(archive, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (archive_fd < 0)
-                return log_error_errno(negative_errno(), "Cannot open archive %s: %m", archive);
+                return say_o(o, LOG_ERR, negative_errno(), "Cannot open archive %s: %m", archive);
 
         size_t npaths = strv_length(o->paths);
         matched = calloc(npaths + 1, sizeof *matched);
         if (!matched)
-                return log_oom();
+                return say_o(o, LOG_ERR, -ENOMEM, "Out of memory.");
 
         if (o->mode == RESTORE_DRY_RUN) {
                 /* A dry run changes nothing, not even by creating the target. */
                 to_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (to_fd < 0 && errno != ENOENT)
-                        return log_error_errno(negative_errno(), "Cannot open %s: %m", o->target);
+                        return say_o(o, LOG_ERR, negative_errno(), "Cannot open %s: %m", o->target);
         } else if (o->mode == RESTORE_EXTRACT) {
                 r = mkdir_p(o->target, 0700);
                 if (r < 0)
-                        return log_error_errno(r, "Cannot create %s: %m", o->target);
+                        return say_o(o, LOG_ERR, r, "Cannot create %s: %m", o->target);
                 to_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (to_fd < 0)
-                        return log_error_errno(negative_errno(), "Cannot open %s: %m", o->target);
+                        return say_o(o, LOG_ERR, negative_errno(), "Cannot open %s: %m", o->target);
         }
 
         _cleanup_(restore_done) Restore x = {
@@ -792,7 +795,7 @@ int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *
                 .matched = matched, .npaths = npaths,
         };
         if (sha256_init(&x.hash) < 0)
-                return log_oom();
+                return say_o(o, LOG_ERR, -ENOMEM, "Out of memory.");
 
         if (o->mode == RESTORE_EXTRACT) {
                 r = scan_archive(&x);
@@ -814,12 +817,12 @@ int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *
                 out = archive_write_disk_new();
                 if (!out || archive_write_disk_set_options(out, flags) != ARCHIVE_OK ||
                     archive_write_disk_set_standard_lookup(out) != ARCHIVE_OK)
-                        return log_oom();
+                        return say_o(o, LOG_ERR, -ENOMEM, "Out of memory.");
                 x.out = out;
                 /* archive_write_disk works relative to the current directory. */
                 cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (cwd_fd < 0 || fchdir(to_fd) < 0)
-                        return log_error_errno(negative_errno(), "Cannot change into %s: %m", o->target);
+                        return say_o(o, LOG_ERR, negative_errno(), "Cannot change into %s: %m", o->target);
         } else
                 x.st.unchecked = true;  /* nothing is written */
 
@@ -832,18 +835,18 @@ int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *
 
         /* Directory times and modes are set last, by close. */
         if (out && archive_write_close(out) != ARCHIVE_OK && r >= 0) {
-                log_error("Cannot finish restoring into %s: %s", o->target, archive_error_string(out));
+                say_o(o, LOG_ERR, 0, "Cannot finish restoring into %s: %s", o->target, archive_error_string(out));
                 x.st.failed++;
         }
         if (cwd_fd >= 0)
                 (void) fchdir(cwd_fd);
         if (r >= 0 && o->mode != RESTORE_EXTRACT && fflush(stdout) != 0)
-                r = log_error_errno(negative_errno(), "Cannot write to standard output: %m");
+                r = say_o(o, LOG_ERR, negative_errno(), "Cannot write to standard output: %m");
 
         for (size_t i = 0; i < npaths && r >= 0; i++)
                 if (!matched[i]) {
                         _cleanup_free_ char *shown = text_escape(o->paths[i]);
-                        log_error("No entry '%s' in %s.", shown ?: o->paths[i], archive);
+                        say_o(o, LOG_ERR, 0, "No entry '%s' in %s.", shown ?: o->paths[i], archive);
                         x.st.unmatched++;
                 }
         *ret = x.st;

@@ -13,6 +13,7 @@
  * libarchive's own SECURE_* flags are a second layer under ours. */
 
 #include <stdint.h>
+#include "archive-read.h"
 #include "encryption.h"
 #include "macro.h"
 
@@ -29,6 +30,8 @@ typedef struct RestoreOptions {
         bool overwrite;
         bool escape_names;      /* RESTORE_LIST: control characters in names as \xNN (a terminal) */
         const CryptKeySource *key;      /* for encrypted archives */
+        archive_report_t report;        /* what restore has to say (NULL: debug log) */
+        void *userdata;
 } RestoreOptions;
 
 typedef struct RestoreStats {
@@ -42,10 +45,10 @@ typedef struct RestoreStats {
         bool manifest_damaged;  /* there is a manifest, but it cannot be read */
 } RestoreStats;
 
-/* Logs each refused, failed or damaged entry. Returns 0 when the archive was
- * read to its end (check the stats), or a negative errno when it could not
- * be read (corrupt, truncated) or the listing could not be written, after
- * logging why. */
+/* Reports each refused, failed or damaged entry through o->report. Returns
+ * 0 when the archive was read to its end (check the stats), or a negative
+ * errno when it could not be read (corrupt, truncated) or the listing could
+ * not be written, after reporting why. */
 int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *ret);
 
 static inline bool restore_stats_ok(const RestoreStats *st) {

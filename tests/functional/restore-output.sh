@@ -45,3 +45,17 @@ check "--list into a pipe: names as they are" grep -q $'evil\e\\[2Jname' "$T/pip
 check "restoring over existing files: exit 1" check_rc 1
 check "the message escapes the name" grep -q 'Not overwriting .*evil\\x1b\[2Jname' "$T/err"
 check "and holds no raw ESC" eval '! grep -q $'"'"'\e'"'"' "$T/err"'
+
+# verify names a damaged entry escaped too
+mkdir -p "$T/src2"; printf 'EVILDATA\n' > "$T/src2/"$'bad\e]0;titlename'
+t_schedule v "Source=$T/src2" "Destination=$T/dest2" "Compression=none"
+"$BACKUP" v >/dev/null 2>&1
+plain=$(ls "$T"/dest2/v-*.tar)
+python3 - "$plain" <<'PY'
+import sys
+p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[b.index(b'EVILDATA')] ^= 1; open(p, 'wb').write(b)
+PY
+"$CTL" verify v >/dev/null 2>"$T/err"; rc=$?
+check "verify of a damaged entry: exit 1" check_rc 1
+check "verify names it escaped" grep -q 'corrupt: .*bad\\x1b\]0;titlename' "$T/err"
+check "with no raw ESC" eval '! grep -q $'"'"'\e'"'"' "$T/err"'
