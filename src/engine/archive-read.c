@@ -162,15 +162,18 @@ int archive_read_entry_whole(struct archive *a, size_t max, char **ret, size_t *
 int archive_read_entry_data(struct archive *a, uint64_t size, Sha256 *h, archive_data_sink_t sink, void *userdata,
                             uint8_t ret_digest[static SHA256_LEN]) {
         uint64_t pos = 0;
+        int r;
         for (;;) {
                 const void *buf;
                 size_t n;
                 la_int64_t offset;
-                int r = archive_read_data_block(a, &buf, &n, &offset);
+                r = archive_read_data_block(a, &buf, &n, &offset);
                 if (r == ARCHIVE_EOF)
                         break;
-                if (r < ARCHIVE_WARN || offset < 0 || (uint64_t) offset < pos)
-                        return -EBADMSG;
+                if (r < ARCHIVE_WARN || offset < 0 || (uint64_t) offset < pos) {
+                        r = -EBADMSG;
+                        goto fail;
+                }
                 if ((uint64_t) offset > pos) {
                         sha256_zeros(h, (uint64_t) offset - pos);
                         pos = (uint64_t) offset;
@@ -180,13 +183,17 @@ int archive_read_entry_data(struct archive *a, uint64_t size, Sha256 *h, archive
                 if (sink) {
                         r = sink(userdata, buf, n, offset);
                         if (r < 0)
-                                return r;
+                                goto fail;
                 }
         }
         if (pos < size)
                 sha256_zeros(h, size - pos);
         sha256_final(h, ret_digest);
         return 0;
+fail:
+        /* H starts afresh for the next entry, whatever this one left in it */
+        sha256_final(h, ret_digest);
+        return r;
 }
 
 bool archive_file_is_encrypted(const char *path) {

@@ -121,3 +121,21 @@ check "a good archive: exit 0" check_rc 0
 check "a good archive: restored whole" diff -r "$src" "$T/r5$src"
 check "a good archive: no warning about the manifest" eval '! grep -qi "manifest" "$T/err"'
 check "a good archive: no temporary file is left" no_temporaries "$T/r5"
+
+# --- a file that cannot be written (a full disk) is no reason to call the
+# next one damaged: each file's check starts afresh (root: a small tmpfs)
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+        mkdir -p "$T/fs/1" "$T/fs/2" "$T/small"
+        head -c 3000000 /dev/urandom > "$T/fs/1/big.bin"; echo after > "$T/fs/2/after.txt"
+        t_schedule fs "Source=$T/fs/1" "Source=$T/fs/2" "Destination=$T/fsd"
+        "$BACKUP" fs >/dev/null 2>&1
+        unshare -m sh -c 'mount -t tmpfs -o size=1m tmpfs "$1" && "$2" restore fs --to "$1" >/dev/null 2>"$3/err"; echo $? > "$3/rc"; cat "$1$3/fs/2/after.txt" > "$3/after" 2>/dev/null; find "$1" -name ".alexandria-restore-*" > "$3/temps"' \
+                sh "$T/small" "$CTL" "$T"
+        check "a full disk: exit 1" test "$(cat "$T/rc")" = 1
+        check "the file that did not fit is reported as not written" grep -q "Cannot write $T/small$T/fs/1/big.bin" "$T/err"
+        check "the next file is restored, not called damaged" grep -qx after "$T/after"
+        check "nothing is called damaged" eval '! grep -q "Damaged" "$T/err"'
+        check "a full disk leaves no temporary file" test ! -s "$T/temps"
+else
+        echo "ok - # SKIP the full-disk restore needs root (a tmpfs)"
+fi
