@@ -2,6 +2,7 @@
 #include <fcntl.h>
 
 #include "archive-read.h"
+#include "format-util.h"
 #include "archive-util.h"
 #include "manifest.h"
 
@@ -51,12 +52,6 @@ static void source_free(Source *s) {
         free(s);
 }
 
-static int errorf(char **ret_error, int r, const char *s) {
-        if (ret_error)
-                *ret_error = strdup(s);
-        return r;
-}
-
 const char *archive_reader_error(const ArchiveReader *r) {
         return r->source->error ?: archive_error_string(r->a) ?: "unreadable archive";
 }
@@ -103,7 +98,7 @@ int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveRead
 
         if (archive_read_open(a, s, NULL, source_read, NULL) != ARCHIVE_OK) {
                 int e = archive_errno(a);
-                return errorf(ret_error, e > 0 ? -e : -EINVAL, archive_reader_error(&(ArchiveReader) { a, s }));
+                return errorf(ret_error, e > 0 ? -e : -EINVAL, "%s", archive_reader_error(&(ArchiveReader) { a, s }));
         }
         reader->a = TAKE_PTR(a);
         *ret = TAKE_PTR(reader);

@@ -5,11 +5,12 @@
 #include "exit-codes.h"
 #include "format-util.h"
 #include "log.h"
-#include "path-util.h"
+#include "schedule-dir.h"
 #include "worker.h"
 
 static int load(const Paths *paths, const char *name, Schedule **ret) {
-        _cleanup_free_ char *file = NULL, *path = NULL, *error = NULL;
+        _cleanup_schedule_free_ Schedule *s = NULL;
+        _cleanup_free_ char *error = NULL;
         int r;
 
         if (!schedule_name_is_valid(name)) {
@@ -17,12 +18,12 @@ static int load(const Paths *paths, const char *name, Schedule **ret) {
                           name, SCHEDULE_NAME_MAX);
                 return -EINVAL;
         }
-        if (asprintf(&file, "%s.conf", name) < 0 || !(path = path_join(paths->schedules_dir, file)))
-                return log_oom();
 
-        r = schedule_load(path, paths->default_destination, paths->owner, ret, &error);
+        r = schedule_dir_load_one(paths->schedules_dir, name, paths->default_destination, paths->owner, &s, &error);
+        if (r >= 0)
+                r = schedule_check_resolved_paths(s, &error);
         if (r == -ENOENT)
-                log_error("No schedule '%s': %s does not exist.", name, path);
+                log_error("No schedule '%s': %s", name, error ?: strerror(-r));
         else if (r < 0)
                 log_error("%s", error ?: strerror(-r));
         if (r < 0) {
@@ -30,8 +31,10 @@ static int load(const Paths *paths, const char *name, Schedule **ret) {
                 f.error = r;
                 (void) event_emit(EVENT_RUN_FAILED, &f, "Backup of %s failed: %s", name,
                                   r == -ENOENT ? "schedule file missing" : error ?: strerror(-r));
+                return r;
         }
-        return r;
+        *ret = TAKE_PTR(s);
+        return 0;
 }
 
 int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) {

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <stdarg.h>
 #include <time.h>
 
 #include "format-util.h"
@@ -55,4 +56,46 @@ uint64_t now_realtime_usec(void) {
 
 uint64_t now_monotonic_usec(void) {
         return now_usec(CLOCK_MONOTONIC);
+}
+
+int errorf(char **ret_error, int r, const char *format, ...) {
+        if (!ret_error)
+                return r;
+        va_list ap;
+        va_start(ap, format);
+        if (vasprintf(ret_error, format, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+        return r;
+}
+
+char *redact_urls(const char *text) {
+        _cleanup_free_ char *out = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&out, &size);
+        if (!f)
+                return NULL;
+
+        for (const char *p = text; *p;) {
+                const char *sep = strstr(p, "://");
+                if (!sep) {
+                        fputs(p, f);
+                        break;
+                }
+                const char *host = sep + 3;
+                /* The authority ends at the path, query or fragment, or where the URL ends. */
+                size_t authority = strcspn(host, "/?# \t\"'");
+                size_t rest = authority + strcspn(host + authority, " \t\"'");
+                const char *at = memrchr(host, '@', authority);
+                const char *hostname = at ? at + 1 : host;
+                fwrite(p, 1, (size_t) (host - p), f);
+                fwrite(hostname, 1, (size_t) (host + authority - hostname), f);
+                if (rest > authority || at)
+                        fputs("/…", f);
+                p = host + rest;
+        }
+        if (fflush(f) != 0 || ferror(f))
+                return NULL;
+        fclose(TAKE_PTR(f));
+        return TAKE_PTR(out);
 }

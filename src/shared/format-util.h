@@ -16,3 +16,15 @@ const char *format_duration(char buf[static FORMAT_DURATION_MAX], uint64_t usec)
 const char *format_timestamp(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t usec);
 uint64_t now_realtime_usec(void);
 uint64_t now_monotonic_usec(void);
+
+/* For functions that hand a message back instead of logging: fills
+ * *RET_ERROR (if not NULL) with the formatted message and returns R. Out of
+ * memory for the message leaves *RET_ERROR NULL: the error code matters
+ * more. %m is errno, as the caller left it. */
+int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
+
+/* TEXT with every URL in it ("scheme://…") cut to its scheme and host: what
+ * follows the host (a token in the path or query) and any user:password@
+ * are secrets. "https://hc-ping.com/5f1e…" becomes "https://hc-ping.com/…".
+ * NULL on OOM. */
+char *redact_urls(const char *text);
