@@ -86,6 +86,10 @@ char *redact_urls(const char *text) {
                 /* The authority ends at the path, query or fragment, or where the URL ends. */
                 size_t authority = strcspn(host, "/?# \t\"'");
                 size_t rest = authority + strcspn(host + authority, " \t\"'");
+                /* Punctuation after a URL in a sentence is not part of it. */
+                while (rest > 0 && strchr(".,:;!?)", host[rest - 1]))
+                        rest--;
+                authority = MIN(authority, rest);
                 const char *at = memrchr(host, '@', authority);
                 const char *hostname = at ? at + 1 : host;
                 fwrite(p, 1, (size_t) (host - p), f);
