@@ -68,9 +68,16 @@ release_run() {
         status=$?
         local line
         read -r -t 60 line <&"${HOLDER[0]}"
-        wait "$HOLDER_PID" 2>/dev/null
+        [ "$line" = drained ] || fail "the holder drained the pipe (said '$line')"
+        wait 2>/dev/null        # the holder, whose PID bash forgets once it is reaped
 }
-lock_is_held() { ! flock -n "$LOCK" true; }
+# Who holds the lock, from /proc/locks: probing it with flock(1) would take it
+# for a moment, and a worker starting just then would find it busy.
+lock_held_by() {
+        local inode
+        inode=$(stat -c %i "$LOCK" 2>/dev/null) || return 1
+        grep -Eq "^[0-9]+: FLOCK +ADVISORY +WRITE +$1 [0-9a-f]+:[0-9a-f]+:$inode " /proc/locks
+}
 # in write(2) on its stderr: where the kernel says it waits (pipe_write,
 # anon_pipe_write), or just asleep where the kernel hides that ("0")
 blocked_in_write() {
@@ -87,7 +94,7 @@ T_CLEANUP_HOOK='[ -n "${pid:-}" ] && kill -KILL $pid 2>/dev/null; [ -n "${HOLDER
 
 # ---- a second run while the first one runs ----
 hold_run
-check "the first run holds the lock" wait_for 30 lock_is_held
+check "the first run holds the lock" wait_for 30 lock_held_by "$pid"
 check "the first run is held in write(2) of its warning" wait_for 30 blocked_in_write "$pid"
 
 "$BACKUP" c > "$T/out2" 2> "$T/err2"
@@ -97,7 +104,7 @@ check "second run says another run of the schedule is in progress" grep -q "Anot
 sed 's/^/#   stderr: /' "$T/err2"
 # It did not wait for the lock: the first run has not let go of it.
 check "the first run is still running" kill -0 "$pid"
-check "... and still holds the lock" lock_is_held
+check "... and still holds the lock" lock_held_by "$pid"
 check "the refused run wrote nothing" test "$(ls -A "$DEST")" = .alexandria-c.lock
 
 # A different schedule sharing the destination has its own lock.
@@ -122,7 +129,7 @@ check "two archives now" test "$(archives)" -eq 2
 
 # ---- a killed run leaves no lock behind ----
 hold_run
-check "third run holds the lock" wait_for 30 lock_is_held
+check "third run holds the lock" wait_for 30 lock_held_by "$pid"
 check "... and is held" wait_for 30 blocked_in_write "$pid"
 kill -KILL "$pid"
 wait "$pid"
