@@ -115,67 +115,46 @@ enum {
         ARG_JSON,
 };
 
-static const struct option options[] = {
-        { "help",        no_argument,       NULL, 'h' },
-        { "version",     no_argument,       NULL, ARG_VERSION },
-        { "user",        no_argument,       NULL, ARG_USER },
-        { "config-dir",  required_argument, NULL, ARG_CONFIG_DIR },
-        { "no-reload",   no_argument,       NULL, ARG_NO_RELOAD },
-        { "here",        no_argument,       NULL, ARG_HERE },
-        { "long",        no_argument,       NULL, 'l' },
-        { "on-calendar", required_argument, NULL, ARG_ON_CALENDAR },
-        { "source",      required_argument, NULL, ARG_SOURCE },
-        { "exclude",     required_argument, NULL, ARG_EXCLUDE },
-        { "dest",        required_argument, NULL, ARG_DEST },
-        { "compression", required_argument, NULL, ARG_COMPRESSION },
-        { "keep",        required_argument, NULL, ARG_KEEP },
-        { "to",          required_argument, NULL, ARG_TO },
-        { "at",          required_argument, NULL, ARG_AT },
-        { "overwrite",   no_argument,       NULL, ARG_OVERWRITE },
-        { "list",        no_argument,       NULL, ARG_LIST },
-        { "dry-run",     no_argument,       NULL, ARG_DRY_RUN },
-        { "key",         required_argument, NULL, ARG_KEY },
-        { "notify",      no_argument,       NULL, ARG_NOTIFY },
-        { "json",        no_argument,       NULL, ARG_JSON },
-        {}
-};
-
-/* The option bit of each getopt value, and the name to say it by. */
+/* Every option once: for getopt_long(), and what it applies to. */
 static const struct {
-        int val;
-        CtlOption bit;
-        const char *name;
-} option_bits[] = {
-        { 'l',             OPT_LONG,        "-l/--long" },
-        { ARG_USER,        OPT_GLOBAL,      "--user" },
-        { ARG_CONFIG_DIR,  OPT_GLOBAL,      "--config-dir" },
-        { ARG_NO_RELOAD,   OPT_GLOBAL,      "--no-reload" },
-        { ARG_HERE,        OPT_HERE,        "--here" },
-        { ARG_ON_CALENDAR, OPT_ON_CALENDAR, "--on-calendar" },
-        { ARG_SOURCE,      OPT_SOURCE,      "--source" },
-        { ARG_EXCLUDE,     OPT_EXCLUDE,     "--exclude" },
-        { ARG_DEST,        OPT_DEST,        "--dest" },
-        { ARG_COMPRESSION, OPT_COMPRESSION, "--compression" },
-        { ARG_KEEP,        OPT_KEEP,        "--keep" },
-        { ARG_TO,          OPT_TO,          "--to" },
-        { ARG_AT,          OPT_AT,          "--at" },
-        { ARG_OVERWRITE,   OPT_OVERWRITE,   "--overwrite" },
-        { ARG_LIST,        OPT_LIST,        "--list" },
-        { ARG_DRY_RUN,     OPT_DRY_RUN,     "--dry-run" },
-        { ARG_KEY,         OPT_KEY,         "--key" },
-        { ARG_NOTIFY,      OPT_NOTIFY,      "--notify" },
-        { ARG_JSON,        OPT_JSON,        "--json" },
+        struct option getopt;
+        CtlOption applies_to;
+} option_table[] = {
+        { { "help",        no_argument,       NULL, 'h' },             OPT_GLOBAL },
+        { { "version",     no_argument,       NULL, ARG_VERSION },     OPT_GLOBAL },
+        { { "user",        no_argument,       NULL, ARG_USER },        OPT_GLOBAL },
+        { { "config-dir",  required_argument, NULL, ARG_CONFIG_DIR },  OPT_GLOBAL },
+        { { "no-reload",   no_argument,       NULL, ARG_NO_RELOAD },   OPT_GLOBAL },
+        { { "here",        no_argument,       NULL, ARG_HERE },        OPT_HERE },
+        { { "long",        no_argument,       NULL, 'l' },             OPT_LONG },
+        { { "on-calendar", required_argument, NULL, ARG_ON_CALENDAR }, OPT_ON_CALENDAR },
+        { { "source",      required_argument, NULL, ARG_SOURCE },      OPT_SOURCE },
+        { { "exclude",     required_argument, NULL, ARG_EXCLUDE },     OPT_EXCLUDE },
+        { { "dest",        required_argument, NULL, ARG_DEST },        OPT_DEST },
+        { { "compression", required_argument, NULL, ARG_COMPRESSION }, OPT_COMPRESSION },
+        { { "keep",        required_argument, NULL, ARG_KEEP },        OPT_KEEP },
+        { { "to",          required_argument, NULL, ARG_TO },          OPT_TO },
+        { { "at",          required_argument, NULL, ARG_AT },          OPT_AT },
+        { { "overwrite",   no_argument,       NULL, ARG_OVERWRITE },   OPT_OVERWRITE },
+        { { "list",        no_argument,       NULL, ARG_LIST },        OPT_LIST },
+        { { "dry-run",     no_argument,       NULL, ARG_DRY_RUN },     OPT_DRY_RUN },
+        { { "key",         required_argument, NULL, ARG_KEY },         OPT_KEY },
+        { { "notify",      no_argument,       NULL, ARG_NOTIFY },      OPT_NOTIFY },
+        { { "json",        no_argument,       NULL, ARG_JSON },        OPT_JSON },
 };
 
 static unsigned options_given;
 
 static int parse_argv(int argc, char *argv[]) {
+        struct option options[ELEMENTSOF(option_table) + 1] = {};
         int c;
 
+        for (size_t i = 0; i < ELEMENTSOF(option_table); i++)
+                options[i] = option_table[i].getopt;
         while ((c = getopt_long(argc, argv, "hl", options, NULL)) >= 0) {
-                for (size_t i = 0; i < ELEMENTSOF(option_bits); i++)
-                        if (option_bits[i].val == c)
-                                options_given |= option_bits[i].bit;
+                for (size_t i = 0; i < ELEMENTSOF(option_table); i++)
+                        if (option_table[i].getopt.val == c)
+                                options_given |= option_table[i].applies_to;
                 switch (c) {
                 case 'h':
                         help();
@@ -288,10 +267,11 @@ static const struct Verb {
 
 static int check_options(const struct Verb *v) {
         unsigned extra = options_given & ~(v->options | OPT_GLOBAL);
-        for (size_t i = 0; extra && i < ELEMENTSOF(option_bits); i++)
-                if (extra & option_bits[i].bit) {
-                        log_error("Option %s does not apply to '%s'. See %s --help.", option_bits[i].name, v->name,
-                                  program_invocation_short_name);
+        for (size_t i = 0; extra && i < ELEMENTSOF(option_table); i++)
+                if (extra & option_table[i].applies_to) {
+                        log_error("Option %s--%s does not apply to '%s'. See %s --help.",
+                                  option_table[i].getopt.val == 'l' ? "-l/" : "", option_table[i].getopt.name,
+                                  v->name, program_invocation_short_name);
                         return EXIT_USAGE;
                 }
         return EXIT_OK;

@@ -12,39 +12,20 @@ mkdir -p "$T/src" "$T/dest" && echo data > "$T/src/file"
 chmod 0755 "$CONF" "$SCHED"
 t_schedule good "Source=$T/src" "Destination=$T/dest"
 ctl() { "$CTL" --user --no-reload "$@"; }
-snapshot() { find "$T" -path "$T/out" -prune -o -printf '%p %m %s\n' | sort; }
-
-# refused DESCRIPTION FRAGMENT COMMAND…: exit 2, the message, nothing changed
-refused() {
-        local desc=$1 fragment=$2; shift 2
-        local before after rc
-        before=$(snapshot)
-        "$@" >"$T/out" 2>&1; rc=$?
-        after=$(snapshot)
-        if [ "$rc" -ne 2 ]; then
-                fail "$desc: exit $rc, expected 2 ($(head -c 400 "$T/out"))"
-        elif ! grep -qF -- "$fragment" "$T/out"; then
-                fail "$desc: message does not say '$fragment': $(head -c 400 "$T/out")"
-        elif [ "$before" != "$after" ]; then
-                fail "$desc: something changed: $(diff <(echo "$before") <(echo "$after") | head -5)"
-        else
-                ok "$desc"
-        fi
-}
 
 # ---- directories others may write: every command refuses them -------------
 for dir in "$SCHED" "$CONF"; do
         chmod 0777 "$dir"
         fix="(fix: chmod go-w '$dir')"
         what="${dir#$T/} world-writable"
-        refused "$what: list"    "$dir: the directory is group- or world-writable, refusing it $fix" ctl list
-        refused "$what: status"  "$fix" ctl status
-        refused "$what: backups" "$fix" ctl backups
-        refused "$what: start"   "$fix" ctl start good
-        refused "$what: create"  "$fix" ctl create "$T/src;10:00;other"
-        refused "$what: worker"  "$fix" "$BACKUP" good
+        expect_refused "$what: list"    "$dir: the directory is group- or world-writable, refusing it $fix" ctl list
+        expect_refused "$what: status"  "$fix" ctl status
+        expect_refused "$what: backups" "$fix" ctl backups
+        expect_refused "$what: start"   "$fix" ctl start good
+        expect_refused "$what: create"  "$fix" ctl create "$T/src;10:00;other"
+        expect_refused "$what: worker"  "$fix" "$BACKUP" good
         chmod 0775 "$dir"
-        refused "${dir#$T/} group-writable: list" "group- or world-writable" ctl list
+        expect_refused "${dir#$T/} group-writable: list" "group- or world-writable" ctl list
         out=$(ctl doctor 2>&1); rc=$?
         check "${dir#$T/} group-writable: doctor exits 1" test $rc -eq 1
         check "${dir#$T/} group-writable: doctor names the directory and the fix" \
@@ -57,8 +38,8 @@ check "doctor: the directories pass when only the owner may write them" \
         grep -q '"check": "config-directory", "ok": true' <<<"$out"
 if [ "$(id -u)" -eq 0 ]; then
         chown nobody "$SCHED"
-        refused "schedules.d owned by another user: list" "is owned by uid $(id -u nobody), not by uid 0" ctl list
-        refused "schedules.d owned by another user: worker" "(fix: chown 0 '$SCHED')" "$BACKUP" good
+        expect_refused "schedules.d owned by another user: list" "is owned by uid $(id -u nobody), not by uid 0" ctl list
+        expect_refused "schedules.d owned by another user: worker" "(fix: chown 0 '$SCHED')" "$BACKUP" good
         chown 0 "$SCHED"
 else
         ok "# SKIP a directory owned by another user needs root"
@@ -82,7 +63,7 @@ check "FIFO schedule: the other schedules still run (exit $rc)" test $rc -eq 0
 rm "$SCHED/fifo.conf"
 
 ln -s "$SCHED/good.conf" "$SCHED/link.conf"
-refused "a symlinked schedule: the worker" "link.conf: is a symbolic link, refusing it" "$BACKUP" link
+expect_refused "a symlinked schedule: the worker" "link.conf: is a symbolic link, refusing it" "$BACKUP" link
 rm "$SCHED/link.conf"
 
 # ---- alexandria.conf: trusted like a schedule file --------------------------
