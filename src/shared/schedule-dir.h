@@ -36,6 +36,6 @@ void schedule_dir_done(ScheduleDir *d);
 const ScheduleEntry *schedule_dir_find(const ScheduleDir *d, const char *name);
 
 /* Only schedule NAME of DIR (the worker): the same checks as above, then
- * schedule_load(). A missing file is -ENOENT with a message. */
+ * schedule_load_at(). A missing file is -ENOENT with a message. */
 int schedule_dir_load_one(const char *dir, const char *name, const char *default_destination, uid_t owner,
                           Schedule **ret, char **ret_error);

@@ -474,10 +474,6 @@ int schedule_load_at(int dir_fd, const char *file, const char *path, const char 
         return schedule_parse_file(f, name, path, default_destination, ret, ret_error);
 }
 
-int schedule_load(const char *path, const char *default_destination, uid_t owner, Schedule **ret, char **ret_error) {
-        return schedule_load_at(AT_FDCWD, path, path, default_destination, owner, ret, ret_error);
-}
-
 int schedule_parse_string(const char *text, const char *name, const char *origin, const char *default_destination,
                           Schedule **ret, char **ret_error) {
         int r = name_check(name, ret_error);
@@ -660,7 +656,8 @@ int schedule_check_sources(const Schedule *s, char **ret_error) {
         return schedule_check_resolved_paths(s, ret_error);
 }
 
-bool schedule_daily_time(const Schedule *s, unsigned *ret_hour, unsigned *ret_minute) {
+/* The "HH:MM" of a daily "*-*-* HH:MM:00" calendar, or false. */
+static bool schedule_daily_time(const Schedule *s, unsigned *ret_hour, unsigned *ret_minute) {
         unsigned h = 0, m = 0;
         int end = 0;
         if (sscanf(s->on_calendar, "*-*-* %2u:%2u:00%n", &h, &m, &end) != 2 || end == 0 ||

@@ -71,11 +71,11 @@ bool calendar_chars_are_safe(const char *expr);
 /* Schedule with defaults, named NAME, destination DEFAULT_DESTINATION. */
 int schedule_new(const char *name, const char *default_destination, Schedule **ret);
 
-/* Reads PATH (whose basename must be NAME.conf), which must be a regular
- * file owned by OWNER and not writable by group or others (trust.h). On
- * -EINVAL/-EPERM etc. *ret_error says "PATH:LINE: what is wrong". */
-int schedule_load(const char *path, const char *default_destination, uid_t owner, Schedule **ret, char **ret_error);
-/* The same for FILE in the directory DIR_FD; PATH names it. */
+/* Reads FILE in the directory DIR_FD (or AT_FDCWD), whose basename must be
+ * NAME.conf and which must be a regular file owned by OWNER and not
+ * writable by group or others (trust.h); PATH names it in messages. On
+ * -EINVAL/-EPERM etc. *ret_error says "PATH:LINE: what is wrong". Callers
+ * go through schedule-dir.h, which checks the directory as well. */
 int schedule_load_at(int dir_fd, const char *file, const char *path, const char *default_destination, uid_t owner,
                      Schedule **ret, char **ret_error);
 
@@ -118,5 +118,3 @@ int schedule_to_string(const Schedule *s, char **ret);
  * long form "name OnCalendar=… Source=… [Key=value…]", URLs redacted. */
 int schedule_format_line(const Schedule *s, const char *default_destination, char **ret);
 
-/* The "HH:MM" of a daily "*-*-* HH:MM:00" calendar, or false. */
-bool schedule_daily_time(const Schedule *s, unsigned *ret_hour, unsigned *ret_minute);
