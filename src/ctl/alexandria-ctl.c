@@ -77,6 +77,8 @@ static void help(void) {
                "                                  schedule's KeyFile=)\n"
                "     --json                       With doctor: print the checks as one JSON array\n"
                "\n"
+               "Options given to a verb that does not take them are an error.\n"
+               "\n"
                "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
                "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
                "See alexandria-ctl(1) and alexandria.schedule(5).\n",
