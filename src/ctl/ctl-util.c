@@ -24,6 +24,7 @@ int exit_code_for(int r) {
         switch (r) {
         case -EINVAL: case -ENOENT: case -EEXIST: case -E2BIG: case -ERANGE:
         case -ENAMETOOLONG: case -EPERM: case -ENOTDIR: case -ELOOP:
+        case -EBADFD: case -EISDIR: case -EFBIG:        /* not a trusted regular file (trust.h) */
                 return EXIT_USAGE;
         default:
                 return r < 0 ? EXIT_FAILED : EXIT_OK;
