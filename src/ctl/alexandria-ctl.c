@@ -38,6 +38,8 @@ static void help(void) {
                "  doctor [NAME]                   Check the installation and schedules: each problem\n"
                "                                  with its cause and fix; exit 1 if there is one\n"
                "  logs [NAME]                     Journal history of schedules\n"
+               "  history NAME [--json]           One line per run: time, result, kind, files, bytes\n"
+               "                                  read, archive size, duration (from the run records)\n"
                "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
                "\n"
                "Archives:\n"
@@ -75,7 +77,8 @@ static void help(void) {
                "     --dry-run                    With restore: say what would be written\n"
                "     --key FILE                   Key for encrypted archives (default: the\n"
                "                                  schedule's KeyFile=)\n"
-               "     --json                       With doctor: print the checks as one JSON array\n"
+               "     --json                       With doctor: print the checks as one JSON array;\n"
+               "                                  with history: the runs as one JSON array\n"
                "\n"
                "Options given to a verb that does not take them are an error.\n"
                "\n"
@@ -257,6 +260,7 @@ static const struct Verb {
         { "doctor",  1, 2,       0,                          OPT_JSON,     verb_doctor },
         { "backups", 1, 2,       VERB_SCHEDULES,             OPT_LONG | OPT_KEY, verb_backups },
         { "logs",    1, 2,       0,                          0,            verb_logs },
+        { "history", 2, 2,       0,                          OPT_JSON,     verb_history },
         { "restore", 2, INT_MAX, VERB_SCHEDULES,             OPTS_RESTORE, verb_restore },
         /* verify ARCHIVE must work without any schedule (a recovery machine) */
         { "verify",  1, 2,       0,                          OPT_KEY,      verb_verify },

@@ -154,7 +154,7 @@ int ctl_write_metrics(const Schedule *s, bool overdue) {
                 return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));
         if (!c.metrics_directory)
                 return 0;
-        (void) history_last_run(s->name, &last);
+        (void) history_last_run(paths.state_dir, s->name, &last);
         r = metrics_write(c.metrics_directory, s->name, &last, overdue);
         if (r < 0)
                 return log_error_errno(r, "Cannot write metrics of %s to %s: %m", s->name, c.metrics_directory);

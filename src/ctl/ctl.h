@@ -59,6 +59,7 @@ int verb_status(int argc, char **argv);
 int verb_doctor(int argc, char **argv);
 int verb_backups(int argc, char **argv);
 int verb_logs(int argc, char **argv);
+int verb_history(int argc, char **argv);
 int verb_restore(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_keygen(int argc, char **argv);
@@ -93,5 +94,7 @@ int ctl_service_result(sd_bus *bus, const char *service, char **ret_result, int3
 /* S for a terminal: escaped (escape.h) when stdout is one, else as it is;
  * *buf owns what needs freeing. Never NULL ("?" on OOM). */
 const char *ctl_printable(const char *s, char **buf);
+/* The one-line trend of NAME's recent runs (size, duration) that status NAME ends with. */
+void ctl_print_trend(const char *name);
 /* For exit codes: -EINVAL/-ENOENT & co mean bad input (2), anything else 1. */
 int exit_code_for(int r);

@@ -35,6 +35,7 @@
 #include "archive-list.h"
 #include "ctl.h"
 #include "escape.h"
+#include "json-util.h"
 #include "format-util.h"
 #include "history.h"
 #include "log.h"
@@ -133,13 +134,13 @@ static void print_json(const Doctor *d) {
         for (size_t i = 0; i < d->n; i++) {
                 const Check *c = &d->checks[i];
                 fputs("  {\"schedule\": ", stdout);
-                put_json_string(stdout, c->schedule);
+                json_put_string(stdout, c->schedule);
                 fputs(", \"check\": ", stdout);
-                put_json_string(stdout, c->id);
+                json_put_string(stdout, c->id);
                 printf(", \"ok\": %s, \"problem\": ", c->ok ? "true" : "false");
-                put_json_string(stdout, c->ok ? NULL : strempty(c->problem));
+                json_put_string(stdout, c->ok ? NULL : strempty(c->problem));
                 fputs(", \"fix\": ", stdout);
-                put_json_string(stdout, c->ok ? NULL : strempty(c->fix));
+                json_put_string(stdout, c->ok ? NULL : strempty(c->fix));
                 printf("}%s\n", i + 1 < d->n ? "," : "");
         }
         fputs("]\n", stdout);
@@ -560,7 +561,7 @@ static void check_last_run(Doctor *d, const Schedule *s, const char *service_sta
         Check *c;
 
         unit_name_service(service, s->name);
-        (void) history_last_run(s->name, &last);
+        (void) history_last_run(paths.state_dir, s->name, &last);
         if (last.kind == EVENT_RUN_FAILED) {
                 c = problem(d, s->name, "last-run", "the last run, %s ago, failed: %s",
                             format_duration(ago, now > last.time_usec ? now - last.time_usec : 0),

@@ -1,34 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* How strings leave the program: to a terminal, into JSON, into a unit file.
- * File names and journal messages can hold any byte but '/' and NUL, so
- * each destination gets what it can take and nothing it would act on.
+/* How strings leave the program: to a terminal and into a unit file (JSON:
+ * json-util.h). File names and journal messages can hold any byte but '/'
+ * and NUL, so each destination gets what it can take and nothing it would
+ * act on.
  *
  * Terminal: C0 and C1 control characters, DEL and bytes that are not UTF-8
  * become \xNN (C1 as \u00NN), so that a name cannot move the cursor, set a
  * title or end the line.
- * JSON: control characters become \uXXXX (or \n, \t, …), '"' and '\' are
- * escaped, and bytes that are not UTF-8 become U+FFFD: JSON text must be
- * UTF-8, and \u00XX would silently turn such a byte into another, valid
- * character.
  * Unit files: '%' starts a specifier, a newline a new directive, a trailing
  * backslash a continuation line, and systemd strips spaces around values;
  * what no escaping can carry is refused. */
 
 #include <stdio.h>
+#include "json-util.h"
 #include "macro.h"
 
-/* The length of the well-formed UTF-8 sequence at P (1-4), or 0 if P starts
- * none (a stray continuation byte, an overlong form, a surrogate, more than
- * U+10FFFF, or a sequence cut short by the terminating NUL). */
-size_t utf8_sequence(const unsigned char *p);
+/* Every byte of S belongs to a well-formed UTF-8 sequence (utf8_sequence()). */
 bool utf8_is_valid(const char *s);
 
 /* Writes S escaped for a terminal. */
 void put_text(FILE *f, const char *s);
-/* Writes S as a JSON string, or null for NULL. */
-void put_json_string(FILE *f, const char *s);
 /* S as put_text() would write it; NULL on OOM. */
 char *text_escape(const char *s);
 

@@ -17,10 +17,10 @@ const char *format_timestamp(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t use
 uint64_t now_realtime_usec(void);
 uint64_t now_monotonic_usec(void);
 
-/* For functions that hand a message back instead of logging: fills
- * *RET_ERROR (if not NULL) with the formatted message and returns R. Out of
- * memory for the message leaves *RET_ERROR NULL: the error code matters
- * more. %m is errno, as the caller left it. */
+/* The one way a function hands a message back with its error: formats into
+ * *RET_ERROR (with %m meaning R) unless a message is already there — the
+ * first, innermost one says most — and returns R (-ENOMEM if even the
+ * message cannot be made). "return errorf(ret_error, r, "Cannot open %s: %m", p);" */
 int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
 
 /* TEXT with every URL in it ("scheme://…") cut to its scheme and host: what

@@ -100,21 +100,6 @@ oom:
         return -ENOMEM;
 }
 
-int schedule_dir_load_one(const char *dir, const char *name, const char *default_destination, uid_t owner,
-                          Schedule **ret, char **ret_error) {
-        _cleanup_free_ char *file = NULL, *path = NULL;
-        _cleanup_close_ int fd = -EBADF;
-        int r;
-
-        if (asprintf(&file, "%s.conf", name) < 0 || !(path = path_join(dir, file)))
-                return -ENOMEM;
-        r = open_trusted_dir(dir, owner, &fd, ret_error);
-        if (r == -ENOENT)
-                return errorf(ret_error, r, "%s does not exist", path);
-        if (r < 0)
-                return r;
-        return schedule_load_at(fd, file, path, default_destination, owner, ret, ret_error);
-}
 
 void schedule_dir_done(ScheduleDir *d) {
         for (size_t i = 0; i < d->n; i++) {
@@ -132,4 +117,27 @@ const ScheduleEntry *schedule_dir_find(const ScheduleDir *d, const char *name) {
                 if (streq(d->entries[i].name, name))
                         return &d->entries[i];
         return NULL;
+}
+
+int schedule_load_name(const char *dir, const char *name, const char *default_destination, uid_t owner,
+                       Schedule **ret, char **ret_error) {
+        _cleanup_free_ char *file = NULL, *path = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
+
+        if (!schedule_name_is_valid(name))
+                return errorf(ret_error, -EINVAL,
+                              "Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit.",
+                              name, SCHEDULE_NAME_MAX);
+        if (asprintf(&file, "%s.conf", name) < 0 || !(path = path_join(dir, file)))
+                return -ENOMEM;
+        r = open_trusted_dir(dir, owner, &fd, ret_error);
+        if (r >= 0)
+                r = schedule_load_at(fd, file, path, default_destination, owner, ret, ret_error);
+        if (r == -ENOENT) {
+                free(*ret_error);
+                *ret_error = NULL;
+                return errorf(ret_error, r, "No schedule '%s': %s does not exist.", name, path);
+        }
+        return r;
 }

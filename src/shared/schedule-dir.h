@@ -35,7 +35,8 @@ int schedule_dir_load(const char *dir, const char *default_destination, uid_t ow
 void schedule_dir_done(ScheduleDir *d);
 const ScheduleEntry *schedule_dir_find(const ScheduleDir *d, const char *name);
 
-/* Only schedule NAME of DIR (the worker): the same checks as above, then
- * schedule_load_at(). A missing file is -ENOENT with a message. */
-int schedule_dir_load_one(const char *dir, const char *name, const char *default_destination, uid_t owner,
-                          Schedule **ret, char **ret_error);
+/* Loads only schedule NAME (DIR/NAME.conf), for those that need one: the
+ * worker and the service's notify; the directories are checked as above.
+ * -ENOENT (with a message) if it is not there; an invalid NAME is -EINVAL. */
+int schedule_load_name(const char *dir, const char *name, const char *default_destination, uid_t owner,
+                       Schedule **ret, char **ret_error);

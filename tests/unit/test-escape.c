@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "escape.h"
+#include "json-util.h"
 #include "test.h"
 
 static size_t seq(const char *s) {
@@ -11,7 +12,7 @@ static char *json(const char *s) {
         size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
         ASSERT(f);
-        put_json_string(f, s);
+        json_put_string(f, s);
         ASSERT(fclose(f) == 0);
         return buf;
 }
