@@ -632,11 +632,10 @@ int schedule_from_spec(const char *spec, const char *default_destination, Schedu
         if (asprintf(&origin, "Invalid schedule '%s'", spec) < 0)
                 return -ENOMEM;
         /* Checked as typed: resolving the path would hide a trailing space. */
-        r = schedule_value_check("the path", fields[0], ret_error);
-        if (r < 0) {
-                _cleanup_free_ char *e = *ret_error;
-                return errorf(ret_error, r, "%s: %s", origin, strempty(e));
-        }
+        _cleanup_free_ char *error = NULL;
+        r = schedule_value_check("the path", fields[0], &error);
+        if (r < 0)
+                return errorf(ret_error, r, "%s: %s", origin, strempty(error));
         r = path_make_absolute_cwd(fields[0], &source);
         if (r < 0)
                 return errorf(ret_error, r, "%s: cannot resolve path '%s': %s", origin, fields[0], strerror(-r));

@@ -53,7 +53,7 @@ static void expect_error_n(const char *text, size_t n, int code, unsigned line, 
         ASSERT(r == code);
         ASSERT(at == line);
         ASSERT_CONTAINS(error, fragment);
-        free(error);
+        free(TAKE_PTR(error));
 }
 
 static void expect_error(const char *text, int code, unsigned line, const char *fragment) {
@@ -111,7 +111,7 @@ int main(void) {
         ASSERT(at == 3);
         ASSERT_STREQ(error, "no bad here");
         ASSERT_STREQ(refusing.buf, "[A]\nA:ok=1@2\n");
-        free(error);
+        free(TAKE_PTR(error));
 
         /* without ret_error, the message is simply dropped */
         ASSERT(parse("k=v\n", 4, &log, NULL, NULL) == -EINVAL);

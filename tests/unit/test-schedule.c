@@ -38,7 +38,7 @@ static void expect_spec_error(const char *spec, const char *fragment) {
         }
         ASSERT(r == -EINVAL);
         ASSERT_CONTAINS(error, fragment);
-        free(error);
+        free(TAKE_PTR(error));
 }
 
 #define OK_HEAD "[Schedule]\nOnCalendar=daily\n[Backup]\nSource=/srv\n"
@@ -186,12 +186,12 @@ static void test_spec_validated_like_files(void) {
         Schedule *s = NULL;
         ASSERT(schedule_from_spec("/srv/a\n;12:00;n", DEST, &s, &error) == -EINVAL);
         ASSERT(!strchr(error, '\n'));
-        free(error);
+        free(TAKE_PTR(error));
         error = NULL;
         /* the default destination is checked too */
         ASSERT(schedule_from_spec("/var/backups/alexandria/x;12:00;n", DEST, &s, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "Source=/var/backups/alexandria/x is inside Destination=/var/backups/alexandria");
-        free(error);
+        free(TAKE_PTR(error));
 }
 
 static void test_assignments(void) {
@@ -209,34 +209,34 @@ static void test_assignments(void) {
         char *same[] = { "OnCalendar=daily", "Source=/srv", "Destination=/srv", NULL };
         ASSERT(schedule_from_assignments("a", same, "Invalid schedule 'a'", DEST, &s, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "Invalid schedule 'a': Source=/srv is the same as Destination=/srv");
-        free(error);
+        free(TAKE_PTR(error));
         error = NULL;
 
         char *keep[] = { "OnCalendar=daily", "Source=/srv", "Keep=-1", NULL };
         ASSERT(schedule_from_assignments("a", keep, "Invalid schedule 'a'", DEST, &s, &error) == -EINVAL);
         ASSERT_STREQ(error, "Invalid schedule 'a': Keep=-1 is not a count of archives (0 keeps all, at most 100000)");
-        free(error);
+        free(TAKE_PTR(error));
         error = NULL;
 
         /* what a file could not hold, the command line cannot either */
         char *space[] = { "OnCalendar=daily", "Source=/srv ", NULL };
         ASSERT(schedule_from_assignments("a", space, "x", DEST, &s, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "x: Source= '/srv ' starts or ends with a space");
-        free(error);
+        free(TAKE_PTR(error));
         error = NULL;
         char *newline[] = { "OnCalendar=daily\n[Service]", "Source=/srv", NULL };
         ASSERT(schedule_from_assignments("a", newline, "x", DEST, &s, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "OnCalendar= contains a control character (0x0a)");
-        free(error);
+        free(TAKE_PTR(error));
         error = NULL;
         char *unknown[] = { "ExecStart=/bin/sh", NULL };
         ASSERT(schedule_from_assignments("a", unknown, "x", DEST, &s, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "unknown key 'ExecStart'");
-        free(error);
+        free(TAKE_PTR(error));
         error = NULL;
         ASSERT(schedule_from_assignments("a/b", ok, "x", DEST, &s, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "Invalid schedule name 'a/b'");
-        free(error);
+        free(TAKE_PTR(error));
 
         ASSERT(schedule_value_check("--source", "/srv/plain", NULL) == 0);
         ASSERT(schedule_value_check("--source", "", NULL) == 0);

@@ -22,7 +22,7 @@ static void expect_refused(const char *name, uid_t owner, int code, const char *
         ASSERT(r == code);
         ASSERT(fd == -1);
         ASSERT_CONTAINS(error, fragment);
-        free(error);
+        free(TAKE_PTR(error));
 }
 
 static void write_file(const char *name, const char *text, mode_t mode) {
@@ -88,18 +88,18 @@ int main(void) {
         ASSERT(!error);
         ASSERT(trusted_dir_check(dir, me + 1, &error) == -EPERM);
         ASSERT_CONTAINS(error, "the directory is owned by uid");
-        free(error);
+        free(TAKE_PTR(error));
         error = NULL;
         ASSERT(chmod(at("dir.conf"), 0777) == 0);
         ASSERT(trusted_dir_check(at("dir.conf"), me, &error) == -EPERM);
         ASSERT_CONTAINS(error, "the directory is group- or world-writable, refusing it (fix: chmod go-w");
-        free(error);
+        free(TAKE_PTR(error));
         error = NULL;
         /* sticky or not: a directory others may write is not trusted */
         ASSERT(chmod(at("dir.conf"), 01777) == 0);
         ASSERT(trusted_dir_check(at("dir.conf"), me, NULL) == -EPERM);
         ASSERT(trusted_dir_check(at("good.conf"), me, &error) == -ENOTDIR);
-        free(error);
+        free(TAKE_PTR(error));
 
         char cmd[600];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
