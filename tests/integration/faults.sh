@@ -321,7 +321,9 @@ check_eq "missed: status exits 0" 0 $rc
 # boot and its service never left "inactive", no catch-up is coming.
 timer_started() { [ "$(sys systemctl show -P ActiveState alexandria-lost.timer)" = active ]; }
 wait_for 20 timer_started || fail "lost: its timer was not started at boot"
-check_eq "lost: the timer did not trigger in this boot" "n/a" "$(sys systemctl show -P LastTriggerUSec alexandria-lost.timer)"
+trig=$(sys systemctl show -P LastTriggerUSec alexandria-lost.timer)
+[ -z "$trig" ] || [ "$trig" = n/a ] && ok "lost: the timer did not trigger in this boot" \
+        || fail "lost: LastTriggerUSec=$trig"
 check_eq "lost: its service never started in this boot" 0 \
         "$(sys systemctl show -P InactiveExitTimestampMonotonic alexandria@lost.service)"
 check_eq "lost: Persistent=no: no catch-up run" "${#early_lost[@]}" "$(narchives lost)"
