@@ -11,21 +11,6 @@
 #include "record.h"
 #include "verify.h"
 
-int ctl_load_key(const Schedule *s, const char *archive, CryptKeySource **ret) {
-        _cleanup_free_ char *error = NULL;
-        const char *path = arg.key ?: s ? s->key_file : NULL;
-        int r;
-
-        *ret = NULL;
-        /* A plain archive needs no key: a broken key file must not stop it. */
-        if (!path || !archive_file_is_encrypted(archive))
-                return 0;
-        r = crypt_key_load(path, ret, &error);
-        if (r < 0)
-                return log_error_errno(r, "Cannot use key file %s: %s", path, error ?: strerror(-r));
-        return 0;
-}
-
 /* The entry count of archive A: from the record of the run that wrote it;
  * only an archive from before run records (or whose record was dropped)
  * is read whole to count them. */
@@ -88,22 +73,18 @@ static int print_archives(const Schedule *s) {
 }
 
 int verb_backups(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        const ScheduleDir *d = &ctx.schedules;
         int r, ret = EXIT_OK;
-
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
 
         if (argc > 1) {
                 const Schedule *s;
-                if (ctl_find_valid_schedule(&d, argv[1], &s) < 0)
+                if (ctl_find_valid_schedule(d, argv[1], &s) < 0)
                         return EXIT_USAGE;
                 return print_archives(s);
         }
 
-        for (size_t i = 0; i < d.n; i++) {
-                const Schedule *s = d.entries[i].schedule;
+        for (size_t i = 0; i < d->n; i++) {
+                const Schedule *s = d->entries[i].schedule;
                 if (!s)
                         continue;
                 r = print_archives(s);

@@ -103,7 +103,6 @@ static int pick_archive(const char *name, const Schedule *s, const char *archive
 }
 
 int verb_restore(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
         _cleanup_strv_free_ char **selected = NULL;
         _cleanup_free_ char *archive = NULL, *target = NULL;
         const char *name = argv[1], *archive_arg = NULL;
@@ -140,10 +139,7 @@ int verb_restore(int argc, char **argv) {
                         return log_oom(), EXIT_FAILED;
         }
 
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
-        const ScheduleEntry *e = schedule_dir_find(&d, name);
+        const ScheduleEntry *e = schedule_dir_find(&ctx.schedules, name);
         r = pick_archive(name, e ? e->schedule : NULL, archive_arg, &archive);
         if (r < 0)
                 return exit_code_for(r);

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 
 #include "archive-read.h"
+#include "format-util.h"
 #include "archive-util.h"
 #include "log.h"
 #include "manifest.h"
@@ -51,12 +52,6 @@ static void source_free(Source *s) {
         safe_close(s->fd);
         free(s->error);
         free(s);
-}
-
-static int errorf(char **ret_error, int r, const char *s) {
-        if (ret_error)
-                *ret_error = strdup(s);
-        return r;
 }
 
 const char *archive_reader_error(const ArchiveReader *r) {
@@ -119,7 +114,7 @@ int archive_reader_open_fd(int fd, const CryptKeySource *key, ArchiveReader **re
                 return -EOPNOTSUPP;
         if (archive_read_open(a, s, NULL, source_read, NULL) != ARCHIVE_OK) {
                 int e = archive_errno(a);
-                return errorf(ret_error, e > 0 ? -e : -EINVAL, archive_reader_error(&(ArchiveReader) { a, s }));
+                return errorf(ret_error, e > 0 ? -e : -EINVAL, "%s", archive_reader_error(&(ArchiveReader) { a, s }));
         }
         reader->a = TAKE_PTR(a);
         *ret = TAKE_PTR(reader);
