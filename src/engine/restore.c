@@ -557,6 +557,8 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
         _cleanup_free_ char *shown_link = link ? text_escape(link) : NULL;
         if (!shown || (link && !shown_link))
                 return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+        /* looked up first: an entry refused or not overwritten is still in the archive */
+        const ManifestEntry *expected = x->st.unchecked ? NULL : manifest_find(x, name);
 
         if (!restore_name_is_safe(name)) {
                 say(x, LOG_ERR, 0, "Refusing entry '%s': absolute path or '..' component.", shown);
@@ -611,9 +613,7 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
         }
 
         char type = link ? 'h' : manifest_type_from_filetype(archive_entry_filetype(e));
-        const ManifestEntry *expected = NULL;
         if (!x->st.unchecked) {
-                expected = manifest_find(x, name);
                 const char *why = manifest_disagrees(expected, type, link, (uint64_t) MAX(archive_entry_size(e), 0));
                 if (why) {
                         say(x, LOG_ERR, 0, "Damaged in the archive: %s (%s); not restored.", shown, why);

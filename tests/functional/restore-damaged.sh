@@ -139,3 +139,9 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 else
         echo "ok - # SKIP the full-disk restore needs root (a tmpfs)"
 fi
+
+# --- files not overwritten are no damage: nothing is called missing
+"$CTL" restore good --to "$T/r5" 2>"$T/err"; rc=$?
+check "restoring over existing files: exit 1" check_rc 1
+check "they are not overwritten" grep -q "Not overwriting $T/r5$src/a.txt" "$T/err"
+check "and not called damaged or missing" eval '! grep -qi "damaged\|missing" "$T/err"'
