@@ -46,6 +46,12 @@ typedef struct Schedule {
         bool verify;                    /* read each new archive back before retention */
         bool encryption;                /* encrypt with the key in key_file */
         char *key_file;                 /* absolute path: raw key or passphrase file */
+        char *full_every;               /* FullEvery= as written; NULL: every run is full */
+        uint64_t full_every_usec;       /* 0: every run is full */
+        unsigned keep_daily;            /* KeepDaily= … KeepYearly=: newest restore point of */
+        unsigned keep_weekly;           /* each of the newest N days, ISO weeks, months, */
+        unsigned keep_monthly;          /* years (local time); OR-ed with keep; 0: unused */
+        unsigned keep_yearly;
 
         /* [Notify] */
         char *notify_command;           /* run through /bin/sh with ALEXANDRIA_* variables */
@@ -93,6 +99,11 @@ int schedule_to_string(const Schedule *s, char **ret);
 /* "/abs/path;16:07;name" when the schedule fits the short form, else the
  * long form "name OnCalendar=… Source=… [Key=value…]". */
 int schedule_format_line(const Schedule *s, const char *default_destination, char **ret);
+
+/* Whether any of KeepDaily= KeepWeekly= KeepMonthly= KeepYearly= is set. */
+static inline bool schedule_keeps_calendar(const Schedule *s) {
+        return s->keep_daily + s->keep_weekly + s->keep_monthly + s->keep_yearly > 0;
+}
 
 /* The "HH:MM" of a daily "*-*-* HH:MM:00" calendar, or false. */
 bool schedule_daily_time(const Schedule *s, unsigned *ret_hour, unsigned *ret_minute);
