@@ -45,6 +45,8 @@ static void help(void) {
                "  verify [NAME | ARCHIVE]         Read every byte back and check it against the\n"
                "                                  archive's manifest (newest archive of NAME or all)\n"
                "  keygen FILE                     Make a new encryption key file (mode 0600)\n"
+               "  prune NAME [--dry-run]          Apply NAME's retention now; print every archive\n"
+               "                                  with keep (and why) or delete\n"
                "\n"
                "Used by the units:\n"
                "  reload                          Reload systemd and start/stop timers to match\n"
@@ -69,7 +71,8 @@ static void help(void) {
                "                                  YYYYmmddTHHMMSSZ as in archive names)\n"
                "     --overwrite                  With restore: replace existing files\n"
                "     --list                       With restore: print the entries, restore nothing\n"
-               "     --dry-run                    With restore: say what would be written\n"
+               "     --dry-run                    With restore: say what would be written;\n"
+               "                                  with prune: say what would be deleted\n"
                "     --key FILE                   Key for encrypted archives (default: the\n"
                "                                  schedule's KeyFile=)\n"
                "     --json                       With doctor: print the checks as one JSON array\n"
@@ -206,6 +209,7 @@ static const struct Verb {
         { "restore", 2, INT_MAX, verb_restore },
         { "verify",  1, 2,       verb_verify },
         { "keygen",  2, 2,       verb_keygen },
+        { "prune",   2, 2,       verb_prune },
         { "notify",  3, 3,       verb_notify },
         { "reload",  1, 1,       verb_reload },
         { "report-failure", 2, 2, verb_report_failure },

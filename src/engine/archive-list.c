@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -185,4 +186,23 @@ int archive_list(const char *dir, const char *schedule, ArchiveInfo **ret, size_
 fail:
         archive_list_free(list, n);
         return r;
+}
+
+int archive_dir_lock(const char *dir, const char *schedule, int *ret_fd) {
+        _cleanup_free_ char *name = NULL;
+        if (asprintf(&name, ".alexandria-%s.lock", schedule) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return negative_errno();
+        int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = errno == EWOULDBLOCK ? -EBUSY : negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
 }

@@ -46,3 +46,8 @@ bool archive_temporary_name_parse(const char *filename, char **ret_schedule);
  * directory has no archives. */
 int archive_list(const char *dir, const char *schedule, ArchiveInfo **ret, size_t *ret_n);
 void archive_list_free(ArchiveInfo *a, size_t n);
+
+/* Takes the lock that runs of SCHEDULE hold in DIR (flock on
+ * ".alexandria-SCHEDULE.lock", see backup.c), without waiting: -EBUSY while
+ * a run (or a prune) holds it. -ENOENT if DIR does not exist. */
+int archive_dir_lock(const char *dir, const char *schedule, int *ret_fd);
