@@ -8,6 +8,7 @@
 #include "destination.h"
 #include "events.h"
 #include "format-util.h"
+#include "incremental.h"
 #include "log.h"
 #include "path-util.h"
 #include "retention.h"
@@ -35,7 +36,7 @@ static int store_selected(struct archive_entry *entry, int fd, const struct stat
 
 /* select → write: the archive's whole content, into the unnamed file. */
 static int write_archive(const Schedule *s, const CryptKeySource *key, Destination *dest, Selection *sel,
-                         RunReport *report, char **ret_error) {
+                         Incremental *inc, RunReport *report, char **ret_error) {
         _cleanup_(archive_writer_freep) ArchiveWriter *w = NULL;
         _cleanup_free_ char *label = path_join(s->destination, dest->out.name);
         int r;
@@ -45,7 +46,13 @@ static int write_archive(const Schedule *s, const CryptKeySource *key, Destinati
         r = archive_writer_new(dest->out.fd, s->compression, key, label, report, &w, ret_error);
         if (r < 0)
                 return r;
+        r = incremental_write_header(inc, w, ret_error);
+        if (r < 0)
+                return r;
         r = selection_walk(sel, store_selected, w, ret_error);
+        if (r < 0)
+                return r;
+        r = incremental_write_deletions(inc, w, ret_error);
         if (r < 0)
                 return r;
         r = archive_writer_finish(w, ret_error);
@@ -94,6 +101,7 @@ static void emit_outcome(const Schedule *s, const char *sources, const BackupRes
         }
         f.archive = res->archive;
         f.archive_bytes = res->stats.archive_bytes;
+        f.kind = res->incremental ? "incremental" : "full";
         if (res->stats.warnings > 0)
                 (void) event_emit(EVENT_RUN_WARNINGS, &f,
                                   "Backup done for %s in %s (%" PRIu64 " files, %" PRIu64 " bytes) with %" PRIu64 " warnings.",
@@ -107,6 +115,7 @@ int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbac
         uint64_t start = now_monotonic_usec();
         _cleanup_(destination_close) Destination dest = DESTINATION_NULL;
         _cleanup_(selection_freep) Selection *sel = NULL;
+        _cleanup_(incremental_freep) Incremental *inc = NULL;
         _cleanup_(report_done) RunReport report = { .schedule = s->name, .cb = cb };
         _cleanup_free_ char *sources = schedule_sources_string(s), *name = NULL;
         BackupResult res = { .start_usec = now_realtime_usec() };
@@ -122,22 +131,42 @@ int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbac
                 return r;
         }
 
+        /* FullEvery=: full or incremental, said when the run starts */
+        if (r >= 0)
+                r = incremental_plan(s, dest.fd, res.start_usec, &inc, &res.error);
+        if (r >= 0 && inc) {
+                res.incremental = incremental_is_incremental(inc);
+                res.plan = strdup(incremental_reason(inc));
+                if (!res.plan)
+                        r = -ENOMEM;
+        }
+
         EventFields f = EVENT_FIELDS_INIT(s->name);
         f.source = sources;
-        (void) event_emit(EVENT_RUN_STARTED, &f, "Backup of %s started for %s.", s->name, sources);
+        f.kind = r >= 0 && inc ? (res.incremental ? "incremental" : "full") : NULL;
+        (void) event_emit(EVENT_RUN_STARTED, &f, "Backup of %s started for %s%s%s%s.", s->name, sources,
+                          res.plan ? " (" : "", strempty(res.plan), res.plan ? ")" : "");
 
         if (r >= 0)
                 r = selection_new(s, &dest.st, &report, &sel);
         if (r >= 0)
                 r = selection_check_sources(sel, &res.error);
+        dest.incremental = res.incremental;
         if (r >= 0)
                 r = destination_create_archive(&dest, res.start_usec, &name, &res.error);
+        if (r >= 0 && inc) {
+                r = incremental_start(inc, name, &res.error);
+                selection_set_incremental(sel, inc);
+        }
         if (r >= 0)
-                r = write_archive(s, key, &dest, sel, &report, &res.error);
+                r = write_archive(s, key, &dest, sel, inc, &report, &res.error);
         if (r >= 0)
                 r = destination_link_archive(&dest, &res.archive, &res.error);
         if (r >= 0)
                 r = verify_new_archive(s, key, res.archive, &res.error);
+        /* The index describes the new archive only once it is safely there. */
+        if (r >= 0 && inc)
+                r = incremental_commit(inc, &res.error);
         /* Retention runs only after the new archive is safely in place. */
         if (r >= 0 && retention_apply(s, res.archive, &res.pruned) < 0)
                 report.stats.warnings++;
@@ -154,6 +183,7 @@ int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbac
 
 void backup_result_done(BackupResult *r) {
         free(r->archive);
+        free(r->plan);
         strv_free(r->warnings);
         free(r->error);
         *r = (BackupResult) {};

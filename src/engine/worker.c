@@ -70,7 +70,7 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .end_usec = now_realtime_usec(),
                 .result = exit_code == EXIT_OK ? RUN_SUCCEEDED : exit_code == EXIT_WARNINGS ? RUN_WARNINGS : RUN_FAILED,
                 .exit_status = exit_code,
-                .kind = res->archive ? (char *) "full" : NULL,
+                .kind = res->archive ? (char *) (res->incremental ? "incremental" : "full") : NULL,
                 .archive = res->archive,
                 .files = res->stats.files,
                 .bytes_read = res->stats.bytes,
