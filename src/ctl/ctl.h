@@ -74,5 +74,14 @@ struct NotifyMessage;
 int ctl_notify(const Schedule *s, NotifyEvent e, const struct NotifyMessage *m, struct ScheduleState *state);
 /* Writes S's metrics if alexandria.conf has [Metrics] Directory=. */
 int ctl_write_metrics(const Schedule *s, bool overdue);
+/* FullEvery= chains (verb-chain.c): whether ARCHIVE is named incremental;
+ * restore its restore point (O as for restore_archive()), verify its chain,
+ * and what LIST[I] is ("full", "incremental on NAME-…"); exit codes. */
+struct RestoreOptions;
+struct ArchiveInfo;
+bool ctl_archive_is_incremental(const char *archive);
+int ctl_restore_chain(const Schedule *s, const char *archive, const struct RestoreOptions *o);
+int ctl_verify_chain(const Schedule *s, const char *archive);
+int ctl_archive_kind(const struct ArchiveInfo *list, size_t n, size_t i, char **ret);
 /* For exit codes: -EINVAL/-ENOENT & co mean bad input (2), anything else 1. */
 int exit_code_for(int r);

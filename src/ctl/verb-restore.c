@@ -163,6 +163,9 @@ int verb_restore(int argc, char **argv) {
                 .mode = arg.list_entries ? RESTORE_LIST : arg.dry_run ? RESTORE_DRY_RUN : RESTORE_EXTRACT,
                 .overwrite = arg.overwrite,
         };
+        /* an incremental archive is a restore point of its chain */
+        if (ctl_archive_is_incremental(archive))
+                return ctl_restore_chain(e ? e->schedule : NULL, archive, &o);
         RestoreStats st;
         r = restore_archive(archive, &o, &st);
         if (r < 0)

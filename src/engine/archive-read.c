@@ -3,6 +3,7 @@
 
 #include "archive-read.h"
 #include "archive-util.h"
+#include "incremental.h"
 #include "manifest.h"
 
 /* What libarchive reads from: the file, decrypted on the way when it is
@@ -126,7 +127,7 @@ int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t 
                 return r;
         struct archive *a = reader->a;
         while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-                if (!streq(strempty(archive_entry_pathname(entry)), MANIFEST_NAME))
+                if (!archive_member_is_internal(strempty(archive_entry_pathname(entry))))
                         n++;
                 if (archive_read_data_skip(a) != ARCHIVE_OK) {
                         r = ARCHIVE_FATAL;
@@ -140,4 +141,8 @@ int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t 
         }
         *ret = n;
         return 0;
+}
+
+bool archive_member_is_internal(const char *name) {
+        return streq(name, MANIFEST_NAME) || streq(name, INCREMENTAL_HEADER_NAME) || streq(name, INCREMENTAL_DELETED_NAME);
 }

@@ -31,3 +31,8 @@ bool archive_file_is_encrypted(const char *path);
 /* Counts the entries of the archive at PATH (reads it whole), not counting
  * the manifest. */
 int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t *ret, char **ret_error);
+
+/* Entries that describe the archive rather than the backup: the manifest,
+ * and an incremental archive's header and list of deletions. Restore does
+ * not write them as files; counts of entries leave them out. */
+bool archive_member_is_internal(const char *name);

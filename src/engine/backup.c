@@ -55,6 +55,9 @@ static int write_archive(const Schedule *s, const CryptKeySource *key, Destinati
         r = incremental_write_deletions(inc, w, ret_error);
         if (r < 0)
                 return r;
+        /* the header and the deletions describe the archive: they are not files */
+        if (incremental_is_incremental(inc))
+                report->stats.files -= 2;
         r = archive_writer_finish(w, ret_error);
         if (r < 0)
                 return r;

@@ -237,7 +237,7 @@ static int restore_selected(Restore *x) {
                 const char *link = archive_entry_hardlink(e) ? entry_name(archive_entry_hardlink(e)) : NULL;
 
                 /* The manifest describes the archive; it is not part of the backup. */
-                if (!selected(name, x->o->paths) || streq(name, MANIFEST_NAME))
+                if (!selected(name, x->o->paths) || archive_member_is_internal(name))
                         continue;
                 for (size_t i = 0; i < x->npaths; i++)
                         if (selected(name, (char *[]) { x->o->paths[i], NULL }))

@@ -93,6 +93,8 @@ static void print_summary(const char *name, const BackupResult *res) {
                 format_bytes(bytes, res->stats.bytes),
                 format_bytes(abytes, res->stats.archive_bytes),
                 format_duration(dur, res->duration_usec));
+        if (res->plan)
+                fprintf(stderr, "  %s\n", res->plan);
         if (res->stats.warnings > 0)
                 fprintf(stderr, "  with %" PRIu64 " warning%s (see above).\n",
                         res->stats.warnings, res->stats.warnings == 1 ? "" : "s");
