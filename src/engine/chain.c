@@ -261,13 +261,66 @@ static bool deletion_selected(const char *name, char **paths) {
         return false;
 }
 
+typedef struct DirectoryTime {
+        char *name;
+        struct timespec mtime;
+} DirectoryTime;
+
 typedef struct Prepass {
         const RestoreOptions *o;
         const char *archive;
         int to_fd;              /* -EBADF: nothing there yet (dry run, list) */
         bool *matched;          /* per o->paths: this member has an entry for it */
         uint64_t deleted;
+        /* The member's directories that exist already: libarchive sets the
+         * time of an existing directory when it meets its entry, before
+         * writing into it, so it is set again afterwards. */
+        DirectoryTime *dirs;
+        size_t n_dirs, allocated_dirs;
 } Prepass;
+
+static void prepass_done(Prepass *x) {
+        for (size_t i = 0; i < x->n_dirs; i++)
+                free(x->dirs[i].name);
+        free(x->dirs);
+        x->dirs = NULL;
+        x->n_dirs = x->allocated_dirs = 0;
+}
+
+static int note_directory(Prepass *x, const char *name, struct archive_entry *e) {
+        if (x->to_fd < 0 || x->o->mode != RESTORE_EXTRACT || !archive_entry_mtime_is_set(e) ||
+            !name_selected(name, x->o->paths))
+                return 0;
+        struct stat st;
+        if (fstatat(x->to_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
+                return 0;       /* created by the restore: libarchive sets its time at the end */
+        if (x->n_dirs == x->allocated_dirs) {
+                size_t a = MAX((size_t) 64, 2 * x->allocated_dirs);
+                DirectoryTime *d = reallocarray(x->dirs, a, sizeof *d);
+                if (!d)
+                        return -ENOMEM;
+                x->dirs = d;
+                x->allocated_dirs = a;
+        }
+        char *copy = strdup(name);
+        if (!copy)
+                return -ENOMEM;
+        x->dirs[x->n_dirs++] = (DirectoryTime) {
+                .name = copy,
+                .mtime = { archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
+        };
+        return 0;
+}
+
+static void set_directory_times(const Prepass *x) {
+        for (size_t i = 0; i < x->n_dirs; i++) {
+                _cleanup_close_ int fd = open_directory_beneath(x->to_fd, x->dirs[i].name);
+                struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, x->dirs[i].mtime };
+                if (fd < 0 || futimens(fd, ts) < 0)
+                        log_warning_errno(fd < 0 ? fd : negative_errno(), "Cannot set the time of %s/%s: %m",
+                                          x->o->target, x->dirs[i].name);
+        }
+}
 
 static int apply_deletion(Prepass *x, const char *name) {
         const RestoreOptions *o = x->o;
@@ -376,6 +429,11 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
                 }
                 if (archive_member_is_internal(name))
                         continue;
+                if (archive_entry_filetype(e) == AE_IFDIR) {
+                        r = note_directory(x, name, e);
+                        if (r < 0)
+                                return r;
+                }
                 size_t i = 0;
                 STRV_FOREACH(p, x->o->paths) {
                         if (name_selected(name, (char *[]) { *p, NULL }))
@@ -426,9 +484,10 @@ int chain_restore(const Chain *c, const RestoreOptions *o, ChainRestoreStats *re
 
         if (!matched_any || !matched)
                 return log_oom();
+        bool target_empty = o->mode == RESTORE_LIST || directory_is_empty(o->target);
         /* Each member replaces what the one before it wrote: in a directory
          * that holds other files, that would replace them too. */
-        if (c->n > 1 && o->mode == RESTORE_EXTRACT && !o->overwrite && !directory_is_empty(o->target)) {
+        if (c->n > 1 && o->mode == RESTORE_EXTRACT && !o->overwrite && !target_empty) {
                 log_error("%s is not empty: a restore point of a chain (%s is incremental) replaces files as it applies "
                           "each archive; restore into an empty directory, or give --overwrite.", o->target,
                           c->members[c->n - 1].filename);
@@ -449,8 +508,8 @@ int chain_restore(const Chain *c, const RestoreOptions *o, ChainRestoreStats *re
                         if (to_fd < 0 && errno != ENOENT)
                                 return log_error_errno(negative_errno(), "Cannot open %s: %m", o->target);
                 }
-                Prepass x = { .o = o, .archive = m->path, .to_fd = to_fd, .matched = matched };
-                if (m->incremental || npaths > 0) {
+                _cleanup_(prepass_done) Prepass x = { .o = o, .archive = m->path, .to_fd = to_fd, .matched = matched };
+                if (m->incremental || npaths > 0 || (o->mode == RESTORE_EXTRACT && !target_empty)) {
                         r = prepass(&x, o->key, m->incremental);
                         if (r < 0) {
                                 total.bad_member = k;
@@ -480,6 +539,7 @@ int chain_restore(const Chain *c, const RestoreOptions *o, ChainRestoreStats *re
                         *ret = total;
                         return r;
                 }
+                set_directory_times(&x);
         }
         for (size_t i = 0; i < npaths; i++)
                 if (!matched_any[i]) {

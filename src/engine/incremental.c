@@ -30,6 +30,8 @@ struct Incremental {
         char *index_name;
         char *fingerprint;
         char **chain;                   /* the old index's: the full first, the base last */
+        uint64_t old_walk_start_usec;   /* when the old index's walk began */
+        uint64_t start_usec;            /* this run's */
 
         IndexReader *old;
         IndexRecord old_rec;
@@ -143,21 +145,15 @@ static bool chain_matches(const Incremental *inc, char **chain, const ArchiveInf
         const char *dest = inc->schedule->destination;
 
         *ret_why = NULL;
-        if (len == 0 || len > n) {
-                if (asprintf(ret_why, "the index describes %s, which is not the newest archive in %s",
-                             len > 0 ? chain[len - 1] : "nothing", dest) < 0)
-                        *ret_why = NULL;
-                return false;
-        }
-        if (!streq(list[n - 1].filename, chain[len - 1])) {
-                if (asprintf(ret_why, "the index describes %s, but the newest archive is %s",
-                             chain[len - 1], list[n - 1].filename) < 0)
+        if (len == 0 || n == 0 || !streq(list[n - 1].filename, chain[len - 1])) {
+                if (asprintf(ret_why, "the index describes %s, but the newest archive in %s is %s",
+                             len > 0 ? chain[len - 1] : "nothing", dest, n > 0 ? list[n - 1].filename : "none") < 0)
                         *ret_why = NULL;
                 return false;
         }
         for (size_t j = 0; j < len; j++) {
-                const ArchiveInfo *a = &list[n - len + j];
-                if (!streq(a->filename, chain[j]) || a->incremental != (j > 0)) {
+                const ArchiveInfo *a = len <= n ? &list[n - len + j] : NULL;
+                if (!a || !streq(a->filename, chain[j]) || a->incremental != (j > 0)) {
                         if (asprintf(ret_why, "the chain the index describes (%s to %s) is not what %s holds: "
                                      "%s is missing or another archive is in its place",
                                      chain[0], chain[len - 1], dest, chain[j]) < 0)
@@ -206,6 +202,7 @@ static int decide(Incremental *inc, const ArchiveInfo *list, size_t n, uint64_t 
         inc->chain = strv_copy(h->chain);
         if (!inc->chain)
                 return -ENOMEM;
+        inc->old_walk_start_usec = h->walk_start_usec;
         inc->incremental = true;
         return set_reason(inc, "incremental: on top of %s, %zu archive%s since the full %s", list[n - 1].filename,
                           strv_length(inc->chain) - 1, strv_length(inc->chain) == 2 ? "" : "s", inc->chain[0]);
@@ -238,6 +235,7 @@ int incremental_plan(const Schedule *s, int dest_fd, uint64_t now_usec, Incremen
         inc->dest_fd = dest_fd;
         inc->deleted_fd = -EBADF;
         inc->index_name = TAKE_PTR(index_name);
+        inc->start_usec = now_usec;
         r = sources_fingerprint(s, &inc->fingerprint);
         if (r < 0)
                 return r;
@@ -285,6 +283,7 @@ int incremental_start(Incremental *inc, const char *archive_name, char **ret_err
         IndexHeader h = {
                 .schedule = inc->schedule->name,
                 .fingerprint = inc->fingerprint,
+                .walk_start_usec = inc->start_usec,
                 .chain = chain,
         };
         r = index_writer_open(inc->dest_fd, inc->index_name, &h, &inc->new);
@@ -464,7 +463,13 @@ int incremental_check(Incremental *inc, const char *path, int level, const struc
                         IndexRecord now;
                         index_record_from_stat(&now, path, inc->source, st);
                         in_old = true;
-                        same = index_record_same(&inc->old_rec, &now);
+                        /* A file changed in the second before the old walk began, or
+                         * during it, may have changed again within the same tick of
+                         * the clock after it was looked at, its times unchanged:
+                         * only older times are trusted (git's "racily clean"). */
+                        same = index_record_same(&inc->old_rec, &now) &&
+                               (uint64_t) inc->old_rec.ctime_sec * USEC_PER_SEC + inc->old_rec.ctime_nsec / NSEC_PER_USEC +
+                               USEC_PER_SEC < inc->old_walk_start_usec;
                         r = advance_old(inc, ret_error);
                         if (r < 0)
                                 return r;

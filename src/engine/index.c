@@ -174,6 +174,8 @@ int index_writer_open(int dir_fd, const char *name, const IndexHeader *h, IndexW
         if (r >= 0)
                 r = writer_string(w, strempty(h->fingerprint));
         if (r >= 0)
+                r = writer_varint(w, h->walk_start_usec);
+        if (r >= 0)
                 r = writer_varint(w, strv_length(h->chain));
         STRV_FOREACH(a, h->chain)
                 if (r >= 0)
@@ -450,6 +452,8 @@ int index_reader_open(int dir_fd, const char *name, IndexReader **ret, IndexHead
                 k = reader_string(r, &h.schedule);
         if (k >= 0)
                 k = reader_string(r, &h.fingerprint);
+        if (k >= 0)
+                k = reader_varint(r, &h.walk_start_usec);
         if (k >= 0)
                 k = reader_varint(r, &chain_len);
         if (k >= 0 && chain_len > CHAIN_MAX)

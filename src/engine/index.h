@@ -8,8 +8,9 @@
  *
  * On disk (".alexandria-NAME.index" in the destination, mode 0600):
  *   "ALXINDEX" version
- *   header strings (length-prefixed): schedule, sources fingerprint, and the
- *   chain of archive file names it describes, full first, newest last
+ *   header: schedule, sources fingerprint (length-prefixed strings), when the
+ *   walk that made it started (seconds), and the chain of archive file names
+ *   it describes, full first, newest last
  *   records: varints — bytes shared with the previous path + 1 (0 ends the
  *   records), length and bytes of the rest of the path, source ordinal,
  *   st_mode, uid, gid, size, inode, mtime (s, ns), ctime - mtime (s), ctime ns
@@ -42,6 +43,7 @@ typedef struct IndexRecord {
 typedef struct IndexHeader {
         char *schedule;
         char *fingerprint;      /* of the schedule's sources: another list, another tree */
+        uint64_t walk_start_usec;        /* realtime: when the walk that recorded it began */
         char **chain;           /* archive file names, the full first, the restore point last */
 } IndexHeader;
 

@@ -15,6 +15,7 @@ static IndexHeader header(void) {
         IndexHeader h = {};
         h.schedule = strdup("web");
         h.fingerprint = strdup("abc");
+        h.walk_start_usec = 1700000123;
         ASSERT(strv_extend(&h.chain, "web-20240101T000000Z.tar.gz") == 0);
         ASSERT(strv_extend(&h.chain, "web-20240102T000000Z.incr.tar.gz") == 0);
         return h;
@@ -118,6 +119,7 @@ static void test_round_trip(void) {
         char *error = NULL;
         ASSERT(index_reader_open(dir_fd, "idx", &r, &h, &error) == 0);
         ASSERT(strcmp(h.schedule, "web") == 0 && strcmp(h.fingerprint, "abc") == 0);
+        ASSERT(h.walk_start_usec == 1700000123);
         ASSERT(strv_length(h.chain) == 2 && strcmp(h.chain[1], "web-20240102T000000Z.incr.tar.gz") == 0);
         for (unsigned i = 0; i < N; i++) {
                 IndexRecord rec;
