@@ -48,6 +48,7 @@ int verb_status(int argc, char **argv);
 int verb_doctor(int argc, char **argv);
 int verb_backups(int argc, char **argv);
 int verb_logs(int argc, char **argv);
+int verb_history(int argc, char **argv);
 int verb_restore(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_keygen(int argc, char **argv);
@@ -83,5 +84,7 @@ bool ctl_archive_is_incremental(const char *archive);
 int ctl_restore_chain(const Schedule *s, const char *archive, const struct RestoreOptions *o);
 int ctl_verify_chain(const Schedule *s, const char *archive);
 int ctl_archive_kind(const struct ArchiveInfo *list, size_t n, size_t i, char **ret);
+/* The one-line trend of NAME's recent runs (size, duration) that status NAME ends with. */
+void ctl_print_trend(const char *name);
 /* For exit codes: -EINVAL/-ENOENT & co mean bad input (2), anything else 1. */
 int exit_code_for(int r);

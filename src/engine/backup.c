@@ -89,6 +89,24 @@ static int verify_new_archive(const Schedule *s, const CryptKeySource *key, cons
         return 0;
 }
 
+/* ShrinkWarn=: a run that read far less than usual wrote an archive, but
+ * probably not of what it should have (an unmounted disk, a moved source):
+ * a warning, and no retention, so the usual archives are not pruned for it. */
+static int compare_with_usual(const Schedule *s, const RunUsual *usual, RunReport *report, uint64_t files,
+                              uint64_t bytes, char **ret_shrunk) {
+        /* an incremental run stores little: what counts is the restore point it makes */
+        int r = shrink_check(usual, files, bytes, s->shrink_warn, ret_shrunk);
+        if (r <= 0)
+                return r;
+        report->stats.warnings++;
+        EventFields f = EVENT_FIELDS_INIT(s->name);
+        f.files = report->stats.files;
+        f.bytes = report->stats.bytes;
+        (void) event_emit(EVENT_RUN_SHRANK, &f, "Backup of %s read far less than usual: %s. Older archives are not pruned.",
+                          s->name, *ret_shrunk);
+        return 1;
+}
+
 static void emit_outcome(const Schedule *s, const char *sources, const BackupResult *res, int r) {
         EventFields f = EVENT_FIELDS_INIT(s->name);
         f.source = sources;
@@ -114,12 +132,12 @@ static void emit_outcome(const Schedule *s, const char *sources, const BackupRes
                                   s->name, res->archive, res->stats.files, res->stats.bytes);
 }
 
-int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbacks *cb, BackupResult *ret) {
+int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
         uint64_t start = now_monotonic_usec();
         _cleanup_(destination_close) Destination dest = DESTINATION_NULL;
         _cleanup_(selection_freep) Selection *sel = NULL;
         _cleanup_(incremental_freep) Incremental *inc = NULL;
-        _cleanup_(report_done) RunReport report = { .schedule = s->name, .cb = cb };
+        _cleanup_(report_done) RunReport report = { .schedule = s->name, .cb = in->cb };
         _cleanup_free_ char *sources = schedule_sources_string(s), *name = NULL;
         BackupResult res = { .start_usec = now_realtime_usec() };
         int r;
@@ -162,16 +180,23 @@ int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbac
                 selection_set_incremental(sel, inc);
         }
         if (r >= 0)
-                r = write_archive(s, key, &dest, sel, inc, &report, &res.error);
+                r = write_archive(s, in->key, &dest, sel, inc, &report, &res.error);
         if (r >= 0)
                 r = destination_link_archive(&dest, &res.archive, &res.error);
         if (r >= 0)
-                r = verify_new_archive(s, key, res.archive, &res.error);
+                r = verify_new_archive(s, in->key, res.archive, &res.error);
         /* The index describes the new archive only once it is safely there. */
         if (r >= 0 && inc)
                 r = incremental_commit(inc, &res.error);
+        res.point_files = report.stats.files;
+        res.point_bytes = report.stats.bytes;
+        if (inc)
+                incremental_point(inc, &res.point_files, &res.point_bytes);
+        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, res.point_files, res.point_bytes, &res.shrunk) : 0;
+        if (shrank < 0)
+                r = shrank;
         /* Retention runs only after the new archive is safely in place. */
-        if (r >= 0 && retention_apply(s, res.archive, &res.pruned) < 0)
+        if (r >= 0 && !shrank && retention_apply(s, res.archive, &res.pruned) < 0)
                 report.stats.warnings++;
 
         if (r == -ENOMEM && !res.error)
@@ -188,6 +213,7 @@ void backup_result_done(BackupResult *r) {
         free(r->archive);
         free(r->plan);
         strv_free(r->warnings);
+        free(r->shrunk);
         free(r->error);
         *r = (BackupResult) {};
 }

@@ -54,6 +54,7 @@ struct Incremental {
         FILE *deleted;
         char *last_deleted;             /* the root of the last deleted tree */
         uint64_t unchanged;
+        uint64_t point_bytes;           /* of the regular files in the new index */
 };
 
 Incremental *incremental_free(Incremental *inc) {
@@ -92,6 +93,11 @@ const char *incremental_base(const Incremental *inc) {
 
 uint64_t incremental_unchanged(const Incremental *inc) {
         return inc ? inc->unchanged : 0;
+}
+
+void incremental_point(const Incremental *inc, uint64_t *ret_files, uint64_t *ret_bytes) {
+        *ret_files = inc->new ? index_writer_records(inc->new) : 0;
+        *ret_bytes = inc->point_bytes;
 }
 
 static char **strv_copy(char * const *l) {
@@ -422,6 +428,8 @@ static int add_record(Incremental *inc, const char *path, const struct stat *st,
         int r = index_writer_add(inc->new, &rec);
         if (r < 0)
                 return errorf(ret_error, r, "Cannot write the index %s/%s: %m", inc->schedule->destination, inc->index_name);
+        if (S_ISREG(st->st_mode))
+                inc->point_bytes += (uint64_t) st->st_size;
         return 0;
 }
 

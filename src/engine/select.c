@@ -21,6 +21,7 @@
 #include "incremental.h"
 #include "index.h"
 #include "log.h"
+#include "mounts.h"
 #include "select.h"
 
 struct Selection {
@@ -75,6 +76,9 @@ void selection_set_incremental(Selection *sel, Incremental *inc) {
 int selection_check_sources(const Selection *sel, char **ret_error) {
         STRV_FOREACH(p, sel->schedule->sources) {
                 struct stat st;
+                int r = mounts_check_path("Source", *p, ret_error);
+                if (r < 0)
+                        return r;
                 /* stat, not lstat: a symlink to nothing is a missing source */
                 if (stat(*p, &st) < 0)
                         return errorf(ret_error, negative_errno(), "Source %s: %m", *p);

@@ -12,6 +12,7 @@
 
 #define SCHEDULE_NAME_MAX 64
 #define SCHEDULE_KEEP_MAX 100000
+#define SCHEDULE_SHRINK_WARN_DEFAULT 50
 
 typedef enum Compression {
         COMPRESSION_GZIP,
@@ -52,6 +53,7 @@ typedef struct Schedule {
         unsigned keep_weekly;           /* each of the newest N days, ISO weeks, months, */
         unsigned keep_monthly;          /* years (local time); OR-ed with keep; 0: unused */
         unsigned keep_yearly;
+        unsigned shrink_warn;           /* ShrinkWarn=: warn when a run reads this % less than usual; 0: no */
 
         /* [Notify] */
         char *notify_command;           /* run through /bin/sh with ALEXANDRIA_* variables */
