@@ -1,0 +1,130 @@
+#!/bin/bash
+# An incremental run builds on the index only when it describes the newest
+# restore point of this schedule and these sources: damaged, truncated,
+# deleted, another schedule's, an older one, one for other sources, or one
+# whose newest archive is gone each make the run full and say why; the run
+# after it is incremental again. A full is due FullEvery= after the last.
+# Whatever the run, the newest restore point restores to the source.
+source "$(dirname "$0")/lib.sh"
+t_setup
+export LC_ALL=C
+
+SRC=$T/src
+DEST=$T/dest
+INDEX=$DEST/.alexandria-ix.index
+mkdir -p "$SRC/a/b" "$DEST"
+seq 1 5000 > "$SRC/a/numbers"
+printf 'one\n' > "$SRC/a/b/one"
+head -c 30000 /dev/urandom > "$SRC/random"
+
+t_schedule ix "Source=$SRC" "Destination=$DEST" "FullEvery=7d"
+
+# run NAME [faketime offset]: one backup; $ARCHIVE and $PLAN say what it did
+run() {
+        local err rc name=$1
+        if [ -n "${2:-}" ]; then
+                err=$(faketime -f "$2" "$BACKUP" "$name" 2>&1 >/dev/null)
+        else
+                err=$("$BACKUP" "$name" 2>&1 >/dev/null)
+        fi
+        rc=$?
+        ARCHIVE=$(printf '%s\n' "$err" | sed -n "s|^Backup done for $name in \(.*\) (.*|\1|p")
+        PLAN=$(printf '%s\n' "$err" | sed -n 's/^  \(full: .*\|incremental: .*\)$/\1/p')
+        if [ $rc -ne 0 ] || [ -z "$ARCHIVE" ]; then
+                fail "run of $name exits 0 and writes an archive (got $rc)"
+                printf '%s\n' "$err" | sed 's/^/#   /'
+        fi
+}
+
+# restores_source: the newest restore point of ix is the source, byte for byte
+restores_source() {
+        rm -rf "$T/r"
+        "$CTL" restore ix --to "$T/r" > /dev/null 2>&1 && diff -r "$SRC" "$T/r/${SRC#/}" > /dev/null
+}
+
+# expect_full WHY: the run just made is full, for that reason
+expect_full() {
+        if [[ $(basename "$ARCHIVE") != *.incr.* ]] && grep -q "^full: $1" <<<"$PLAN"; then
+                ok "a run is full: $1"
+        else
+                fail "a run is full: $1 (wrote $(basename "$ARCHIVE"): $PLAN)"
+        fi
+        check "... and restores to the source" restores_source
+        printf 'after %s\n' "$1" >> "$SRC/a/b/one"
+        run ix
+        check "... and the run after it is incremental again" grep -q '\.incr\.' <<<"$ARCHIVE"
+        check "... restoring to the source" restores_source
+}
+
+run ix
+first=$ARCHIVE
+run ix
+check "the second run is incremental" grep -q '^incremental: on top of' <<<"$PLAN"
+check "the index is private" test "$(stat -c %a "$INDEX")" = 600
+cp "$INDEX" "$T/old-index"
+
+size=$(stat -c %s "$INDEX")
+printf '\x5a' | dd of="$INDEX" bs=1 seek=$((size / 2)) conv=notrunc status=none
+run ix
+expect_full "the index $INDEX is damaged (its checksum does not match its contents)"
+
+truncate -s $(($(stat -c %s "$INDEX") - 3)) "$INDEX"
+run ix
+expect_full "the index $INDEX is damaged"
+
+: > "$INDEX"
+run ix
+expect_full "the index $INDEX is damaged (truncated)"
+
+rm "$INDEX"
+run ix
+expect_full "there is no index $INDEX of the newest restore point"
+
+# an index of an earlier restore point of the same schedule
+cp "$T/old-index" "$INDEX"
+run ix
+expect_full "the index describes .*, but the newest archive in $DEST is"
+
+# another schedule's index, of the same sources into the same destination
+t_schedule other "Source=$SRC" "Destination=$DEST" "FullEvery=7d"
+run other
+cp "$DEST/.alexandria-other.index" "$INDEX"
+run ix
+expect_full "the index $INDEX belongs to schedule 'other'"
+rm "$DEST"/other-*
+
+# the newest archive deleted by hand
+run ix
+rm "$ARCHIVE"
+run ix
+expect_full "the index describes .*, but the newest archive in $DEST is"
+
+# other sources
+mkdir -p "$T/src2" && echo two > "$T/src2/two"
+t_schedule ix "Source=$SRC" "Source=$T/src2" "Destination=$DEST" "FullEvery=7d"
+run ix
+expect_full "the index $INDEX was made for other sources (Source= changed)"
+t_schedule ix "Source=$SRC" "Destination=$DEST" "FullEvery=7d"
+run ix
+check "and back: full again" grep -q "^full: the index $INDEX was made for other sources" <<<"$PLAN"
+
+# Without FullEvery= every run is full and no index is kept.
+t_schedule ix "Source=$SRC" "Destination=$DEST"
+run ix
+check "without FullEvery= the run is full" test -z "$PLAN" -a "${ARCHIVE%.incr.*}" = "$ARCHIVE"
+check "... and the index is gone" test ! -e "$INDEX"
+t_schedule ix "Source=$SRC" "Destination=$DEST" "FullEvery=7d"
+run ix
+expect_full "there is no index"
+
+# FullEvery=7d: a full once the newest full is a week old (the clock moved
+# on with faketime), incremental the day after.
+run ix "+6d"
+check "six days after the full: incremental" grep -q '^incremental: ' <<<"$PLAN"
+run ix "+8d"
+check "eight days after the full: full" grep -q "^full: the newest full archive, .*, is 8d .* old (FullEvery=7d)" <<<"$PLAN"
+check "... named as a full" test "${ARCHIVE%.incr.*}" = "$ARCHIVE"
+full=$(basename "$ARCHIVE")
+run ix "+9d"
+check "a day after that: incremental on the new full" grep -q "^incremental: on top of $full" <<<"$PLAN"
+check "... restoring to the source" restores_source
