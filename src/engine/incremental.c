@@ -442,10 +442,11 @@ static int drop_pending(Incremental *inc) {
         return inc->pending_in_old ? note_deleted(inc, inc->pending_path) : 0;
 }
 
-void incremental_begin_source(Incremental *inc, unsigned ordinal) {
-        (void) drop_pending(inc);
+int incremental_begin_source(Incremental *inc, unsigned ordinal) {
+        int r = drop_pending(inc);
         inc->source = ordinal;
         inc->n_stack = 0;
+        return r;
 }
 
 int incremental_check(Incremental *inc, const char *path, int level, const struct stat *st, char **ret_error) {

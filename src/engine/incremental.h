@@ -57,7 +57,7 @@ int incremental_header_text(const Incremental *inc, char **ret, size_t *ret_len)
 /* ---- the select stage ---- */
 
 /* Sources are walked in order; ORDINAL counts them from 0. */
-void incremental_begin_source(Incremental *inc, unsigned ordinal);
+int incremental_begin_source(Incremental *inc, unsigned ordinal);
 /* PATH (absolute, as walked, at fts level LEVEL) with ST: 1 if it is to be
  * stored, 0 if it is unchanged since the previous restore point (it is in
  * the new index already; do not store it). */

@@ -331,9 +331,10 @@ static int walk_source(Selection *sel, const char *given, select_entry_fn fn, vo
 int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **ret_error) {
         unsigned ordinal = 0;
         STRV_FOREACH(p, sel->schedule->sources) {
-                if (sel->incremental)
-                        incremental_begin_source(sel->incremental, ordinal++);
-                int r = walk_source(sel, *p, fn, userdata, ret_error);
+                int r = sel->incremental ? incremental_begin_source(sel->incremental, ordinal++) : 0;
+                if (r < 0)
+                        return r;
+                r = walk_source(sel, *p, fn, userdata, ret_error);
                 if (r < 0)
                         return r;
         }
