@@ -149,35 +149,6 @@ int chain_resolve(const ArchiveInfo *list, size_t n, size_t i, const CryptKeySou
 
 /* ---- removing what a member deleted ---- */
 
-/* Relative, no ".." component, not empty. */
-static bool name_is_safe(const char *p) {
-        if (isempty(p) || p[0] == '/')
-                return false;
-        for (const char *c = p; *c;) {
-                size_t n = strcspn(c, "/");
-                if (n == 2 && c[0] == '.' && c[1] == '.')
-                        return false;
-                c += n;
-                while (*c == '/')
-                        c++;
-        }
-        return true;
-}
-
-/* NAME is one of PATHS or lies below one (NULL: everything). */
-static bool name_selected(const char *name, char **paths) {
-        if (!paths)
-                return true;
-        STRV_FOREACH(p, paths) {
-                if (streq(*p, "."))
-                        return true;
-                const char *rest = startswith(name, *p);
-                if (rest && (*rest == 0 || *rest == '/'))
-                        return true;
-        }
-        return false;
-}
-
 /* Opens the directory NAME (relative) below DIR_FD one component at a
  * time, never following a symlink and never leaving DIR_FD. */
 static int open_directory_beneath(int dir_fd, const char *name) {
@@ -251,7 +222,7 @@ static int remove_tree_at(int dir_fd, const char *name) {
 /* Whether a deletion of NAME touches the selection: NAME is selected, or
  * holds a selected path. */
 static bool deletion_selected(const char *name, char **paths) {
-        if (!paths || name_selected(name, paths))
+        if (!paths || restore_name_selected(name, paths))
                 return true;
         STRV_FOREACH(p, paths) {
                 const char *rest = startswith(*p, name);
@@ -289,7 +260,7 @@ static void prepass_done(Prepass *x) {
 
 static int note_directory(Prepass *x, const char *name, struct archive_entry *e) {
         if (x->to_fd < 0 || x->o->mode != RESTORE_EXTRACT || !archive_entry_mtime_is_set(e) ||
-            !name_selected(name, x->o->paths))
+            !restore_name_selected(name, x->o->paths))
                 return 0;
         struct stat st;
         if (fstatat(x->to_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(st.st_mode))
@@ -325,7 +296,7 @@ static void set_directory_times(const Prepass *x) {
 static int apply_deletion(Prepass *x, const char *name) {
         const RestoreOptions *o = x->o;
 
-        if (!name_is_safe(name)) {
+        if (!restore_name_is_safe(name)) {
                 log_error("%s: refusing to delete '%s': absolute path or '..' component.", x->archive, name);
                 return -EBADMSG;
         }
@@ -436,7 +407,7 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
                 }
                 size_t i = 0;
                 STRV_FOREACH(p, x->o->paths) {
-                        if (name_selected(name, (char *[]) { *p, NULL }))
+                        if (restore_name_selected(name, (char *[]) { *p, NULL }))
                                 x->matched[i] = true;
                         i++;
                 }

@@ -31,7 +31,7 @@ static const char *entry_name(const char *p) {
         return p;
 }
 
-static bool name_is_safe(const char *p) {
+bool restore_name_is_safe(const char *p) {
         if (isempty(p) || p[0] == '/')
                 return false;
         for (const char *c = p; *c;) {
@@ -45,7 +45,7 @@ static bool name_is_safe(const char *p) {
         return true;
 }
 
-static bool selected(const char *name, char **paths) {
+bool restore_name_selected(const char *name, char **paths) {
         if (!paths)
                 return true;
         STRV_FOREACH(p, paths) {
@@ -145,12 +145,12 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
         const RestoreOptions *o = x->o;
         int r;
 
-        if (!name_is_safe(name)) {
+        if (!restore_name_is_safe(name)) {
                 log_error("Refusing entry '%s': absolute path or '..' component.", strempty(name));
                 x->st.refused++;
                 return 0;
         }
-        if (link && !name_is_safe(link)) {
+        if (link && !restore_name_is_safe(link)) {
                 log_error("Refusing hard link '%s' to '%s': the target is outside %s.", name, link, o->target);
                 x->st.refused++;
                 return 0;
@@ -237,10 +237,10 @@ static int restore_selected(Restore *x) {
                 const char *link = archive_entry_hardlink(e) ? entry_name(archive_entry_hardlink(e)) : NULL;
 
                 /* The manifest describes the archive; it is not part of the backup. */
-                if (!selected(name, x->o->paths) || archive_member_is_internal(name))
+                if (!restore_name_selected(name, x->o->paths) || archive_member_is_internal(name))
                         continue;
                 for (size_t i = 0; i < x->npaths; i++)
-                        if (selected(name, (char *[]) { x->o->paths[i], NULL }))
+                        if (restore_name_selected(name, (char *[]) { x->o->paths[i], NULL }))
                                 x->matched[i] = true;
 
                 if (x->o->mode == RESTORE_LIST) {
@@ -248,7 +248,7 @@ static int restore_selected(Restore *x) {
                         x->st.entries++;
                         continue;
                 }
-                if (link && !selected(link, x->o->paths)) {
+                if (link && !restore_name_selected(link, x->o->paths)) {
                         if (strv_extend(&x->pending, name) < 0 || strv_extend(&x->pending, link) < 0)
                                 return log_oom();
                         continue;

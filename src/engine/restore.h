@@ -40,3 +40,7 @@ int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *
 
 /* "/etc/nginx/" → "etc/nginx": how an argument names stored entries. */
 char *restore_path_argument(const char *arg);
+/* Relative, no ".." component, not empty. */
+bool restore_name_is_safe(const char *name);
+/* Whether NAME is one of PATHS or lies below one (NULL: everything). */
+bool restore_name_selected(const char *name, char **paths);

@@ -61,6 +61,22 @@ static void test_fts_order(void) {
         ASSERT(n == ELEMENTSOF(names) + 1);
 }
 
+/* Record I of N: two sources, a directory every 100 entries, varied owners and times. */
+static void add_record(IndexWriter *w, unsigned i, unsigned n) {
+        char path[256];
+        struct stat st = {
+                .st_mode = (i % 100 == 0 ? S_IFDIR | 0755 : S_IFREG | 0644),
+                .st_uid = i % 3 == 0 ? 0 : 1000, .st_gid = 1000 + i % 7,
+                .st_size = 40 + i % 80, .st_ino = 1000000 + i,
+                .st_mtim = { 1700000000 + i, i * 7919 % 1000000000 },
+                .st_ctim = { 1700000000 + i + i % 2, i * 104729 % 1000000000 },
+        };
+        snprintf(path, sizeof path, "/srv/d%03u/f%06u", i / 1000, i);
+        IndexRecord rec;
+        index_record_from_stat(&rec, path, i < n / 2 ? 0 : 1, &st);
+        ASSERT(index_writer_add(w, &rec) == 0);
+}
+
 static void test_round_trip(void) {
         IndexHeader h = header();
         IndexWriter *w = NULL;
@@ -71,17 +87,7 @@ static void test_round_trip(void) {
         /* nothing visible before the commit */
         ASSERT(faccessat(dir_fd, "idx", F_OK, 0) < 0 && errno == ENOENT);
         for (unsigned i = 0; i < N; i++) {
-                struct stat st = {
-                        .st_mode = (i % 100 == 0 ? S_IFDIR | 0755 : S_IFREG | 0644),
-                        .st_uid = i % 3 == 0 ? 0 : 1000, .st_gid = 1000 + i % 7,
-                        .st_size = 40 + i % 80, .st_ino = 1000000 + i,
-                        .st_mtim = { 1700000000 + i, i * 7919 % 1000000000 },
-                        .st_ctim = { 1700000000 + i + i % 2, i * 104729 % 1000000000 },
-                };
-                snprintf(path, sizeof path, "/srv/d%03u/f%06u", i / 1000, i);
-                IndexRecord rec;
-                index_record_from_stat(&rec, path, i < N / 2 ? 0 : 1, &st);
-                ASSERT(index_writer_add(w, &rec) == 0);
+                add_record(w, i, N);
         }
         /* out of order: refused, and the index is spoilt */
         IndexRecord bad;
@@ -92,17 +98,7 @@ static void test_round_trip(void) {
 
         ASSERT(index_writer_open(dir_fd, "idx", &h, &w) == 0);
         for (unsigned i = 0; i < N; i++) {
-                struct stat st = {
-                        .st_mode = (i % 100 == 0 ? S_IFDIR | 0755 : S_IFREG | 0644),
-                        .st_uid = i % 3 == 0 ? 0 : 1000, .st_gid = 1000 + i % 7,
-                        .st_size = 40 + i % 80, .st_ino = 1000000 + i,
-                        .st_mtim = { 1700000000 + i, i * 7919 % 1000000000 },
-                        .st_ctim = { 1700000000 + i + i % 2, i * 104729 % 1000000000 },
-                };
-                snprintf(path, sizeof path, "/srv/d%03u/f%06u", i / 1000, i);
-                IndexRecord rec;
-                index_record_from_stat(&rec, path, i < N / 2 ? 0 : 1, &st);
-                ASSERT(index_writer_add(w, &rec) == 0);
+                add_record(w, i, N);
         }
         ASSERT(index_writer_records(w) == N);
         ASSERT(index_writer_commit(w) == 0);
