@@ -7,6 +7,10 @@
 # Whatever the run, the newest restore point restores to the source.
 source "$(dirname "$0")/lib.sh"
 t_setup
+
+# fake_clock TIME COMMAND...: COMMAND with its clock moved by libfaketime
+# (LD_PRELOAD), which comes before the sanitizers' runtime in an ASan build
+fake_clock() { ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 faketime -f "$@"; }
 export LC_ALL=C
 
 SRC=$T/src
@@ -23,7 +27,7 @@ t_schedule ix "Source=$SRC" "Destination=$DEST" "FullEvery=7d"
 run() {
         local err rc name=$1
         if [ -n "${2:-}" ]; then
-                err=$(faketime -f "$2" "$BACKUP" "$name" 2>&1 >/dev/null)
+                err=$(fake_clock "$2" "$BACKUP" "$name" 2>&1 >/dev/null)
         else
                 err=$("$BACKUP" "$name" 2>&1 >/dev/null)
         fi
