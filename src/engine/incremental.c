@@ -214,6 +214,28 @@ static int decide(Incremental *inc, const ArchiveInfo *list, size_t n, uint64_t 
                           strv_length(inc->chain) - 1, strv_length(inc->chain) == 2 ? "" : "s", inc->chain[0]);
 }
 
+/* Where there is no O_TMPFILE, a new index is written as ".#INDEX.XXXXXXXXXXXXXXXX"
+ * first (atomic_file_open()); a killed run leaves it behind. Under the
+ * schedule's lock no live run owns one. */
+static void remove_stale_index_temporaries(int dest_fd, const char *index_name) {
+        _cleanup_free_ char *prefix = NULL;
+        if (asprintf(&prefix, ".#%s.", index_name) < 0)
+                return;
+        int fd = openat(dest_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd < 0)
+                return;
+        _cleanup_closedir_ DIR *d = fdopendir(fd);
+        if (!d) {
+                safe_close(fd);
+                return;
+        }
+        for (struct dirent *de; (de = readdir(d));) {
+                const char *hex = startswith(de->d_name, prefix);
+                if (hex && strlen(hex) == 16 && strspn(hex, "0123456789abcdef") == 16)
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
+}
+
 int incremental_plan(const Schedule *s, int dest_fd, uint64_t now_usec, Incremental **ret, char **ret_error) {
         _cleanup_(incremental_freep) Incremental *inc = NULL;
         _cleanup_(index_header_done) IndexHeader h = {};
@@ -225,6 +247,7 @@ int incremental_plan(const Schedule *s, int dest_fd, uint64_t now_usec, Incremen
         r = index_file_name(s->name, &index_name);
         if (r < 0)
                 return r;
+        remove_stale_index_temporaries(dest_fd, index_name);
         if (s->full_every_usec == 0) {
                 /* Every run is full: an index would only go stale. */
                 if (unlinkat(dest_fd, index_name, 0) < 0 && errno != ENOENT)

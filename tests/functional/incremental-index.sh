@@ -60,8 +60,13 @@ expect_full() {
         check "... restoring to the source" restores_source
 }
 
+# what a run killed while writing the index on a file system without
+# O_TMPFILE leaves behind; the next run, under the lock, removes it
+stale=$DEST/.#.alexandria-ix.index.0123456789abcdef
+mkdir -p "$DEST" && echo partial > "$stale"
 run ix
 first=$ARCHIVE
+check "a stale temporary index is removed" test ! -e "$stale"
 run ix
 check "the second run is incremental" grep -q '^incremental: on top of' <<<"$PLAN"
 check "the index is private" test "$(stat -c %a "$INDEX")" = 600
