@@ -137,3 +137,24 @@ full=$(basename "$ARCHIVE")
 run ix "+9d"
 check "a day after that: incremental on the new full" grep -q "^incremental: on top of $full" <<<"$PLAN"
 check "... restoring to the source" restores_source
+
+# Without root, a chain whose directories are read-only still restores:
+# each is opened up while a later member writes into it, and gets its mode
+# back. (As root only: the restore runs as nobody.)
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+        mkdir -p "$T/ro-src/ro/sub" && echo a > "$T/ro-src/ro/sub/a" && echo b > "$T/ro-src/ro/b"
+        chmod 0555 "$T/ro-src/ro/sub" "$T/ro-src/ro"
+        t_schedule ro "Source=$T/ro-src" "Destination=$T/ro-dest" "FullEvery=7d"
+        run ro
+        chmod 0755 "$T/ro-src/ro" "$T/ro-src/ro/sub"
+        echo c > "$T/ro-src/ro/sub/c" && rm "$T/ro-src/ro/b"
+        chmod 0555 "$T/ro-src/ro/sub" "$T/ro-src/ro"
+        run ro
+        chmod -R a+rX "$T/ro-dest" && chmod a+x "$T" && mkdir -m 0777 "$T/nobody"
+        setpriv --reuid 65534 --regid 65534 --clear-groups env HOME="$T/nobody" \
+                "$CTL" --user --config-dir "$T/nobody" restore ro "$ARCHIVE" --to "$T/nobody/r" > "$T/out" 2>&1
+        check "a chain with read-only directories restores without root" test $? -eq 0
+        check "... to the tree it was" diff -r "$T/ro-src" "$T/nobody/r/${T#/}/ro-src"
+        check "... with the directories read-only again" test "$(stat -c %a "$T/nobody/r/${T#/}/ro-src/ro/sub")" = 555
+        chmod -R u+w "$T/nobody/r" "$T/ro-src"
+fi
