@@ -158,3 +158,16 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
         check "... with the directories read-only again" test "$(stat -c %a "$T/nobody/r/${T#/}/ro-src/ro/sub")" = 555
         chmod -R u+w "$T/nobody/r" "$T/ro-src"
 fi
+
+# ShrinkWarn= looks at the restore point an incremental run makes, not at
+# the little it stores: an unchanged run is no warning, a source emptied
+# (a disk that did not mount) is one.
+mkdir -p "$T/sh-src" && for i in $(seq 1 40); do echo "file $i" > "$T/sh-src/f$i"; done
+t_schedule sh "Source=$T/sh-src" "Destination=$T/sh-dest" "FullEvery=7d"
+run sh
+run sh
+check "an unchanged incremental run is no shrink warning" grep -q '^incremental: ' <<<"$PLAN"
+rm "$T"/sh-src/f*
+"$BACKUP" sh > /dev/null 2> "$T/out"
+check "an incremental run of an emptied source exits 3" test $? -eq 3
+check "... saying it read far less than usual" grep -q "read far less than usual" "$T/out"
