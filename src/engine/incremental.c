@@ -502,6 +502,15 @@ int incremental_check(Incremental *inc, const char *path, int level, const struc
                         same = index_record_same(&inc->old_rec, &now) &&
                                (uint64_t) inc->old_rec.ctime_sec * USEC_PER_SEC + inc->old_rec.ctime_nsec / NSEC_PER_USEC +
                                USEC_PER_SEC < inc->old_walk_start_usec;
+                        /* A file that became a directory or the other way round:
+                         * the old one goes first, so that a restore never has to
+                         * write one kind of file over the other. */
+                        if ((inc->old_rec.mode & S_IFMT) != (st->st_mode & S_IFMT)) {
+                                r = note_deleted(inc, path);
+                                if (r < 0)
+                                        return r;
+                                in_old = false;
+                        }
                         r = advance_old(inc, ret_error);
                         if (r < 0)
                                 return r;
