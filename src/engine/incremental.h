@@ -17,7 +17,9 @@
  *   .alexandria-deleted       last entry before the manifest: the paths
  *                             (stored names, one a line, escaped like the
  *                             manifest's) that existed at the base and no
- *                             longer do; only the topmost of a deleted tree
+ *                             longer do; only the topmost of a deleted tree;
+ *                             also what changed type (a file that became a
+ *                             directory), so that restore removes it first
  *
  * and the directories above every stored entry, so that their times and
  * modes are set again after a restore has written into them.
