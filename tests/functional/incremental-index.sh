@@ -24,21 +24,7 @@ head -c 30000 /dev/urandom > "$SRC/random"
 t_schedule ix "Source=$SRC" "Destination=$DEST" "FullEvery=7d"
 
 # run NAME [faketime offset]: one backup; $ARCHIVE and $PLAN say what it did
-run() {
-        local err rc name=$1
-        if [ -n "${2:-}" ]; then
-                err=$(fake_clock "$2" "$BACKUP" "$name" 2>&1 >/dev/null)
-        else
-                err=$("$BACKUP" "$name" 2>&1 >/dev/null)
-        fi
-        rc=$?
-        ARCHIVE=$(printf '%s\n' "$err" | sed -n "s|^Backup done for $name in \(.*\) (.*|\1|p")
-        PLAN=$(printf '%s\n' "$err" | sed -n 's/^  \(full: .*\|incremental: .*\)$/\1/p')
-        if [ $rc -ne 0 ] || [ -z "$ARCHIVE" ]; then
-                fail "run of $name exits 0 and writes an archive (got $rc)"
-                printf '%s\n' "$err" | sed 's/^/#   /'
-        fi
-}
+run() { t_backup "$1" ${2:+fake_clock "$2"}; }
 
 # restores_source: the newest restore point of ix is the source, byte for byte
 restores_source() {

@@ -52,19 +52,7 @@ print("\n".join(out))
 EOF
 }
 
-# run NAME: one backup; $ARCHIVE is what it wrote, $PLAN its first line of plan
-run() {
-        local err rc
-        err=$("$BACKUP" "$1" 2>&1 >/dev/null)
-        rc=$?
-        ARCHIVE=$(printf '%s\n' "$err" | sed -n "s|^Backup done for $1 in \(.*\) (.*|\1|p")
-        PLAN=$(printf '%s\n' "$err" | sed -n 's/^  \(full: .*\|incremental: .*\)$/\1/p')
-        if [ $rc -ne 0 ] || [ -z "$ARCHIVE" ]; then
-                fail "run of $1 exits 0 and writes an archive (got $rc)"
-                printf '%s\n' "$err" | sed 's/^/#   /'
-                return 1
-        fi
-}
+run() { t_backup "$1"; }
 
 POINTS=()
 # point DESCRIPTION: a run after the change just made; its snapshot is kept
