@@ -97,7 +97,7 @@ int ctl_restore_chain(const Schedule *s, const char *archive, const RestoreOptio
                           chain.members[st.bad_member].filename, st.bad_member + 1, chain.n);
                 ret = EXIT_FAILED;
         } else
-                ret = st.restore.existing + st.restore.refused + st.restore.failed + st.restore.unmatched == 0 ? EXIT_OK : EXIT_FAILED;
+                ret = restore_stats_ok(&st.restore) ? EXIT_OK : EXIT_FAILED;
         if (r != -EEXIST && co.mode == RESTORE_EXTRACT)
                 fprintf(stderr, "Restored the restore point %s from %zu archives (%s and %zu incremental) into %s: "
                         "%llu entries written, %llu removed.\n", chain.members[chain.n - 1].filename, chain.n,
@@ -110,6 +110,11 @@ int ctl_restore_chain(const Schedule *s, const char *archive, const RestoreOptio
                 fprintf(stderr, "%llu unsafe entries were refused.\n", (unsigned long long) st.restore.refused);
         if (st.restore.failed > 0)
                 fprintf(stderr, "%llu entries could not be restored.\n", (unsigned long long) st.restore.failed);
+        if (st.restore.damaged > 0)
+                fprintf(stderr, "%llu damaged entries were not restored (named above).\n",
+                        (unsigned long long) st.restore.damaged);
+        if (r != -EEXIST && co.mode == RESTORE_EXTRACT && st.restore.unchecked)
+                fprintf(stderr, "Some restored files were not checked against a manifest.\n");
         archive_list_free(list, n);
         return ret;
 }
@@ -157,7 +162,7 @@ int ctl_verify_chain(const Schedule *s, const char *archive) {
         }
 
         VerifyPrint p = { .members = i - from + 1 };
-        r = chain_verify(list, n, i, key, print_member, &p);
+        r = chain_verify(list, n, i, key, archive_report_log, print_member, &p);
         if (r == -EBADMSG)
                 printf("Chain of %s: BAD: %s is bad (%zu archives, from %s).\n", list[i].filename, p.bad ?: "a member",
                        p.members, list[from].filename);

@@ -9,16 +9,12 @@
 #include "retention.h"
 
 int verb_prune(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
         _cleanup_(retention_plan_done) RetentionPlan plan = {};
         _cleanup_close_ int lock_fd = -EBADF;
         const Schedule *s;
         int r;
 
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
-        if (ctl_find_valid_schedule(&d, argv[1], &s) < 0)
+        if (ctl_find_valid_schedule(&ctx.schedules, argv[1], &s) < 0)
                 return EXIT_USAGE;
 
         /* A run deciding what to build on must not see its base vanish. */

@@ -19,6 +19,9 @@
 #include "log.h"
 #include "path-util.h"
 
+/* Engine code does not log: messages go to the restore's caller (restore.h). */
+#define say(o, level, error, ...) archive_reportf((o)->report, (o)->userdata, level, error, __VA_ARGS__)
+
 #define HEADER_MAX (64 * 1024)
 #define LINE_MAX_LEN (64 * 1024)
 
@@ -288,8 +291,8 @@ static void set_directory_times(const Prepass *x) {
                 _cleanup_close_ int fd = open_directory_beneath(x->to_fd, x->dirs[i].name);
                 struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, x->dirs[i].mtime };
                 if (fd < 0 || futimens(fd, ts) < 0)
-                        log_warning_errno(fd < 0 ? fd : negative_errno(), "Cannot set the time of %s/%s: %m",
-                                          x->o->target, x->dirs[i].name);
+                        say(x->o, LOG_WARNING, fd < 0 ? fd : negative_errno(), "Cannot set the time of %s/%s: %m",
+                            x->o->target, x->dirs[i].name);
         }
 }
 
@@ -297,8 +300,8 @@ static int apply_deletion(Prepass *x, const char *name) {
         const RestoreOptions *o = x->o;
 
         if (!restore_name_is_safe(name)) {
-                log_error("%s: refusing to delete '%s': absolute path or '..' component.", x->archive, name);
-                return -EBADMSG;
+                return say(o, LOG_ERR, -EBADMSG, "%s: refusing to delete '%s': absolute path or '..' component.",
+                           x->archive, name);
         }
         if (!deletion_selected(name, o->paths))
                 return 0;
@@ -320,11 +323,9 @@ static int apply_deletion(Prepass *x, const char *name) {
         _cleanup_close_ int fd = slash ? open_directory_beneath(x->to_fd, parent) : fcntl(x->to_fd, F_DUPFD_CLOEXEC, 3);
         if (fd == -ENOENT || fd == -ENOTDIR)
                 return 0;       /* not restored (a PATH selection), or replaced by a file */
-        if (fd < 0) {
-                log_error_errno(fd, "Cannot remove %s/%s, which %s deleted: a directory on its path is a symlink or "
-                                "cannot be opened: %m", o->target, name, x->archive);
-                return fd;
-        }
+        if (fd < 0)
+                return say(o, LOG_ERR, fd, "Cannot remove %s/%s, which %s deleted: a directory on its path is a symlink or "
+                           "cannot be opened: %m", o->target, name, x->archive);
         struct stat st;
         if (fstatat(fd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return 0;
@@ -336,7 +337,7 @@ static int apply_deletion(Prepass *x, const char *name) {
         make_writable(fd);
         int r = remove_tree_at(fd, base);
         if (r < 0)
-                return log_error_errno(r, "Cannot remove %s/%s, which %s deleted: %m", o->target, name, x->archive);
+                return say(o, LOG_ERR, r, "Cannot remove %s/%s, which %s deleted: %m", o->target, name, x->archive);
         x->deleted++;
         return 0;
 }
@@ -385,7 +386,7 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
 
         r = archive_reader_open(x->archive, key, &reader, &error);
         if (r < 0)
-                return log_error_errno(r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
+                return say(x->o, LOG_ERR, r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
         while ((r = archive_read_next_header(reader->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
                 const char *name = entry_name(archive_entry_pathname(e));
                 if (streq(name, INCREMENTAL_DELETED_NAME) && archive_entry_filetype(e) == AE_IFREG) {
@@ -393,7 +394,7 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
                                 continue;
                         r = read_deletions(x, reader->a);
                         if (r == -EBADMSG)
-                                return log_error_errno(r, "%s: the list of deleted files is damaged.", x->archive);
+                                return say(x->o, LOG_ERR, r, "%s: the list of deleted files is damaged.", x->archive);
                         if (r < 0)
                                 return r;
                         continue;
@@ -424,7 +425,7 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
                 }
         }
         if (r != ARCHIVE_EOF)
-                return log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(reader));
+                return say(x->o, LOG_ERR, -EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(reader));
         return 0;
 }
 
@@ -444,6 +445,9 @@ static void add_stats(RestoreStats *sum, const RestoreStats *st) {
         sum->existing += st->existing;
         sum->refused += st->refused;
         sum->failed += st->failed;
+        sum->damaged += st->damaged;
+        sum->unchecked = sum->unchecked || st->unchecked;
+        sum->manifest_damaged = sum->manifest_damaged || st->manifest_damaged;
 }
 
 int chain_restore(const Chain *c, const RestoreOptions *o, ChainRestoreStats *ret) {
@@ -454,15 +458,15 @@ int chain_restore(const Chain *c, const RestoreOptions *o, ChainRestoreStats *re
         int r;
 
         if (!matched_any || !matched)
-                return log_oom();
+                return say(o, LOG_ERR, -ENOMEM, "Out of memory.");
         bool target_empty = o->mode == RESTORE_LIST || directory_is_empty(o->target);
         /* Each member replaces what the one before it wrote: in a directory
          * that holds other files, that would replace them too. */
         if (c->n > 1 && o->mode == RESTORE_EXTRACT && !o->overwrite && !target_empty) {
-                log_error("%s is not empty: a restore point of a chain (%s is incremental) replaces files as it applies "
-                          "each archive; restore into an empty directory, or give --overwrite.", o->target,
-                          c->members[c->n - 1].filename);
-                return -EEXIST;
+                return say(o, LOG_ERR, -EEXIST,
+                           "%s is not empty: a restore point of a chain (%s is incremental) replaces files as it applies "
+                           "each archive; restore into an empty directory, or give --overwrite.", o->target,
+                           c->members[c->n - 1].filename);
         }
 
         for (size_t k = 0; k < c->n; k++) {
@@ -477,7 +481,7 @@ int chain_restore(const Chain *c, const RestoreOptions *o, ChainRestoreStats *re
                 if (o->mode != RESTORE_LIST) {
                         to_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                         if (to_fd < 0 && errno != ENOENT)
-                                return log_error_errno(negative_errno(), "Cannot open %s: %m", o->target);
+                                return say(o, LOG_ERR, negative_errno(), "Cannot open %s: %m", o->target);
                 }
                 _cleanup_(prepass_done) Prepass x = { .o = o, .archive = m->path, .to_fd = to_fd, .matched = matched };
                 if (m->incremental || npaths > 0 || (o->mode == RESTORE_EXTRACT && !target_empty)) {
@@ -495,7 +499,7 @@ int chain_restore(const Chain *c, const RestoreOptions *o, ChainRestoreStats *re
                         if (matched[i]) {
                                 matched_any[i] = true;
                                 if (strv_extend(&member_paths, o->paths[i]) < 0)
-                                        return log_oom();
+                                        return say(o, LOG_ERR, -ENOMEM, "Out of memory.");
                         }
                 if (npaths > 0 && !member_paths)
                         continue;
@@ -514,16 +518,16 @@ int chain_restore(const Chain *c, const RestoreOptions *o, ChainRestoreStats *re
         }
         for (size_t i = 0; i < npaths; i++)
                 if (!matched_any[i]) {
-                        log_error("No entry '%s' in the restore point %s or the archives before it.", o->paths[i],
-                                  c->members[c->n - 1].filename);
+                        say(o, LOG_ERR, 0, "No entry '%s' in the restore point %s or the archives before it.", o->paths[i],
+                            c->members[c->n - 1].filename);
                         total.restore.unmatched++;
                 }
         *ret = total;
         return 0;
 }
 
-int chain_verify(const ArchiveInfo *list, size_t n, size_t i, const CryptKeySource *key, chain_verify_fn fn,
-                 void *userdata) {
+int chain_verify(const ArchiveInfo *list, size_t n, size_t i, const CryptKeySource *key, archive_report_t report,
+                 chain_verify_fn fn, void *userdata) {
         ssize_t first = chain_full_index(list, n, i);
         bool bad = false;
         int r;
@@ -543,7 +547,7 @@ int chain_verify(const ArchiveInfo *list, size_t n, size_t i, const CryptKeySour
                 if (k == (size_t) first && list[k].incremental && !problem &&
                     asprintf(&problem, "it is incremental, and there is no full archive before it") < 0)
                         return -ENOMEM;
-                int error = verify_archive(list[k].path, key, &v);
+                int error = verify_archive(list[k].path, key, report, userdata, &v);
                 fn(&list[k], &v, error, problem, userdata);
                 if (error < 0 || problem || !verify_result_ok(&v))
                         bad = true;

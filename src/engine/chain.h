@@ -48,17 +48,18 @@ typedef struct ChainRestoreStats {
 /* Restores the chain into O->target: the full, then every incremental
  * member after removing what it deleted, each replacing what the members
  * before it wrote. O->mode RESTORE_LIST lists each member's entries and
- * deletions; RESTORE_DRY_RUN says what would be written and removed. Logs
- * problems. Returns 0 when every member could be read (check the stats). */
+ * deletions; RESTORE_DRY_RUN says what would be written and removed. Hands
+ * problems to O->report. Returns 0 when every member could be read (check the stats). */
 int chain_restore(const Chain *c, const RestoreOptions *o, ChainRestoreStats *ret);
 
 /* Verifies the chain of LIST[I], member by member: each against its own
  * manifest, and each incremental one for being built on the member before
- * it. FN is called once per member with its verification (ERROR < 0: it
+ * it. REPORT gets each problem verify_archive() finds (with USERDATA, as FN
+ * does). FN is called once per member with its verification (ERROR < 0: it
  * could not be read) and PROBLEM, what is wrong with its place in the
  * chain (NULL if nothing). Returns 0 when every member is good, -EBADMSG
  * when one is not (FN was told which). */
 typedef void (*chain_verify_fn)(const ArchiveInfo *member, const VerifyResult *v, int error, const char *problem,
                                 void *userdata);
-int chain_verify(const ArchiveInfo *list, size_t n, size_t i, const CryptKeySource *key, chain_verify_fn fn,
-                 void *userdata);
+int chain_verify(const ArchiveInfo *list, size_t n, size_t i, const CryptKeySource *key, archive_report_t report,
+                 chain_verify_fn fn, void *userdata);

@@ -136,7 +136,8 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
         echo c > "$T/ro-src/ro/sub/c" && rm "$T/ro-src/ro/b"
         chmod 0555 "$T/ro-src/ro/sub" "$T/ro-src/ro"
         run ro
-        chmod -R a+rX "$T/ro-dest" && chmod a+x "$T" && mkdir -m 0777 "$T/nobody"
+        # nobody's configuration directory: trusted only if it is nobody's own
+        chmod -R a+rX "$T/ro-dest" && chmod a+x "$T" && mkdir -m 0755 "$T/nobody" && chown 65534:65534 "$T/nobody"
         setpriv --reuid 65534 --regid 65534 --clear-groups env HOME="$T/nobody" \
                 "$CTL" --user --config-dir "$T/nobody" restore ro "$ARCHIVE" --to "$T/nobody/r" > "$T/out" 2>&1
         check "a chain with read-only directories restores without root" test $? -eq 0
