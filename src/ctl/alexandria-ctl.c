@@ -50,6 +50,8 @@ static void help(void) {
                "  verify [NAME | ARCHIVE]         Read every byte back and check it against the\n"
                "                                  archive's manifest (newest archive of NAME or all)\n"
                "  keygen FILE                     Make a new encryption key file (mode 0600)\n"
+               "  prune NAME [--dry-run]          Apply NAME's retention now; print every archive\n"
+               "                                  with keep (and why) or delete\n"
                "\n"
                "Used by the units:\n"
                "  reload                          Reload systemd and start/stop timers to match\n"
@@ -74,7 +76,8 @@ static void help(void) {
                "                                  YYYYmmddTHHMMSSZ as in archive names)\n"
                "     --overwrite                  With restore: replace existing files\n"
                "     --list                       With restore: print the entries, restore nothing\n"
-               "     --dry-run                    With restore: say what would be written\n"
+               "     --dry-run                    With restore: say what would be written;\n"
+               "                                  with prune: say what would be deleted\n"
                "     --key FILE                   Key for encrypted archives (default: the\n"
                "                                  schedule's KeyFile=)\n"
                "     --json                       With doctor: print the checks as one JSON array;\n"
@@ -265,6 +268,8 @@ static const struct Verb {
         /* verify ARCHIVE must work without any schedule (a recovery machine) */
         { "verify",  1, 2,       0,                          OPT_KEY,      verb_verify },
         { "keygen",  2, 2,       0,                          0,            verb_keygen },
+        /* prune takes the destination's run lock itself (exit 4 while a run holds it) */
+        { "prune",   2, 2,       VERB_SCHEDULES,             OPT_DRY_RUN,  verb_prune },
         /* notify says whose log its messages are before it reads anything */
         { "notify",  3, 3,       0,                          0,            verb_notify },
         { "reload",  1, 1,       VERB_LOCK,                  0,            verb_reload },

@@ -63,6 +63,7 @@ int verb_history(int argc, char **argv);
 int verb_restore(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_keygen(int argc, char **argv);
+int verb_prune(int argc, char **argv);
 int verb_notify(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
@@ -89,6 +90,15 @@ struct NotifyMessage;
 int ctl_notify(const Schedule *s, NotifyEvent e, const struct NotifyMessage *m, struct ScheduleState *state);
 /* Writes S's metrics if alexandria.conf has [Metrics] Directory=. */
 int ctl_write_metrics(const Schedule *s, bool overdue);
+/* FullEvery= chains (verb-chain.c): whether ARCHIVE is named incremental;
+ * restore its restore point (O as for restore_archive()), verify its chain,
+ * and what LIST[I] is ("full", "incremental on NAME-…"); exit codes. */
+struct RestoreOptions;
+struct ArchiveInfo;
+bool ctl_archive_is_incremental(const char *archive);
+int ctl_restore_chain(const Schedule *s, const char *archive, const struct RestoreOptions *o);
+int ctl_verify_chain(const Schedule *s, const char *archive);
+int ctl_archive_kind(const struct ArchiveInfo *list, size_t n, size_t i, char **ret);
 /* Result= and ExecMainStatus= of SERVICE, as the manager says. */
 int ctl_service_result(sd_bus *bus, const char *service, char **ret_result, int32_t *ret_status, sd_bus_error *error);
 /* S for a terminal: escaped (escape.h) when stdout is one, else as it is;

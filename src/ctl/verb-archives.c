@@ -51,7 +51,9 @@ static int print_archives(const Schedule *s) {
                         continue;
                 }
                 char size[FORMAT_BYTES_MAX], when[FORMAT_TIMESTAMP_MAX];
-                _cleanup_free_ char *error = NULL;
+                _cleanup_free_ char *error = NULL, *kind = NULL;
+                if (ctl_archive_kind(list, n, i, &kind) < 0)
+                        return log_oom(), EXIT_FAILED;
                 uint64_t entries;
                 r = count_entries(s, &list[i], records, n_records, &key, &key_loaded, &entries, &error);
                 if (r == -ENOKEY) {
@@ -59,13 +61,13 @@ static int print_archives(const Schedule *s) {
                         continue;
                 }
                 if (r < 0) {
-                        printf("%s  %10s  %s  UNREADABLE: %s\n", list[i].path, format_bytes(size, list[i].size),
-                               format_timestamp(when, list[i].time_usec), error ?: strerror(-r));
+                        printf("%s  %10s  %s  %s  UNREADABLE: %s\n", list[i].path, format_bytes(size, list[i].size),
+                               format_timestamp(when, list[i].time_usec), kind, error ?: strerror(-r));
                         ret = EXIT_FAILED;
                         continue;
                 }
-                printf("%s  %10s  %s  %" PRIu64 " entries\n", list[i].path, format_bytes(size, list[i].size),
-                       format_timestamp(when, list[i].time_usec), entries);
+                printf("%s  %10s  %s  %s  %" PRIu64 " entries\n", list[i].path, format_bytes(size, list[i].size),
+                       format_timestamp(when, list[i].time_usec), kind, entries);
         }
         record_list_free(records, n_records);
         archive_list_free(list, n);
@@ -105,6 +107,9 @@ static int verify_verdict_written(void) {
 static int verify_one(const char *archive, const Schedule *s) {
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
         VerifyResult res;
+        /* an incremental archive is only as good as its chain */
+        if (ctl_archive_is_incremental(archive))
+                return ctl_verify_chain(s, archive);
         if (ctl_load_key(s, archive, &key) < 0)
                 return EXIT_FAILED;
         int r = verify_archive(archive, key, archive_report_log, NULL, &res);

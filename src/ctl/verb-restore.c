@@ -161,6 +161,9 @@ int verb_restore(int argc, char **argv) {
                 .escape_names = isatty(STDOUT_FILENO),
                 .report = archive_report_log,
         };
+        /* an incremental archive is a restore point of its chain */
+        if (ctl_archive_is_incremental(archive))
+                return ctl_restore_chain(e ? e->schedule : NULL, archive, &o);
         RestoreStats st;
         r = restore_archive(archive, &o, &st);
         if (o.mode == RESTORE_EXTRACT && (r >= 0 || st.entries > 0))

@@ -40,8 +40,8 @@ EventKind event_kind_from_message_id(const char *id) {
 }
 
 int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
-        char *fields[16] = {};
-        struct iovec iov[16];
+        char *fields[24] = {};
+        struct iovec iov[24];
         size_t n = 0;
         va_list ap;
         int r = -ENOMEM;
@@ -77,6 +77,8 @@ int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
                 ADD("ALEXANDRIA_PATH=%s", f->path);
         if (f->source)
                 ADD("ALEXANDRIA_SOURCE=%s", f->source);
+        if (f->kind)
+                ADD("ALEXANDRIA_KIND=%s", f->kind);
         if (f->files != EVENT_FIELD_UNSET)
                 ADD("ALEXANDRIA_FILES=%" PRIu64, f->files);
         if (f->bytes != EVENT_FIELD_UNSET)

@@ -10,6 +10,7 @@
 #include "ini.h"
 #include "path-util.h"
 #include "schedule.h"
+#include "timespan.h"
 #include "trust.h"
 
 static const char *const compression_table[_COMPRESSION_MAX] = {
@@ -67,6 +68,7 @@ Schedule *schedule_free(Schedule *s) {
         strv_free(s->excludes);
         free(s->destination);
         free(s->key_file);
+        free(s->full_every);
         free(s->notify_command);
         strv_free(s->mail);
         free(s->ping_url);
@@ -257,6 +259,46 @@ static int key_keep(Schedule *s, const char *key, const char *v, char **ret_erro
         return 0;
 }
 
+static int key_full_every(Schedule *s, const char *key, const char *v, char **ret_error) {
+        uint64_t usec;
+        int r = timespan_parse(v, &usec);
+        if (r < 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a time span (like 7d, 1w, 12h or 2weeks; see systemd.time(7))", key, v);
+        char *c = NULL;
+        if (usec > 0 && !(c = strdup(v)))
+                return -ENOMEM;
+        /* 0 means what unset means: every run is full */
+        free(s->full_every);
+        s->full_every = c;
+        s->full_every_usec = usec;
+        return 0;
+}
+
+static int key_keep_calendar(unsigned *field, const char *key, const char *v, char **ret_error) {
+        uint64_t u;
+        if (parse_uint(v, SCHEDULE_KEEP_MAX, &u) < 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a count of restore points (0: unused, at most %u)",
+                              key, v, SCHEDULE_KEEP_MAX);
+        *field = (unsigned) u;
+        return 0;
+}
+
+static int key_keep_daily(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_keep_calendar(&s->keep_daily, key, v, ret_error);
+}
+
+static int key_keep_weekly(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_keep_calendar(&s->keep_weekly, key, v, ret_error);
+}
+
+static int key_keep_monthly(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_keep_calendar(&s->keep_monthly, key, v, ret_error);
+}
+
+static int key_keep_yearly(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_keep_calendar(&s->keep_yearly, key, v, ret_error);
+}
+
 static int key_verify(Schedule *s, const char *key, const char *v, char **ret_error) {
         return key_bool(&s->verify, key, v, ret_error);
 }
@@ -353,12 +395,18 @@ static const struct ScheduleKey {
         { "Backup",   "Verify",             key_verify },
         { "Backup",   "Encryption",         key_encryption },
         { "Backup",   "KeyFile",            key_key_file },
+        { "Backup",   "FullEvery",          key_full_every },
+        { "Backup",   "KeepDaily",          key_keep_daily },
+        { "Backup",   "KeepWeekly",         key_keep_weekly },
+        { "Backup",   "KeepMonthly",        key_keep_monthly },
+        { "Backup",   "KeepYearly",         key_keep_yearly },
         { "Backup",   "ShrinkWarn",         key_shrink_warn },
         { "Notify",   "NotifyCommand",      key_notify_command },
         { "Notify",   "Mail",               key_mail, true },
         { "Notify",   "PingURL",            key_ping_url },
         { "Notify",   "NotifyOnWarnings",   key_notify_on_warnings },
 };
+_Static_assert(ELEMENTSOF(schedule_keys) <= ELEMENTSOF(((LoadState *) NULL)->seen_line), "LoadState.seen_line is too small");
 
 static int load_key(const char *section, const char *key, const char *value, unsigned line,
                     void *userdata, char **ret_error) {
@@ -739,6 +787,16 @@ int schedule_to_string(const Schedule *s, char **ret) {
                 fprintf(f, "Encryption=yes\n");
         if (s->key_file)
                 fprintf(f, "KeyFile=%s\n", s->key_file);
+        if (s->full_every)
+                fprintf(f, "FullEvery=%s\n", s->full_every);
+        if (s->keep_daily > 0)
+                fprintf(f, "KeepDaily=%u\n", s->keep_daily);
+        if (s->keep_weekly > 0)
+                fprintf(f, "KeepWeekly=%u\n", s->keep_weekly);
+        if (s->keep_monthly > 0)
+                fprintf(f, "KeepMonthly=%u\n", s->keep_monthly);
+        if (s->keep_yearly > 0)
+                fprintf(f, "KeepYearly=%u\n", s->keep_yearly);
         if (s->shrink_warn != SCHEDULE_SHRINK_WARN_DEFAULT)
                 fprintf(f, s->shrink_warn ? "ShrinkWarn=%u%%\n" : "ShrinkWarn=no\n", s->shrink_warn);
         if (s->notify_command || s->mail || s->ping_url || !s->notify_on_warnings) {
@@ -779,7 +837,7 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
         if (schedule_daily_time(s, &h, &m) && strv_length(s->sources) == 1 && !s->excludes &&
             streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
             s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption &&
-            !s->key_file && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings &&
+            !s->key_file && !s->full_every && !schedule_keeps_calendar(s) && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings &&
             s->shrink_warn == SCHEDULE_SHRINK_WARN_DEFAULT)
                 fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
         else {
@@ -804,6 +862,16 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                         fprintf(f, " Encryption=yes");
                 if (s->key_file)
                         fprintf(f, " KeyFile=%s", s->key_file);
+                if (s->full_every)
+                        fprintf(f, " FullEvery=%s", s->full_every);
+                if (s->keep_daily > 0)
+                        fprintf(f, " KeepDaily=%u", s->keep_daily);
+                if (s->keep_weekly > 0)
+                        fprintf(f, " KeepWeekly=%u", s->keep_weekly);
+                if (s->keep_monthly > 0)
+                        fprintf(f, " KeepMonthly=%u", s->keep_monthly);
+                if (s->keep_yearly > 0)
+                        fprintf(f, " KeepYearly=%u", s->keep_yearly);
                 if (s->shrink_warn != SCHEDULE_SHRINK_WARN_DEFAULT)
                         fprintf(f, s->shrink_warn ? " ShrinkWarn=%u%%" : " ShrinkWarn=no", s->shrink_warn);
                 if (s->notify_command) {

@@ -50,6 +50,12 @@ typedef struct Schedule {
         bool verify;                    /* read each new archive back before retention */
         bool encryption;                /* encrypt with the key in key_file */
         char *key_file;                 /* absolute path: raw key or passphrase file */
+        char *full_every;               /* FullEvery= as written; NULL: every run is full */
+        uint64_t full_every_usec;       /* 0: every run is full */
+        unsigned keep_daily;            /* KeepDaily= … KeepYearly=: newest restore point of */
+        unsigned keep_weekly;           /* each of the newest N days, ISO weeks, months, */
+        unsigned keep_monthly;          /* years (local time); OR-ed with keep; 0: unused */
+        unsigned keep_yearly;
         unsigned shrink_warn;           /* ShrinkWarn=: warn when a run reads this % less than usual; 0: no */
 
         /* [Notify] */
@@ -120,3 +126,7 @@ int schedule_to_string(const Schedule *s, char **ret);
  * long form "name OnCalendar=… Source=… [Key=value…]", URLs redacted. */
 int schedule_format_line(const Schedule *s, const char *default_destination, char **ret);
 
+/* Whether any of KeepDaily= KeepWeekly= KeepMonthly= KeepYearly= is set. */
+static inline bool schedule_keeps_calendar(const Schedule *s) {
+        return s->keep_daily + s->keep_weekly + s->keep_monthly + s->keep_yearly > 0;
+}
