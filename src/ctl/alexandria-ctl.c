@@ -22,6 +22,8 @@ static void help(void) {
                "         [--exclude GLOB…] [--dest DIR] [--compression gzip|zstd|xz|none] [--keep N]\n"
                "                                  Create a schedule with any systemd calendar\n"
                "  delete INDEX|NAME               Remove a schedule and its timer (archives stay)\n"
+               "  delete NAME --archives [--yes]  Also remove its archives (asks first; also for a\n"
+               "                                  schedule deleted before)\n"
                "  list                            Schedules with their index\n"
                "  start [NAME…]                   Enable and start timers (all when no name)\n"
                "  stop [NAME…]                    Disable and stop timers (all when no name)\n"
@@ -35,7 +37,8 @@ static void help(void) {
                "  doctor [NAME]                   Check the installation and schedules: each problem\n"
                "                                  with its cause and fix; exit 1 if there is one\n"
                "  logs [NAME]                     Journal history of schedules\n"
-               "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
+               "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries);\n"
+               "                                  those of deleted schedules are marked\n"
                "\n"
                "Archives:\n"
                "  restore NAME [ARCHIVE | --at TIME] --to DIR [PATH…]\n"
@@ -73,6 +76,8 @@ static void help(void) {
                "     --key FILE                   Key for encrypted archives (default: the\n"
                "                                  schedule's KeyFile=)\n"
                "     --json                       With doctor: print the checks as one JSON array\n"
+               "     --archives                   With delete: remove the schedule's archives too\n"
+               "     --yes                        With delete --archives: do not ask\n"
                "\n"
                "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
                "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
@@ -85,7 +90,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
                 ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
                 ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
-                ARG_JSON,
+                ARG_JSON, ARG_ARCHIVES, ARG_YES,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h' },
@@ -109,6 +114,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "key",         required_argument, NULL, ARG_KEY },
                 { "notify",      no_argument,       NULL, ARG_NOTIFY },
                 { "json",        no_argument,       NULL, ARG_JSON },
+                { "archives",    no_argument,       NULL, ARG_ARCHIVES },
+                { "yes",         no_argument,       NULL, ARG_YES },
                 {}
         };
         int c;
@@ -179,6 +186,12 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_JSON:
                         arg.json = true;
+                        break;
+                case ARG_ARCHIVES:
+                        arg.archives = true;
+                        break;
+                case ARG_YES:
+                        arg.yes = true;
                         break;
                 case '?':
                         return -EINVAL;

@@ -33,6 +33,8 @@ typedef struct CtlArgs {
         const char *key;        /* --key FILE for encrypted archives */
         bool notify;            /* status --notify: the watchdog */
         bool json;              /* doctor --json */
+        bool archives;          /* delete --archives */
+        bool yes;               /* delete --archives --yes: no question */
 } CtlArgs;
 
 extern CtlArgs arg;
