@@ -73,7 +73,7 @@ struct ScheduleState;
 typedef enum NotifyEvent NotifyEvent;
 struct NotifyMessage;
 int ctl_notify(const Schedule *s, NotifyEvent e, const struct NotifyMessage *m, struct ScheduleState *state);
-/* Writes S's metrics if alexandria.conf has [Metrics] Directory=. */
+/* Writes S's metrics where config_metrics_directory() says (settings.h). */
 int ctl_write_metrics(const Schedule *s, bool overdue);
 /* For exit codes: -EINVAL/-ENOENT & co mean bad input (2), anything else 1. */
 int exit_code_for(int r);

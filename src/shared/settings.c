@@ -5,6 +5,7 @@
 #include "settings.h"
 #include "ini.h"
 #include "path-util.h"
+#include "schedule.h"
 
 static int config_key(const char *section, const char *key, const char *value, unsigned line,
                       void *userdata, char **ret_error) {
@@ -14,6 +15,13 @@ static int config_key(const char *section, const char *key, const char *value, u
                 return asprintf(ret_error, "unknown section [%s] (expected [Metrics])", section) < 0 ? -ENOMEM : -EINVAL;
         if (!key)
                 return 0;
+        if (streq(key, "Enabled")) {
+                bool on;
+                if (parse_bool(value, &on) < 0)
+                        return asprintf(ret_error, "Enabled=%s is not yes or no", value) < 0 ? -ENOMEM : -EINVAL;
+                c->metrics_disabled = !on;
+                return 0;
+        }
         if (!streq(key, "Directory"))
                 return asprintf(ret_error, "unknown key '%s' in section [%s]", key, section) < 0 ? -ENOMEM : -EINVAL;
         if (value[0] != '/')
@@ -58,4 +66,18 @@ int config_load(const char *path, uid_t owner, Config *ret, char **ret_error) {
 void config_done(Config *c) {
         free(c->metrics_directory);
         *c = (Config) {};
+}
+
+const char *config_metrics_directory(const Config *c, bool user) {
+        struct stat st;
+
+        if (c->metrics_disabled)
+                return NULL;
+        if (c->metrics_directory)
+                return c->metrics_directory;
+        /* The exporter's package makes the directory: where it is, metrics
+         * are wanted. A user's schedules may not write there. */
+        if (user || stat(METRICS_DEFAULT_DIRECTORY, &st) < 0 || !S_ISDIR(st.st_mode))
+                return NULL;
+        return METRICS_DEFAULT_DIRECTORY;
 }
