@@ -53,6 +53,7 @@ static void help(void) {
                "  reload                          Reload systemd and start/stop timers to match\n"
                "                                  the schedule files (after hand edits)\n"
                "  report-failure NAME             Log why alexandria@NAME.service failed\n"
+               "  prepare NAME                    Create the destination before a run\n"
                "  notify NAME started|finished    Ping, run NotifyCommand=, mail; write metrics\n"
                "  status --notify                 The watchdog: notify once when a schedule turns\n"
                "                                  failed or overdue, once when it recovers\n"
@@ -222,6 +223,7 @@ static const struct Verb {
         { "notify",  3, 3,       verb_notify },
         { "reload",  1, 1,       verb_reload },
         { "report-failure", 2, 2, verb_report_failure },
+        { "prepare", 2, 2,       verb_prepare },
 };
 
 static int dispatch(int argc, char **argv) {

@@ -56,6 +56,7 @@ int verb_keygen(int argc, char **argv);
 int verb_notify(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
+int verb_prepare(int argc, char **argv);
 
 /* Loads the schedules directory; logs and returns an exit code on failure. */
 int ctl_load_schedules(ScheduleDir *ret);

@@ -611,27 +611,19 @@ static bool check_destination(Doctor *d, const Schedule *s) {
                         fix(d, c, "Check the file system of %s, or correct Destination= in %s.", dest, s->path);
                         return false;
                 }
-                if (!s->enabled && !arg.user) {
-                        /* start creates it (as reload does for every enabled schedule) */
+                /* The service creates it before each run (`prepare`, outside
+                 * the sandbox; the user service is not sandboxed at all), if
+                 * directories may be created where it belongs. */
+                _cleanup_free_ char *parent = existing_parent(dest);
+                int parent_error = !parent ? ENOTDIR :
+                                   d->judge_access && access(parent, W_OK | X_OK) < 0 ? errno : 0;
+                if (parent_error == 0) {
                         passed(d, s->name, "destination");
                         return false;
                 }
-                if (arg.user) {
-                        /* The user service is not sandboxed: the worker creates it,
-                         * if it may create directories where it belongs. */
-                        _cleanup_free_ char *parent = existing_parent(dest);
-                        if (parent && access(parent, W_OK | X_OK) >= 0) {
-                                passed(d, s->name, "destination");
-                                return false;
-                        }
-                        c = problem(d, s->name, "destination", "destination %s does not exist, and it cannot be created "
-                                    "there: runs fail.", dest);
-                        fix(d, c, "mkdir -p -m 0700 %s, or correct Destination= in %s.", dest, s->path);
-                        return false;
-                }
-                c = problem(d, s->name, "destination", "destination %s does not exist; the service may write only "
-                            "inside it and cannot create it: runs fail.", dest);
-                fix(d, c, "%s reload (creates the destinations of enabled schedules), or mkdir -p -m 0700 %s.", ctl_cmd(), dest);
+                c = problem(d, s->name, "destination", "destination %s does not exist, and it cannot be created "
+                            "there (%s): runs fail.", dest, strerror(parent_error));
+                fix(d, c, "mkdir -p -m 0700 %s, or correct Destination= in %s.", dest, s->path);
                 return false;
         }
         if (!S_ISDIR(st.st_mode)) {

@@ -118,13 +118,10 @@ static int sync_manager(void) {
                 char timer[UNIT_NAME_MAX];
                 if (!s || !s->enabled)
                         continue;
+                /* (The service creates its destination before each run:
+                 * `prepare`, so a sandboxed reload needs no write access.) */
                 if (strv_extend(&wanted, unit_name_timer(timer, s->name)) < 0)
                         return log_oom();
-                /* The service may write only inside its destination, so it must
-                 * exist before the first run, also for hand-written schedules. */
-                r = mkdir_p(s->destination, 0700);
-                if (r < 0)
-                        ret = log_error_errno(r, "Cannot create destination %s of schedule %s: %m", s->destination, s->name);
         }
 
         r = manager_connect(arg.user, &bus);
