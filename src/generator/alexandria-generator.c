@@ -236,14 +236,17 @@ static int generate_watchdog_dropin(int out_fd, const ScheduleDir *d, const Path
         if (network) {
                 if (!user)
                         fputs(NETWORK_FOR_NOTIFY, t.f);
-                fputs("RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK\n", t.f);
+                fputs("RestrictAddressFamilies=AF_INET AF_INET6\n", t.f);
         }
         if (mail && !user)
+                /* An MTA's sendmail is set-id (dma, postdrop), switches to
+                 * its own user and group to queue (dma, exim) and hands a
+                 * mailbox to its owner (dma-mbox-create). */
                 fputs("# Mail=: sendmail queues (and delivers locally) as its MTA does it\n"
                       "ReadWritePaths=-/var/spool -/var/mail\n"
                       "PrivateUsers=no\n"
                       "NoNewPrivileges=no\n"
-                      "CapabilityBoundingSet=CAP_CHOWN CAP_DAC_OVERRIDE CAP_FOWNER CAP_SETGID CAP_SETUID CAP_KILL\n"
+                      "CapabilityBoundingSet=CAP_CHOWN CAP_SETGID CAP_SETUID\n"
                       "SystemCallFilter=@setuid @chown\n", t.f);
         else if (mail)
                 /* A user's sendmail is set-id (dma, postdrop): seccomp would
