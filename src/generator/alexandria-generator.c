@@ -81,8 +81,8 @@ static bool schedule_notifies(const Schedule *s) {
         return s->ping_url || s->mail || s->notify_command;
 }
 
-/* Both the service's "+" notification commands and the watchdog reach
- * the network through the unit's network namespace and address families. */
+/* The watchdog runs NotifyCommand= and sendmail inside its sandbox: they
+ * reach the network through its namespace and address families. */
 #define NETWORK_FOR_NOTIFY \
         "# [Notify]: pings, mail and NotifyCommand= need the network\n" \
         "PrivateNetwork=no\n" \
@@ -156,8 +156,11 @@ static int generate_one(int out_fd, const Schedule *s, bool user) {
                         put_unit_path(t.f, s->key_file);
                         fputc('\n', t.f);
                 }
+                /* The notify commands ("+") leave the network namespace
+                 * themselves (netns.h); the cgroup's IP filter they cannot. */
                 if (schedule_notifies(s))
-                        fputs(NETWORK_FOR_NOTIFY, t.f);
+                        fputs("# [Notify]: pings and mail from the notify commands around the worker\n"
+                              "IPAddressDeny=\n", t.f);
         }
         r = text_close(&t);
         if (r >= 0)
