@@ -108,7 +108,7 @@ mkdir -p "$W/src-loud"; echo loud >"$W/src-loud/f"
 printf '[Schedule]\nOnCalendar=daily\n[Backup]\nSource=%s\nDestination=/var/backups/loud\n[Notify]\nPingURL=http://127.0.0.1:9/ping\nMail=root@localhost\n' \
         "$W/src-loud" | sys sh -c 'umask 022; cat > /etc/alexandria/schedules.d/loud.conf'
 check "reload" sys alexandria-ctl reload
-echo "# exposure alexandria@loud.service (with the network for its notifications): $(exposure alexandria@loud.service)"
+expose alexandria@loud.service 1.5
 expose alexandria-watchdog.service 2.5
 check "run loud (its notifications fail: nobody listens)" sys alexandria-ctl run loud
 check "notification state is kept" sys test -f /var/lib/alexandria/loud.state
