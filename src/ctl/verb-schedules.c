@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "format-util.h"
 #include "log.h"
+#include "mounts.h"
 #include "manager.h"
 #include "path-util.h"
 #include "units.h"
@@ -98,6 +99,45 @@ static char *schedule_file(const char *name) {
         return path;
 }
 
+/* The service may write only inside its destination, so it must exist
+ * before the run: create makes it, and `prepare` before every run of the
+ * service (hand-written schedules, a destination removed since). Not on
+ * the disk underneath one that is not mounted: the run will fail saying
+ * so, and a directory there would hide it. */
+static int make_destination(const Schedule *s) {
+        _cleanup_free_ char *unmounted = NULL;
+        if (mounts_check_path("Destination", s->destination, &unmounted) < 0) {
+                log_warning("%s", unmounted ?: "The destination is on a disk that is not mounted.");
+                return 0;
+        }
+        return mkdir_p(s->destination, 0700);
+}
+
+/* prepare NAME: what alexandria@NAME.service runs before the worker,
+ * outside its sandbox (ExecStartPre=-+): systemd can grant ReadWritePaths=
+ * only to a directory that exists, and a sandboxed reload cannot make one. */
+int verb_prepare(int argc, char **argv) {
+        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        const Schedule *s;
+        char field[128];
+        int r;
+
+        r = ctl_load_schedules(&d);
+        if (r != EXIT_OK)
+                return r;
+        if (ctl_find_valid_schedule(&d, argv[1], &s) < 0)
+                return EXIT_USAGE;
+        /* what we log belongs to the schedule's history */
+        snprintf(field, sizeof field, "ALEXANDRIA_SCHEDULE=%s", s->name);
+        log_set_context_field(field);
+        r = make_destination(s);
+        if (r < 0) {
+                log_error_errno(r, "Cannot create destination %s of schedule %s: %m", s->destination, s->name);
+                return EXIT_FAILED;
+        }
+        return EXIT_OK;
+}
+
 /* The schedule files are the truth: reload the manager (the generator runs),
  * start the timer of every enabled schedule, and stop every other
  * alexandria-*.timer (disabled, deleted or broken schedules). */
@@ -156,7 +196,8 @@ static int sync_manager(void) {
                         continue;
                 sd_bus_error_free(&error);
                 r = manager_stop_unit(bus, *t, &error);
-                if (r < 0)
+                /* a timer unloaded since the listing (a reload by the path unit) is stopped */
+                if (r < 0 && !sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
                         ret = log_error_errno(r, "Cannot stop %s: %s", *t, bus_error_text(&error, r));
                 /* A timer whose file vanished under it is "failed"; forget it. */
                 (void) manager_reset_failed(bus, *t, NULL);
@@ -287,8 +328,7 @@ int verb_create(int argc, char **argv) {
                 return EXIT_USAGE;
         }
 
-        /* The service may write only inside the destination, so it must exist before the first run. */
-        r = mkdir_p(s->destination, 0700);
+        r = make_destination(s);
         if (r < 0) {
                 log_error_errno(r, "Cannot create destination %s: %m", s->destination);
                 return EXIT_FAILED;

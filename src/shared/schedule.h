@@ -12,6 +12,7 @@
 
 #define SCHEDULE_NAME_MAX 64
 #define SCHEDULE_KEEP_MAX 100000
+#define SCHEDULE_SHRINK_WARN_DEFAULT 50
 
 typedef enum Compression {
         COMPRESSION_GZIP,
@@ -46,6 +47,7 @@ typedef struct Schedule {
         bool verify;                    /* read each new archive back before retention */
         bool encryption;                /* encrypt with the key in key_file */
         char *key_file;                 /* absolute path: raw key or passphrase file */
+        unsigned shrink_warn;           /* ShrinkWarn=: warn when a run reads this % less than usual; 0: no */
 
         /* [Notify] */
         char *notify_command;           /* run through /bin/sh with ALEXANDRIA_* variables */

@@ -151,5 +151,6 @@ check "the notification state is gone" sys test ! -e /var/lib/alexandria/loud.st
 check "the default metrics are gone" sys sh -c '! ls /var/lib/prometheus/node-exporter/alexandria_*.prom 2>/dev/null'
 check "the admin's schedule stays" sys test -f /etc/alexandria/schedules.d/pkg.conf
 check "the record of the deleted schedule stays" sys test -f /var/lib/alexandria/deleted/loud.conf
+check "the run records stay" sys sh -c 'ls /var/lib/alexandria/runs/pkg/*.run >/dev/null'
 check_eq "every archive stays" "$archives_after" "$(sys ls /var/backups/alexandria | grep -c '^pkg-')"
 check "the deleted schedule's archive stays" sys test -f "$loud_archive"
