@@ -7,11 +7,11 @@
 source "$(dirname "$0")/lib.sh"
 t_setup
 export LC_ALL=C
-# User mode: the default destination and the state directory are below $T.
+# User mode: the default destination (and, from lib.sh, the state directory) below $T.
 ctl() { "$CTL" --user --no-reload "$@"; }
 rc_is() { [ "$rc" -eq "$1" ]; }
 DEFAULT=$XDG_DATA_HOME/alexandria/backups
-TOMBS=$HOME/.local/state/alexandria/deleted
+TOMBS=$ALEXANDRIA_STATE_DIR/deleted
 
 mkdir -p "$T/src"; echo "web data" > "$T/src/page"; echo "other data" > "$T/src/other"
 ctl create web --on-calendar daily --source "$T/src" --dest "$T/web-dest" >/dev/null
