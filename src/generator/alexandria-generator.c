@@ -77,6 +77,14 @@ static void text_done(Text *t) {
         free(t->buf);
 }
 
+/* UNIT.d below the output directory, made if need be; a descriptor or a negative errno. */
+static int open_dropin_dir(int out_fd, const char *name) {
+        if (mkdirat(out_fd, name, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        int fd = openat(out_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return fd < 0 ? negative_errno() : fd;
+}
+
 static bool schedule_notifies(const Schedule *s) {
         return s->ping_url || s->mail || s->notify_command;
 }
@@ -132,11 +140,9 @@ static int generate_one(int out_fd, const Schedule *s, bool user) {
         /* The service instance's drop-in: where it may write. */
         if (asprintf(&dropin_dir, "%s.d", service) < 0)
                 return -ENOMEM;
-        if (mkdirat(out_fd, dropin_dir, 0755) < 0 && errno != EEXIST)
-                return negative_errno();
-        _cleanup_close_ int dropin_fd = openat(out_fd, dropin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int dropin_fd = open_dropin_dir(out_fd, dropin_dir);
         if (dropin_fd < 0)
-                return negative_errno();
+                return dropin_fd;
         r = text_open(&t);
         if (r < 0)
                 return r;
@@ -241,11 +247,9 @@ static int generate_watchdog_dropin(int out_fd, const ScheduleDir *d, const Path
         if (!network && !custom_metrics)
                 return 0;
 
-        if (mkdirat(out_fd, "alexandria-watchdog.service.d", 0755) < 0 && errno != EEXIST)
-                return negative_errno();
-        _cleanup_close_ int dropin_fd = openat(out_fd, "alexandria-watchdog.service.d", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int dropin_fd = open_dropin_dir(out_fd, "alexandria-watchdog.service.d");
         if (dropin_fd < 0)
-                return negative_errno();
+                return dropin_fd;
         r = text_open(&t);
         if (r < 0)
                 return r;
