@@ -92,7 +92,7 @@ int deleted_schedules_load(const Paths *p, const ScheduleDir *live, DeletedSched
                 return -ENOMEM;
         /* A tombstone that cannot be read is as if there were none: its
          * archives are still found if they lie where other schedules write. */
-        if (schedule_dir_load(tdir, p->default_destination, p->owner, &tombs) < 0)
+        if (schedule_dir_load(tdir, p->default_destination, p->owner, &tombs, NULL) < 0)
                 tombs = (ScheduleDir) {};
         for (size_t i = 0; i < tombs.n; i++) {
                 ScheduleEntry *e = &tombs.entries[i];

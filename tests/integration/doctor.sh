@@ -117,7 +117,7 @@ ids=$(python3 -c 'import json,sys; print(" ".join(sorted({c["check"] for c in js
 # "metrics" applies where Debian's node exporter is installed (tools/deps --test)
 exporter=
 sys test -x /usr/bin/prometheus-node-exporter && exporter=metrics
-want_ids=$(printf '%s\n' destination enabled free-space journal-persistent last-run manager recent-archive schedule-file \
+want_ids=$(printf '%s\n' config-directory destination enabled free-space journal-persistent last-run manager recent-archive schedule-file \
         source stale-temporary timer-active timer-loaded timer-wanted watchdog worker $exporter | sort | paste -sd' ')
 check_eq "healthy: --json lists the checks that apply" "$want_ids" "$ids"
 check_eq "healthy: --json warns about nothing" "" "$(warned)"
