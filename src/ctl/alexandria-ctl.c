@@ -25,6 +25,8 @@ static void help(void) {
                "         [--exclude GLOB…] [--dest DIR] [--compression gzip|zstd|xz|none] [--keep N]\n"
                "                                  Create a schedule with any systemd calendar\n"
                "  delete INDEX|NAME               Remove a schedule and its timer (archives stay)\n"
+               "  delete NAME --archives [--yes]  Also remove its archives (asks first; also for a\n"
+               "                                  schedule deleted before)\n"
                "  list                            Schedules with their index\n"
                "  start [NAME…]                   Enable and start timers (all when no name)\n"
                "  stop [NAME…]                    Disable and stop timers (all when no name)\n"
@@ -36,11 +38,13 @@ static void help(void) {
                "  status [NAME]                   Calendar, next and last run, newest archive;\n"
                "                                  exit 1 if a schedule is failed or overdue\n"
                "  doctor [NAME]                   Check the installation and schedules: each problem\n"
-               "                                  with its cause and fix; exit 1 if there is one\n"
+               "                                  or warning with its cause and fix; exit 1 if there\n"
+               "                                  is a problem (warnings alone: 0)\n"
                "  logs [NAME]                     Journal history of schedules\n"
                "  history NAME [--json]           One line per run: time, result, kind, files, bytes\n"
                "                                  read, archive size, duration (from the run records)\n"
-               "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
+               "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries);\n"
+               "                                  those of deleted schedules are marked\n"
                "\n"
                "Archives:\n"
                "  restore NAME [ARCHIVE | --at TIME] --to DIR [PATH…]\n"
@@ -57,6 +61,7 @@ static void help(void) {
                "  reload                          Reload systemd and start/stop timers to match\n"
                "                                  the schedule files (after hand edits)\n"
                "  report-failure NAME             Log why alexandria@NAME.service failed\n"
+               "  prepare NAME                    Create the destination before a run\n"
                "  notify NAME started|finished    Ping, run NotifyCommand=, mail; write metrics\n"
                "  status --notify                 The watchdog: notify once when a schedule turns\n"
                "                                  failed or overdue, once when it recovers\n"
@@ -82,6 +87,8 @@ static void help(void) {
                "                                  schedule's KeyFile=)\n"
                "     --json                       With doctor: print the checks as one JSON array;\n"
                "                                  with history: the runs as one JSON array\n"
+               "     --archives                   With delete: remove the schedule's archives too\n"
+               "     --yes                        With delete --archives: do not ask\n"
                "\n"
                "Options given to a verb that does not take them are an error.\n"
                "\n"
@@ -111,6 +118,8 @@ typedef enum CtlOption {
         OPT_KEY         = 1 << 14,
         OPT_NOTIFY      = 1 << 15,
         OPT_JSON        = 1 << 16,
+        OPT_ARCHIVES    = 1 << 17,
+        OPT_YES         = 1 << 18,
 } CtlOption;
 
 #define OPTS_CREATE (OPT_ON_CALENDAR | OPT_SOURCE | OPT_EXCLUDE | OPT_DEST | OPT_COMPRESSION | OPT_KEEP)
@@ -120,7 +129,7 @@ enum {
         ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
         ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
         ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
-        ARG_JSON,
+        ARG_JSON, ARG_ARCHIVES, ARG_YES,
 };
 
 /* Every option once: for getopt_long(), and what it applies to. */
@@ -149,6 +158,8 @@ static const struct {
         { { "key",         required_argument, NULL, ARG_KEY },         OPT_KEY },
         { { "notify",      no_argument,       NULL, ARG_NOTIFY },      OPT_NOTIFY },
         { { "json",        no_argument,       NULL, ARG_JSON },        OPT_JSON },
+        { { "archives",    no_argument,       NULL, ARG_ARCHIVES },    OPT_ARCHIVES },
+        { { "yes",         no_argument,       NULL, ARG_YES },         OPT_YES },
 };
 
 static unsigned options_given;
@@ -229,6 +240,12 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg.json = true;
                         break;
+                case ARG_ARCHIVES:
+                        arg.archives = true;
+                        break;
+                case ARG_YES:
+                        arg.yes = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -253,7 +270,7 @@ static const struct Verb {
         int (*run)(int argc, char **argv);
 } verbs[] = {
         { "create",  2, 2,       0,                          OPTS_CREATE,  verb_create },
-        { "delete",  2, 2,       VERB_LOCK | VERB_SCHEDULES | VERB_BUS, 0, verb_delete },
+        { "delete",  2, 2,       VERB_LOCK | VERB_SCHEDULES | VERB_BUS, OPT_ARCHIVES | OPT_YES, verb_delete },
         { "list",    1, 1,       VERB_SCHEDULES,             0,            verb_list },
         { "start",   1, INT_MAX, VERB_LOCK | VERB_SCHEDULES, 0,            verb_start },
         { "stop",    1, INT_MAX, VERB_LOCK | VERB_SCHEDULES, 0,            verb_stop },
@@ -274,6 +291,8 @@ static const struct Verb {
         { "notify",  3, 3,       0,                          0,            verb_notify },
         { "reload",  1, 1,       VERB_LOCK,                  0,            verb_reload },
         { "report-failure", 2, 2, 0,                         0,            verb_report_failure },
+        /* prepare runs as root before the sandboxed worker: it creates the destination */
+        { "prepare", 2, 2,       VERB_SCHEDULES,             0,            verb_prepare },
 };
 
 static int check_options(const struct Verb *v) {

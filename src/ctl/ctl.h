@@ -36,6 +36,8 @@ typedef struct CtlArgs {
         const char *key;        /* --key FILE for encrypted archives */
         bool notify;            /* status --notify: the watchdog */
         bool json;              /* doctor --json */
+        bool archives;          /* delete --archives */
+        bool yes;               /* delete --archives --yes: no question */
 } CtlArgs;
 
 extern CtlArgs arg;
@@ -67,6 +69,7 @@ int verb_prune(int argc, char **argv);
 int verb_notify(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
+int verb_prepare(int argc, char **argv);
 
 /* Loads the schedules directory; logs and returns an exit code on failure
  * (2 for a directory that is not trusted, see schedule-dir.h). */
@@ -88,7 +91,7 @@ struct ScheduleState;
 typedef enum NotifyEvent NotifyEvent;
 struct NotifyMessage;
 int ctl_notify(const Schedule *s, NotifyEvent e, const struct NotifyMessage *m, struct ScheduleState *state);
-/* Writes S's metrics if alexandria.conf has [Metrics] Directory=. */
+/* Writes S's metrics where config_metrics_directory() says (settings.h). */
 int ctl_write_metrics(const Schedule *s, bool overdue);
 /* FullEvery= chains (verb-chain.c): whether ARCHIVE is named incremental;
  * restore its restore point (O as for restore_archive()), verify its chain,

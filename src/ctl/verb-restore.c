@@ -5,6 +5,7 @@
 
 #include "archive-list.h"
 #include "ctl.h"
+#include "deleted.h"
 #include "log.h"
 #include "path-util.h"
 #include "restore.h"
@@ -140,7 +141,12 @@ int verb_restore(int argc, char **argv) {
         }
 
         const ScheduleEntry *e = schedule_dir_find(&ctx.schedules, name);
-        r = pick_archive(name, e ? e->schedule : NULL, archive_arg, &archive);
+        /* A deleted schedule whose archives remain restores like a live one. */
+        _cleanup_(deleted_schedules_done) DeletedSchedules gone = {};
+        if (!e && deleted_schedules_load(&paths, &ctx.schedules, &gone) < 0)
+                return log_oom(), EXIT_FAILED;
+        const Schedule *s = e ? e->schedule : deleted_schedules_find(&gone, name);
+        r = pick_archive(name, s, archive_arg, &archive);
         if (r < 0)
                 return exit_code_for(r);
 
@@ -150,7 +156,7 @@ int verb_restore(int argc, char **argv) {
                         return log_oom(), EXIT_FAILED;
         }
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
-        if (ctl_load_key(e ? e->schedule : NULL, archive, &key) < 0)
+        if (ctl_load_key(s, archive, &key) < 0)
                 return EXIT_FAILED;
         RestoreOptions o = {
                 .key = key,

@@ -2,7 +2,10 @@
 /*
  * alexandria-generator: schedules.d/NAME.conf → alexandria-NAME.timer, a
  * timers.target.wants/ link when Enabled=yes, and a drop-in for
- * alexandria@NAME.service (ReadWritePaths= the destination).
+ * alexandria@NAME.service (ReadWritePaths= the destination; the network
+ * for its [Notify] channels). A drop-in for alexandria-watchdog.service
+ * widens its sandbox by what the schedules' notifications and the metrics
+ * directory need.
  *
  * It follows systemd.generator(7): no bus, no waiting, writes only below
  * its output directory, and one bad schedule is logged and skipped without
@@ -21,6 +24,7 @@
 #include "log.h"
 #include "path-util.h"
 #include "schedule-dir.h"
+#include "settings.h"
 #include "units.h"
 
 #define DROPIN_NAME "50-alexandria.conf"
@@ -100,6 +104,25 @@ static int text_finish(FILE *f, char **buf) {
         return r;
 }
 
+/* UNIT.d below the output directory, made if need be; a descriptor or a negative errno. */
+static int open_dropin_dir(int out_fd, const char *name) {
+        if (mkdirat(out_fd, name, 0755) < 0 && errno != EEXIST)
+                return negative_errno();
+        int fd = openat(out_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+static bool schedule_notifies(const Schedule *s) {
+        return s->ping_url || s->mail || s->notify_command;
+}
+
+/* The watchdog runs NotifyCommand= and sendmail inside its sandbox: they
+ * reach the network through its namespace and address families. */
+#define NETWORK_FOR_NOTIFY \
+        "# [Notify]: pings, mail and NotifyCommand= need the network\n" \
+        "PrivateNetwork=no\n" \
+        "IPAddressDeny=\n"
+
 static int timer_text(const Schedule *s, const UnitValues *v, const char *service, char **ret) {
         char *buf = NULL;
         size_t size = 0;
@@ -129,7 +152,7 @@ static int timer_text(const Schedule *s, const UnitValues *v, const char *servic
 }
 
 /* The service instance's drop-in: where it may write, and its key. */
-static int dropin_text(const UnitValues *v, bool user, char **ret) {
+static int dropin_text(const Schedule *s, const UnitValues *v, bool user, char **ret) {
         char *buf = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&buf, &size);
@@ -153,6 +176,11 @@ static int dropin_text(const UnitValues *v, bool user, char **ret) {
                  * service alone, never copied to disk by systemd. */
                 if (v->key_file)
                         fprintf(f, "LoadCredential=alexandria.key:%s\n", v->key_file);
+                /* The notify commands ("+") leave the network namespace
+                 * themselves (netns.h); the cgroup's IP filter they cannot. */
+                if (schedule_notifies(s))
+                        fputs("# [Notify]: pings and mail from the notify commands around the worker\n"
+                              "IPAddressDeny=\n", f);
         }
         int r = text_finish(f, &buf);
         *ret = buf;
@@ -175,7 +203,7 @@ static int generate_one(int out_fd, const Schedule *s, bool user, char **ret_err
                 return r;
         r = timer_text(s, &v, service, &timer_contents);
         if (r >= 0)
-                r = dropin_text(&v, user, &dropin_contents);
+                r = dropin_text(s, &v, user, &dropin_contents);
         if (r < 0)
                 return r;
 
@@ -232,6 +260,79 @@ static int want_own_units(int out_fd, bool user) {
         return 0;
 }
 
+/* The watchdog notifies for every schedule, with NotifyCommand= and
+ * sendmail running inside its sandbox: it gets the network only if some
+ * schedule notifies, the mail spools (and what an MTA's sendmail needs:
+ * set-id programs, root's capabilities) only if some schedule mails, and
+ * write access to a metrics directory alexandria.conf names. */
+static int generate_watchdog_dropin(int out_fd, const ScheduleDir *d, const Paths *paths, bool user, char **ret_error) {
+        _cleanup_(config_done) Config config = {};
+        _cleanup_free_ char *metrics_word = NULL, *contents = NULL;
+        bool network = false, mail = false;
+        int r;
+
+        for (size_t i = 0; i < d->n; i++) {
+                const Schedule *s = d->entries[i].schedule;
+                if (!s)
+                        continue;
+                network = network || schedule_notifies(s);
+                mail = mail || s->mail;
+        }
+        /* A refused alexandria.conf writes no metrics: no directory to open. */
+        if (config_load(paths->config_file, paths->owner, &config, NULL) < 0)
+                config = (Config) {};
+        const char *metrics = config_metrics_directory(&config, user);
+        bool custom_metrics = !user && metrics && !streq(metrics, METRICS_DEFAULT_DIRECTORY);
+        if (!network && !custom_metrics)
+                return 0;
+        if (custom_metrics) {
+                r = escape_value("The metrics Directory=", metrics, true, &metrics_word, ret_error);
+                if (r < 0)
+                        return r;
+        }
+
+        size_t size = 0;
+        FILE *f = open_memstream(&contents, &size);
+        if (!f)
+                return -ENOMEM;
+        fputs("# Generated by alexandria-generator from the schedules and alexandria.conf.\n[Service]\n", f);
+        if (network) {
+                if (!user)
+                        fputs(NETWORK_FOR_NOTIFY, f);
+                fputs("RestrictAddressFamilies=AF_INET AF_INET6\n", f);
+        }
+        if (mail && !user)
+                /* An MTA's sendmail is set-id (dma, postdrop), switches to
+                 * its own user and group to queue (dma, exim) and hands a
+                 * mailbox to its owner (dma-mbox-create). */
+                fputs("# Mail=: sendmail queues (and delivers locally) as its MTA does it\n"
+                      "ReadWritePaths=-/var/spool -/var/mail\n"
+                      "PrivateUsers=no\n"
+                      "NoNewPrivileges=no\n"
+                      "CapabilityBoundingSet=CAP_CHOWN CAP_SETGID CAP_SETUID\n"
+                      "SystemCallFilter=@setuid @chown\n", f);
+        else if (mail)
+                /* A user's sendmail is set-id (dma, postdrop): seccomp would
+                 * imply NoNewPrivileges= in a user manager. */
+                fputs("# Mail=: sendmail is a set-id program\n"
+                      "NoNewPrivileges=no\nSystemCallFilter=\nSystemCallArchitectures=\nRestrictAddressFamilies=\n"
+                      "RestrictNamespaces=no\nRestrictRealtime=no\nRestrictSUIDSGID=no\nLockPersonality=no\n"
+                      "MemoryDenyWriteExecute=no\n", f);
+        if (metrics_word)
+                fprintf(f, "ReadWritePaths=-%s\n", metrics_word);
+        r = text_finish(f, &contents);
+        if (r < 0)
+                return r;
+
+        _cleanup_close_ int dropin_fd = open_dropin_dir(out_fd, "alexandria-watchdog.service.d");
+        if (dropin_fd < 0)
+                return errorf(ret_error, dropin_fd, "cannot create alexandria-watchdog.service.d: %s", strerror(-dropin_fd));
+        r = write_unit_file(dropin_fd, DROPIN_NAME, contents);
+        if (r < 0)
+                return errorf(ret_error, r, "cannot write alexandria-watchdog.service.d/%s: %s", DROPIN_NAME, strerror(-r));
+        return 0;
+}
+
 static bool is_user_scope(void) {
         const char *scope = getenv("SYSTEMD_SCOPE");
         if (scope)
@@ -283,6 +384,10 @@ static int run(int argc, char *argv[]) {
                 if (r < 0)
                         log_error("Skipping schedule %s: %s", e->name, why ?: strerror(-r));
         }
+        _cleanup_free_ char *why = NULL;
+        r = generate_watchdog_dropin(out_fd, &d, &paths, user, &why);
+        if (r < 0)
+                log_error("Cannot write the drop-in of alexandria-watchdog.service: %s", why ?: strerror(-r));
         return 0;
 }
 

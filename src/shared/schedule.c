@@ -104,7 +104,7 @@ typedef struct LoadState {
 
 typedef int (*key_parser_t)(Schedule *s, const char *key, const char *value, char **ret_error);
 
-static int parse_bool(const char *v, bool *ret) {
+int parse_bool(const char *v, bool *ret) {
         static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(v, yes[i]) == 0)

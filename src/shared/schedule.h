@@ -69,6 +69,9 @@ Schedule *schedule_free(Schedule *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Schedule *, schedule_free);
 #define _cleanup_schedule_free_ _cleanup_(schedule_freep)
 
+/* yes/no, true/false, on/off, 1/0 (any case), as systemd reads booleans. */
+int parse_bool(const char *v, bool *ret);
+
 bool schedule_name_is_valid(const char *name);
 /* Names that would collide with Alexandria's own units ("watchdog"). */
 bool schedule_name_is_reserved(const char *name);
