@@ -29,9 +29,11 @@
 #include "archive-sink.h"
 #include "archive-util.h"
 #include "backup.h"
+#include "dump.h"
 #include "events.h"
 #include "fileio.h"
 #include "format-util.h"
+#include "locks.h"
 #include "log.h"
 #include "path-util.h"
 #include "manifest.h"
@@ -61,6 +63,8 @@ typedef struct Run {
         Manifest manifest;              /* stored as the archive's last entry */
         Sha256 hash;
         uint8_t digest[SHA256_LEN];     /* of the regular file just copied */
+        DumpSet dumps;                  /* Dump=: spooled, written before the sources */
+        LockSet locks;                  /* LockFile=: held until the archive is complete */
 } Run;
 
 char *schedule_sources_string(const Schedule *s) {
@@ -472,6 +476,79 @@ static int store_entry(Run *run, struct archive_entry *entry, int fd, const stru
         return 0;
 }
 
+/* ---- dumps and locks (dump.c, locks.c): a second source of entries ---- */
+
+static void dump_started(const char *entry, void *userdata) {
+        Run *run = userdata;
+        _cleanup_free_ char *what = NULL;
+        if (asprintf(&what, "dump %s", entry) >= 0)
+                progress(run, what);
+}
+
+/* Before the archive is opened: every dump is complete (or the run fails
+ * with no archive), then the services' locks are taken for the walk. */
+static int run_dumps_take_locks(Run *run) {
+        const Schedule *s = run->schedule;
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = dumps_run_all(s, run->dest_fd, dump_started, run, &run->dumps, &error);
+        if (r < 0)
+                return fail(run, r, "%s", error ?: "Out of memory.");
+        uint64_t timeout = s->lock_timeout_sec == SCHEDULE_TIMEOUT_INFINITY ? UINT64_MAX : s->lock_timeout_sec * USEC_PER_SEC;
+        r = locks_acquire(s->locks, s->n_locks, timeout, &run->locks, &error);
+        if (r < 0)
+                return fail(run, r, "%s", error ?: "Out of memory.");
+        STRV_FOREACH(p, run->locks.missing)
+                warn(run, *p, "LockFile=%s does not exist; the sources were read without it", *p);
+        return 0;
+}
+
+static int store_synthetic(Run *run, const char *name, int fd, struct stat *st) {
+        _cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
+        if (!e)
+                return fail(run, -ENOMEM, "Out of memory.");
+        st->st_nlink = S_ISDIR(st->st_mode) ? 2 : 1;    /* an O_TMPFILE has none; it is no hard link */
+        archive_entry_copy_pathname(e, name);
+        archive_entry_copy_sourcepath(e, name);
+        archive_entry_copy_stat(e, st);
+        return store_entry(run, e, fd, st);
+}
+
+/* .alexandria/dumps/ENTRY, stored like a file the walk found. */
+static int write_dumps(Run *run) {
+        struct timespec now = { .tv_sec = (time_t) (now_realtime_usec() / USEC_PER_SEC) };
+        int r;
+
+        if (run->dumps.n == 0)
+                return 0;
+        const char *dirs[] = { ".alexandria", SCHEDULE_DUMPS_DIR };
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                struct stat st = { .st_mode = S_IFDIR | 0700, .st_mtim = now };
+                r = store_synthetic(run, dirs[i], -EBADF, &st);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < run->dumps.n; i++) {
+                const DumpResult *d = &run->dumps.results[i];
+                _cleanup_free_ char *name = NULL;
+                struct stat st;
+
+                if (asprintf(&name, SCHEDULE_DUMPS_DIR "/%s", d->entry) < 0)
+                        return fail(run, -ENOMEM, "Out of memory.");
+                if (fstat(d->fd, &st) < 0)
+                        return fail(run, negative_errno(), "Cannot stat the spool of dump %s: %m", d->entry);
+                /* its times are the dump's last write */
+                st.st_mode = S_IFREG | 0600;
+                if (d->size == 0)
+                        warn(run, name, "Dump %s wrote nothing; the archive holds it as an empty %s", d->entry, name);
+                r = store_synthetic(run, name, d->fd, &st);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Exclude= patterns, matched like rsync's: a pattern without '/' against
  * each name below the source ("*.tmp", "cache"); one with '/' against the
  * path below the source ("cache/tmp*"); one starting with '/' against the
@@ -832,6 +909,8 @@ static int write_archive(Run *run, uint64_t start_realtime, char **ret_path) {
         r = output_open(run);
         if (r >= 0)
                 r = disk_setup(run);
+        if (r >= 0)
+                r = write_dumps(run);
         STRV_FOREACH(p, run->schedule->sources) {
                 if (r < 0)
                         break;
@@ -878,6 +957,8 @@ static void run_done(Run *run) {
         crypt_key_free(run->key);
         manifest_done(&run->manifest);
         sha256_done(&run->hash);
+        dump_set_done(&run->dumps);
+        locks_release(&run->locks);
         atomic_file_abort(&run->out);
         safe_close(run->dest_fd);
         free(run->sources);
@@ -924,7 +1005,12 @@ int backup_run(const Schedule *s, const BackupCallbacks *cb, BackupResult *ret) 
         if (r >= 0)
                 r = load_key(&run);
         if (r >= 0)
+                r = run_dumps_take_locks(&run);
+        if (r >= 0)
                 r = write_archive(&run, start_realtime, &result.archive);
+        /* the archive is complete: the services may go on */
+        locks_release(&run.locks);
+        dump_set_done(&run.dumps);
         if (r >= 0)
                 r = verify_new_archive(&run, result.archive);
 

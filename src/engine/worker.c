@@ -21,6 +21,9 @@ static int load(const Paths *paths, const char *name, Schedule **ret) {
                 return log_oom();
 
         r = schedule_load(path, paths->default_destination, paths->owner, ret, &error);
+        /* Dump=, ExecStartPre=, ExecStopPost=: their commands must exist now */
+        if (r >= 0 && (r = schedule_check_commands(*ret, &error)) < 0)
+                *ret = schedule_free(*ret);
         if (r == -ENOENT)
                 log_error("No schedule '%s': %s does not exist.", name, path);
         else if (r < 0)

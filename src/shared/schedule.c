@@ -363,7 +363,7 @@ static int key_dump(Schedule *s, const char *key, const char *v, char **ret_erro
                 return -ENOMEM;
         if (strchr(entry, '/') || strstr(entry, ".."))
                 return errorf(ret_error, -EINVAL, "%s=%s: the entry name '%s' must be a plain file name (no '/', no '..'); "
-                              "it is stored as " SCHEDULE_DUMPS_DIR "/%s", key, v, entry, entry);
+                              "it names a file in " SCHEDULE_DUMPS_DIR "/", key, v, entry);
         if (!dump_entry_is_valid(entry))
                 return errorf(ret_error, -EINVAL, "%s=%s: the entry name '%s' must be 1-%d characters from A-Z a-z 0-9 _ . + @ -, "
                               "starting with a letter or digit", key, v, entry, SCHEDULE_DUMP_ENTRY_MAX);
