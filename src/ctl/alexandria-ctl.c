@@ -42,6 +42,8 @@ static void help(void) {
                "                                  Restore the newest archive (or ARCHIVE, or the newest\n"
                "                                  at TIME), whole or only PATHs, into DIR\n"
                "  restore NAME [ARCHIVE] --list   Print the entries instead\n"
+               "  restore NAME [ARCHIVE] --dumps --to DIR\n"
+               "                                  Restore only the Dump= entries (.alexandria/dumps/)\n"
                "  verify [NAME | ARCHIVE]         Read every byte back and check it against the\n"
                "                                  archive's manifest (newest archive of NAME or all)\n"
                "  keygen FILE                     Make a new encryption key file (mode 0600)\n"
@@ -70,6 +72,9 @@ static void help(void) {
                "     --overwrite                  With restore: replace existing files\n"
                "     --list                       With restore: print the entries, restore nothing\n"
                "     --dry-run                    With restore: say what would be written\n"
+               "     --dumps                      With restore: only the Dump= entries\n"
+               "     --dump 'ENTRY COMMAND…'      With create: Dump= (repeatable)\n"
+               "     --lock-file PATH[:shared]    With create: LockFile= (repeatable)\n"
                "     --key FILE                   Key for encrypted archives (default: the\n"
                "                                  schedule's KeyFile=)\n"
                "     --json                       With doctor: print the checks as one JSON array\n"
@@ -86,6 +91,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
                 ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
                 ARG_JSON,
+                ARG_DUMPS, ARG_DUMP, ARG_LOCK_FILE,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h' },
@@ -109,6 +115,9 @@ static int parse_argv(int argc, char *argv[]) {
                 { "key",         required_argument, NULL, ARG_KEY },
                 { "notify",      no_argument,       NULL, ARG_NOTIFY },
                 { "json",        no_argument,       NULL, ARG_JSON },
+                { "dumps",       no_argument,       NULL, ARG_DUMPS },
+                { "dump",        required_argument, NULL, ARG_DUMP },
+                { "lock-file",   required_argument, NULL, ARG_LOCK_FILE },
                 {}
         };
         int c;
@@ -179,6 +188,17 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_JSON:
                         arg.json = true;
+                        break;
+                case ARG_DUMPS:
+                        arg.dumps = true;
+                        break;
+                case ARG_DUMP:
+                        if (strv_extend(&arg.dump, optarg) < 0)
+                                return log_oom();
+                        break;
+                case ARG_LOCK_FILE:
+                        if (strv_extend(&arg.lock_files, optarg) < 0)
+                                return log_oom();
                         break;
                 case '?':
                         return -EINVAL;

@@ -10,6 +10,7 @@
  * parser validated them, and every one is written escaped for the directive
  * it lands in (specifiers, quotes, backslashes).
  */
+#include <ctype.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -38,6 +39,83 @@ static void put_quoted_path(FILE *f, const char *path) {
                 fputc(*p, f);
         }
         fputc('"', f);
+}
+
+/* ---- [Backup] ExecStartPre=, ExecStopPost=, and what dumps need ---- */
+
+/* The command line as the schedule has it (the parser took one command
+ * with known prefixes), "%" and "$" doubled: systemd then runs exactly what
+ * `run --here` runs, with no specifier or variable of its own put in. */
+static void put_exec_line(FILE *f, const char *directive, const char *command) {
+        fprintf(f, "%s=", directive);
+        for (const char *p = command; *p; p++) {
+                if (*p == '%' || *p == '$')
+                        fputc(*p, f);
+                fputc(*p, f);
+        }
+        fputc('\n', f);
+}
+
+static const char *command_name(const ScheduleDump *d) {
+        const char *slash = strrchr(d->argv[0], '/');
+        return slash ? slash + 1 : d->argv[0];
+}
+
+/* runuser -u postgres -- pg_dumpall: the dump runs as the database's user. */
+static bool dump_changes_user(const ScheduleDump *d) {
+        const char *n = command_name(d);
+        return streq(n, "runuser") || streq(n, "su") || streq(n, "setpriv");
+}
+
+/* A host that is no socket directory ("/run/postgresql") or socket URL part. */
+static bool is_tcp_host(const char *h, size_t len) {
+        return len > 0 && h[0] != '/' && strncasecmp(h, "%2F", 3) != 0;
+}
+
+/* Whether a dump's arguments name a TCP host: -h/-H/--host HOST, --host=HOST,
+ * -hHOST (mysql style, HOST an address), --protocol=tcp, a URL with a host
+ * (postgresql://127.0.0.1/db), host=HOST in a connection string. Anything
+ * else talks over Unix sockets, which the unit allows anyway. */
+static bool dump_uses_tcp(const ScheduleDump *d) {
+        for (char **a = d->argv + 1; *a; a++) {
+                const char *v = *a, *h;
+                if ((streq(v, "-h") || streq(v, "-H") || streq(v, "--host")) && a[1] && is_tcp_host(a[1], strlen(a[1])))
+                        return true;
+                if ((h = startswith(v, "--host=")) && is_tcp_host(h, strlen(h)))
+                        return true;
+                if ((h = startswith(v, "-h")) && (isdigit((unsigned char) h[0]) || h[0] == '[' || streq(h, "localhost")))
+                        return true;
+                if (strcasecmp(v, "--protocol=tcp") == 0)
+                        return true;
+                if ((h = strstr(v, "://")) && is_tcp_host(h + 3, strcspn(h + 3, "/?")))
+                        return true;
+                for (h = strstr(v, "host="); h; h = strstr(h + 1, "host="))
+                        if ((h == v || h[-1] == ' ') && is_tcp_host(h + 5, strcspn(h + 5, " ")))
+                                return true;
+        }
+        return false;
+}
+
+/* The unit's sandbox is AF_UNIX only, without the capabilities and system
+ * calls that change users, and with only the own processes in /proc. Widen
+ * it exactly as far as this schedule's dumps and locks need, nothing for a
+ * schedule without them. Later assignments add to the unit's lists. */
+static void put_sandbox_widening(FILE *f, const Schedule *s) {
+        bool user = false, tcp = false;
+        for (size_t i = 0; i < s->n_dumps; i++) {
+                user = user || dump_changes_user(&s->dumps[i]);
+                tcp = tcp || dump_uses_tcp(&s->dumps[i]);
+        }
+        if (user)
+                fputs("# Dump= changes user (runuser, su, setpriv): it needs to set uids and gids, and PAM's session limits.\n"
+                      "CapabilityBoundingSet=CAP_SETUID CAP_SETGID CAP_SYS_RESOURCE CAP_AUDIT_WRITE\n"
+                      "SystemCallFilter=@setuid setrlimit prlimit64\n", f);
+        if (tcp)
+                fputs("# Dump= names a TCP host.\n"
+                      "RestrictAddressFamilies=AF_INET AF_INET6\n", f);
+        if (s->n_locks > 0)
+                fputs("# LockFile=: /proc/locks says who holds a lock that is not released in time.\n"
+                      "ProcSubset=all\n", f);
 }
 
 static int write_unit_file(int dir_fd, const char *name, const char *contents) {
@@ -141,7 +219,14 @@ static int generate_one(int out_fd, const Schedule *s, bool user) {
                         put_unit_path(t.f, s->key_file);
                         fputc('\n', t.f);
                 }
+                put_sandbox_widening(t.f, s);
         }
+        /* After the unit's own: the started notification comes first, and
+         * ExecStopPost= hooks run once the finished one is sent. */
+        for (size_t i = 0; i < s->n_exec_start_pre; i++)
+                put_exec_line(t.f, "ExecStartPre", s->exec_start_pre[i].command);
+        for (size_t i = 0; i < s->n_exec_stop_post; i++)
+                put_exec_line(t.f, "ExecStopPost", s->exec_stop_post[i].command);
         r = text_close(&t);
         if (r >= 0)
                 r = write_unit_file(dropin_fd, "50-alexandria.conf", t.buf);
