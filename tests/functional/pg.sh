@@ -8,12 +8,19 @@ PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 PG_DIR=
 PG_STARTED=()
 
+# pg_require [DIR]: DIR (default: a new one under /tmp) holds the clusters
+# and their sockets; postgres must be able to reach it.
 pg_require() {
         if [ -z "$PG_BIN" ] || [ ! -x "$PG_BIN/initdb" ] || ! id postgres >/dev/null 2>&1; then
                 echo "PostgreSQL is not installed (tools/deps --test installs it)" >&2
                 return 1
         fi
-        PG_DIR=$(mktemp -d /tmp/alexandria-pg.XXXXXX)
+        if [ -n "${1:-}" ]; then
+                PG_DIR=$1
+                mkdir -p "$PG_DIR"
+        else
+                PG_DIR=$(mktemp -d /tmp/alexandria-pg.XXXXXX)
+        fi
         chown postgres: "$PG_DIR"
         chmod 0755 "$PG_DIR"
 }
