@@ -2,7 +2,8 @@
 /*
  * alexandria-generator: schedules.d/NAME.conf → alexandria-NAME.timer, a
  * timers.target.wants/ link when Enabled=yes, and a drop-in for
- * alexandria@NAME.service (ReadWritePaths= the destination).
+ * alexandria@NAME.service (ReadWritePaths= the destination, the schedule's
+ * ExecStartPre=/ExecStopPost=, and the sandbox widened for its dumps).
  *
  * It follows systemd.generator(7): no bus, no waiting, writes only below
  * its output directory, and one bad schedule is logged and skipped without
