@@ -47,13 +47,18 @@ char *lock_holder_describe(int fd) {
                 char comm[64] = "", path[64];
                 snprintf(path, sizeof path, "/proc/%d/comm", pid);
                 _cleanup_fclose_ FILE *c = pid > 0 ? fopen(path, "re") : NULL;
+                bool gone = pid > 0 && !c && errno == ENOENT;
                 if (c && fgets(comm, sizeof comm, c))
                         comm[strcspn(comm, "\n")] = 0;
                 char *s = NULL;
                 const char *what = streq(access, "READ") ? "a shared" : "an exclusive";
                 const char *lock = streq(type, "FLOCK") ? "flock" : streq(type, "POSIX") ? "POSIX record lock" : "lock";
+                /* a flock belongs to an open file description: the pid that
+                 * took it may have exited, leaving it to whoever shares it */
                 int k = pid <= 0 ? asprintf(&s, "a process outside this PID namespace holds %s %s", what, lock) :
                         *comm ? asprintf(&s, "pid %d (%s) holds %s %s", pid, comm, what, lock) :
+                        gone ? asprintf(&s, "%s %s taken by pid %d, which has exited, is held by a process that shares its descriptor",
+                                        what, lock, pid) :
                         asprintf(&s, "pid %d holds %s %s", pid, what, lock);
                 if (k < 0)
                         return NULL;

@@ -98,12 +98,12 @@ check "the notifier is told which dump failed" wait_for 10 failed_event
 check "no archive of hidden" test -z "$(sys ls /var/backups/hidden 2>/dev/null | grep '\.tar')"
 
 # ---- a lock held inside the sandbox: named with its holder ----
-sys flock -o "$W/held.lock" sleep 120 &
+sys python3 -c 'import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(120)' "$W/held.lock" > /dev/null 2>&1 &
 holder_ns=$!
 held() { ! flock -n "$W/held.lock" true; }
 wait_for 10 held
 ctl run locked > /dev/null 2>&1; rc=$?
 check_eq "a held LockFile= fails the service (exit 1)" 1 "$rc"
-lockmsg() { sys journalctl --no-pager -o cat ALEXANDRIA_SCHEDULE=locked | grep -q "LockFile=$W/held.lock: still locked after 1.0s (LockTimeoutSec=): pid [0-9]* (flock) holds an exclusive flock"; }
+lockmsg() { sys journalctl --no-pager -o cat ALEXANDRIA_SCHEDULE=locked | grep -q "LockFile=$W/held.lock: still locked after 1.0s (LockTimeoutSec=): pid [0-9]* (python3) holds an exclusive flock"; }
 check "the journal says which process holds the lock" wait_for 10 lockmsg
 kill "$holder_ns" 2>/dev/null; wait "$holder_ns" 2>/dev/null

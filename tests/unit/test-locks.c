@@ -18,10 +18,20 @@ static char lock_path[64];
 
 /* flock(1) holding LOCK_PATH (exclusive or -s) for SECONDS; returns once it holds it. */
 static pid_t hold(const char *mode, const char *seconds) {
-        /* -o: the lock stays with flock(1) itself, so killing it releases the lock */
+        /* -o: the lock stays with flock(1) itself; its group is killed in reap() */
         char *argv[] = { (char *) "flock", (char *) "-o", (char *) mode, lock_path, (char *) "sleep", (char *) seconds, NULL };
+        posix_spawn_file_actions_t fa;
+        posix_spawnattr_t attr;
         pid_t pid;
-        ASSERT(posix_spawnp(&pid, "flock", NULL, NULL, argv, environ) == 0);
+        posix_spawn_file_actions_init(&fa);
+        for (int fd = 0; fd < 3; fd++)  /* not the test runner's pipes */
+                posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", O_RDWR, 0);
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setpgroup(&attr, 0);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+        ASSERT(posix_spawnp(&pid, "flock", &fa, &attr, argv, environ) == 0);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
         /* held once a non-blocking attempt of ours fails */
         for (int i = 0; i < 200; i++) {
                 int fd = open(lock_path, O_RDONLY | O_CLOEXEC);
@@ -37,7 +47,7 @@ static pid_t hold(const char *mode, const char *seconds) {
 }
 
 static void reap(pid_t pid) {
-        kill(pid, SIGTERM);
+        kill(-pid, SIGTERM);
         waitpid(pid, NULL, 0);
 }
 
@@ -97,7 +107,7 @@ static void test_waits_for_release(void) {
         ASSERT(flock(fd, LOCK_SH | LOCK_NB) < 0);
         close(fd);
         locks_release(&set);
-        waitpid(holder, NULL, 0);
+        reap(holder);
 }
 
 static void test_missing_is_not_created(void) {
