@@ -16,22 +16,14 @@
 #include "dump.h"
 #include "format-util.h"
 #include "log.h"
+#include "report.h"
+#include "write.h"
 
 /* After the timeout: SIGTERM to the group, SIGKILL this much later. */
 #define DUMP_KILL_GRACE_USEC (5 * USEC_PER_SEC)
 #define DUMP_LINE_MAX 4096
 
 extern char **environ;
-
-static int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
-static int errorf(char **ret_error, int r, const char *format, ...) {
-        va_list ap;
-        va_start(ap, format);
-        if (vasprintf(ret_error, format, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return *ret_error ? r : -ENOMEM;
-}
 
 /* Unnamed, in the destination: on the file system the archive is written
  * to, inside the one directory the service may write, and gone with the
@@ -319,6 +311,28 @@ int dumps_run_all(const Schedule *s, int spool_dir_fd, void (*on_start)(const ch
                 return r;
         }
         *ret = set;
+        return 0;
+}
+
+int dumps_store(DumpSet *set, ArchiveWriter *w, RunReport *report, char **ret_error) {
+        int r;
+
+        for (size_t i = 0; i < set->n; i++) {
+                DumpResult *d = &set->results[i];
+                _cleanup_free_ char *name = NULL;
+
+                if (asprintf(&name, SCHEDULE_DUMPS_DIR "/%s", d->entry) < 0)
+                        return -ENOMEM;
+                /* the dump's writes moved the shared offset to its end */
+                if (lseek(d->fd, 0, SEEK_SET) < 0)
+                        return errorf(ret_error, negative_errno(), "Dump %s: cannot rewind its spool: %m", d->entry);
+                if (d->size == 0)
+                        report_warning(report, name, "Dump %s wrote nothing; the archive holds it as an empty %s", d->entry, name);
+                r = archive_writer_add_stream(w, name, 0600, d->finished_realtime_usec / USEC_PER_SEC, d->fd, d->size, ret_error);
+                if (r < 0)
+                        return r;
+                dump_result_done(d);
+        }
         return 0;
 }
 

@@ -60,4 +60,10 @@ typedef struct DumpSet {
 
 int dumps_run_all(const Schedule *s, int spool_dir_fd, void (*on_start)(const char *entry, void *userdata),
                   void *userdata, DumpSet *ret, char **ret_error);
+/* The hand-off to the write stage: each dump as .alexandria/dumps/ENTRY,
+ * in order, its spool closed (and its space freed) once stored. An empty
+ * dump is a warning in REPORT. */
+struct ArchiveWriter;
+struct RunReport;
+int dumps_store(DumpSet *set, struct ArchiveWriter *w, struct RunReport *report, char **ret_error);
 void dump_set_done(DumpSet *set);

@@ -19,6 +19,7 @@ typedef enum EventKind {
         EVENT_SCHEDULE_DISABLED,
         EVENT_ARCHIVE_PRUNED,
         EVENT_FILE_WARNING,
+        EVENT_RUN_SHRANK,
         _EVENT_MAX,
         _EVENT_INVALID = -EINVAL,
 } EventKind;

@@ -5,20 +5,10 @@
 #include <sys/wait.h>
 
 #include "command-line.h"
+#include "format-util.h"
 #include "hooks.h"
 
 extern char **environ;
-
-static int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
-static int errorf(char **ret_error, int r, const char *format, ...) {
-        va_list ap;
-        errno = r < 0 ? -r : r;
-        va_start(ap, format);
-        if (vasprintf(ret_error, format, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return *ret_error ? r : -ENOMEM;
-}
 
 /* environ with EXTRA's assignments replacing those of the same name. */
 static int merge_env(char **extra, char ***ret) {

@@ -13,17 +13,6 @@
 #include "format-util.h"
 #include "locks.h"
 
-static int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
-static int errorf(char **ret_error, int r, const char *format, ...) {
-        va_list ap;
-        errno = r < 0 ? -r : r;
-        va_start(ap, format);
-        if (vasprintf(ret_error, format, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return *ret_error ? r : -ENOMEM;
-}
-
 char *lock_holder_describe(int fd) {
         _cleanup_fclose_ FILE *f = fopen("/proc/locks", "re");
         char line[256];

@@ -108,6 +108,7 @@ int schedule_new(const char *name, const char *default_destination, Schedule **r
                 .notify_on_warnings = true,
                 .dump_timeout_sec = SCHEDULE_DUMP_TIMEOUT_DEFAULT,
                 .lock_timeout_sec = SCHEDULE_LOCK_TIMEOUT_DEFAULT,
+                .shrink_warn = SCHEDULE_SHRINK_WARN_DEFAULT,
         };
         s->name = strdup(name);
         s->destination = strdup(default_destination);
@@ -300,6 +301,28 @@ static int key_key_file(Schedule *s, const char *key, const char *v, char **ret_
                 return r;
         free(s->key_file);
         s->key_file = p;
+        return 0;
+}
+
+static int key_shrink_warn(Schedule *s, const char *key, const char *v, char **ret_error) {
+        uint64_t u;
+        const char *digits = v;
+        _cleanup_free_ char *copy = NULL;
+
+        /* only the word: "0" would read as 0%, which means nothing */
+        if (streq(v, "no")) {
+                s->shrink_warn = 0;
+                return 0;
+        }
+        if (endswith(v, "%")) {
+                copy = strndup(v, strlen(v) - 1);
+                if (!copy)
+                        return -ENOMEM;
+                digits = copy;
+        }
+        if (parse_uint(digits, 99, &u) < 0 || u < 1)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a percentage from 1%% to 99%%, or no", key, v);
+        s->shrink_warn = (unsigned) u;
         return 0;
 }
 
@@ -519,6 +542,7 @@ static const struct ScheduleKey {
         { "Backup",   "LockTimeoutSec",     key_lock_timeout },
         { "Backup",   "ExecStartPre",       key_exec_start_pre, true },
         { "Backup",   "ExecStopPost",       key_exec_stop_post, true },
+        { "Backup",   "ShrinkWarn",         key_shrink_warn },
         { "Notify",   "NotifyCommand",      key_notify_command },
         { "Notify",   "Mail",               key_mail, true },
         { "Notify",   "PingURL",            key_ping_url },
@@ -881,6 +905,8 @@ int schedule_to_string(const Schedule *s, char **ret) {
         if (s->key_file)
                 fprintf(f, "KeyFile=%s\n", s->key_file);
         put_dumps_locks_hooks(f, s, "", "\n");
+        if (s->shrink_warn != SCHEDULE_SHRINK_WARN_DEFAULT)
+                fprintf(f, s->shrink_warn ? "ShrinkWarn=%u%%\n" : "ShrinkWarn=no\n", s->shrink_warn);
         if (s->notify_command || s->mail || s->ping_url || !s->notify_on_warnings) {
                 fputs("\n[Notify]\n", f);
                 if (s->notify_command)
@@ -912,7 +938,8 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
             streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
             s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption &&
             !s->key_file && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings &&
-            !has_dumps_locks_hooks(s))
+            !has_dumps_locks_hooks(s) &&
+            s->shrink_warn == SCHEDULE_SHRINK_WARN_DEFAULT)
                 fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
         else {
                 fprintf(f, "%s OnCalendar=%s", s->name, s->on_calendar);
@@ -937,6 +964,8 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                 if (s->key_file)
                         fprintf(f, " KeyFile=%s", s->key_file);
                 put_dumps_locks_hooks(f, s, " ", "");
+                if (s->shrink_warn != SCHEDULE_SHRINK_WARN_DEFAULT)
+                        fprintf(f, s->shrink_warn ? " ShrinkWarn=%u%%" : " ShrinkWarn=no", s->shrink_warn);
                 if (s->notify_command)
                         fprintf(f, " NotifyCommand=%s", s->notify_command);
                 STRV_FOREACH(address, s->mail)

@@ -12,6 +12,7 @@
 
 #define SCHEDULE_NAME_MAX 64
 #define SCHEDULE_KEEP_MAX 100000
+#define SCHEDULE_SHRINK_WARN_DEFAULT 50
 
 typedef enum Compression {
         COMPRESSION_GZIP,
@@ -87,6 +88,7 @@ typedef struct Schedule {
         size_t n_exec_start_pre;
         ScheduleHook *exec_stop_post;
         size_t n_exec_stop_post;
+        unsigned shrink_warn;           /* ShrinkWarn=: warn when a run reads this % less than usual; 0: no */
 
         /* [Notify] */
         char *notify_command;           /* run through /bin/sh with ALEXANDRIA_* variables */

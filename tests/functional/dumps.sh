@@ -11,6 +11,8 @@ src=$T/src; dest=$T/dest
 mkdir -p "$src" "$dest"
 printf 'file\n' > "$src/file"
 archives() { ls "$dest" | grep -c '^d-.*\.tar\.gz$'; }
+# schedule d with LINES…; the runs here differ in size on purpose: no ShrinkWarn=
+sched() { t_schedule d "Source=$src" "Destination=$dest" "ShrinkWarn=no" "$@"; }
 newest() { ls "$dest"/d-*.tar.gz | tail -1; }
 
 # ---- SQLite: .dump ----
@@ -19,7 +21,7 @@ newest() { ls "$dest"/d-*.tar.gz | tail -1; }
 # destination. The man page says so.)
 db=$T/app.db
 sqlite3 "$db" "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT); INSERT INTO t(name) VALUES ('ada'),('grace'),('it''s'),('ünïcode');"
-t_schedule d "Source=$src" "Destination=$dest" \
+sched \
         "Dump=app.sql sqlite3 -readonly $db .dump" "Dump=app2.sql sqlite3 -readonly $db .dump"
 "$BACKUP" d 2> "$T/err"; rc=$?
 check "a run with SQLite dumps succeeds (exit 0)" test "$rc" = 0
@@ -43,7 +45,7 @@ check "both dumps are the same" cmp "$T/r/.alexandria/dumps/app.sql" "$T/r/.alex
 check "verify checks the dumps against the manifest" "$CTL" verify d
 
 # ---- a generic command, its standard error ----
-t_schedule d "Source=$src" "Destination=$dest" "Dump=generic.txt sh -c 'echo out; echo \"note from the dump\" >&2'"
+sched "Dump=generic.txt sh -c 'echo out; echo \"note from the dump\" >&2'"
 "$BACKUP" d 2> "$T/err"; rc=$?
 check "a dump that writes to stderr and exits 0 succeeds" test "$rc" = 0
 check "its stderr is passed on, named by the entry" grep -qx 'generic.txt: note from the dump' "$T/err"
@@ -53,7 +55,7 @@ check "its stdout is the entry" test "$(tar xzOf "$(newest)" .alexandria/dumps/g
 fails() {
         local what=$1 expect=$2; shift 2
         local before; before=$(archives)
-        t_schedule d "Source=$src" "Destination=$dest" "$@"
+        sched "$@"
         "$BACKUP" d 2> "$T/err"; rc=$?
         check "$what: exit 1" test "$rc" = 1
         grep -qF -- "$expect" "$T/err" && ok "$what: says '$expect'" || fail "$what: said: $(cat "$T/err")"
@@ -70,14 +72,14 @@ fails "a dump over its DumpTimeoutSec=" "Dump slow.sql (sleep) did not finish wi
 check "the timeout stopped it in time" test $(( $(now_ms) - start )) -lt 20000
 
 # ---- an empty dump is a warning ----
-t_schedule d "Source=$src" "Destination=$dest" "Dump=empty.sql true"
+sched "Dump=empty.sql true"
 "$BACKUP" d 2> "$T/err"; rc=$?
 check "an empty dump: exit 3 (written with warnings)" test "$rc" = 3
 check "an empty dump: the warning names it" grep -q 'Dump empty.sql wrote nothing' "$T/err"
 check "an empty dump: stored as an empty entry" test "$(tar tvzf "$(newest)" .alexandria/dumps/empty.sql | awk '{print $3}')" = 0
 
 # ---- memory stays flat for a big dump (1 GiB) ----
-t_schedule d "Source=$src" "Destination=$dest" "Compression=zstd" "Dump=big.bin head -c 1073741824 /dev/zero"
+sched "Compression=zstd" "Dump=big.bin head -c 1073741824 /dev/zero"
 /usr/bin/time -f %M -o "$T/rss" "$BACKUP" d 2> "$T/err"; rc=$?
 check "a 1 GiB dump succeeds" test "$rc" = 0
 rss=$(tail -1 "$T/rss")
@@ -94,14 +96,14 @@ holder=$!
 T_CLEANUP_HOOK='kill $holder 2>/dev/null; wait'
 wait_for 5 bash -c '! flock -n "$1" true' _ "$lock"
 before=$(archives)
-t_schedule d "Source=$src" "Destination=$dest" "LockFile=$lock" "LockTimeoutSec=1"
+sched "LockFile=$lock" "LockTimeoutSec=1"
 "$BACKUP" d 2> "$T/err"; rc=$?
 check "a lock held past LockTimeoutSec=: exit 1" test "$rc" = 1
 grep -q "LockFile=$lock: still locked after 1.0s (LockTimeoutSec=): pid $holder (python3) holds an exclusive flock" "$T/err" \
         && ok "it says who holds the lock" || fail "lock message: $(cat "$T/err")"
 check "a lock held: no archive" test "$(archives)" = "$before"
 # released while the run waits: the run goes on
-t_schedule d "Source=$src" "Destination=$dest" "LockFile=$lock" "LockTimeoutSec=30"
+sched "LockFile=$lock" "LockTimeoutSec=30"
 "$BACKUP" d 2> "$T/err" &
 run=$!
 waiting() { awk -v ino="$(stat -c %i "$lock")" '$2 == "->" && $0 ~ ":" ino " " { found = 1 } END { exit !found }' /proc/locks; }
@@ -113,7 +115,7 @@ wait "$run"; rc=$?
 check "once released, the run takes it and succeeds" test "$rc" = 0
 check "the run takes the lock while it reads" test "$(archives)" = $((before + 1))
 check "the lock file is never removed" test -f "$lock"
-t_schedule d "Source=$src" "Destination=$dest" "LockFile=$T/absent.lock"
+sched "LockFile=$T/absent.lock"
 "$BACKUP" d 2> "$T/err"; rc=$?
 check "a missing lock file: exit 3" test "$rc" = 3
 check "a missing lock file: warned about" grep -q "LockFile=$T/absent.lock does not exist" "$T/err"
@@ -122,7 +124,7 @@ check "a missing lock file is not created" test ! -e "$T/absent.lock"
 # ---- hooks in run --here ----
 log=$T/hooks.log
 : > "$log"
-t_schedule d "Source=$src" "Destination=$dest" \
+sched \
         "ExecStartPre=/bin/sh -c 'echo pre >> $log'" \
         "ExecStopPost=/bin/sh -c 'echo \"post \$SERVICE_RESULT \$EXIT_CODE \$EXIT_STATUS\" >> $log'"
 "$CTL" run --here d 2> "$T/err"; rc=$?
@@ -131,7 +133,7 @@ check "run --here: ExecStartPre= ran, then ExecStopPost= with the result" \
         test "$(cat "$log")" = "$(printf 'pre\npost success exited 0')"
 : > "$log"
 before=$(archives)
-t_schedule d "Source=$src" "Destination=$dest" \
+sched \
         "ExecStartPre=-/bin/false" \
         "ExecStartPre=/bin/sh -c 'exit 5'" \
         "ExecStopPost=/bin/sh -c 'echo \"post \$SERVICE_RESULT \$EXIT_CODE \$EXIT_STATUS\" >> $log'"
@@ -140,7 +142,7 @@ check "a failing ExecStartPre=: exit 1" test "$rc" = 1
 check "a failing ExecStartPre=: named" grep -q "ExecStartPre=/bin/sh -c 'exit 5' exited with status 5; the backup of d did not run" "$T/err"
 check "a failing ExecStartPre=: no backup" test "$(archives)" = "$before"
 check "a failing ExecStartPre=: ExecStopPost= still runs and sees it" test "$(cat "$log")" = "post exit-code exited 5"
-t_schedule d "Source=$src" "Destination=$dest" "ExecStopPost=/bin/false"
+sched "ExecStopPost=/bin/false"
 "$CTL" run --here d 2> "$T/err"; rc=$?
 check "a failing ExecStopPost=: exit 1" test "$rc" = 1
 check "a failing ExecStopPost=: named" grep -q "ExecStopPost=/bin/false exited with status 1" "$T/err"
@@ -148,18 +150,18 @@ check "a failing ExecStopPost=: named" grep -q "ExecStopPost=/bin/false exited w
 # ---- bad input: exit 2, naming file, line and key; nothing changed ----
 bad() {
         local what=$1 expect=$2; shift 2
-        t_schedule d "Source=$src" "Destination=$dest" "$@"
+        sched "$@"
         "$BACKUP" d 2> "$T/err"; rc=$?
         check "worker refuses $what: exit 2" test "$rc" = 2
         grep -qF -- "$expect" "$T/err" && ok "worker refuses $what: '$expect'" || fail "worker on $what said: $(cat "$T/err")"
 }
 conf=$ALEXANDRIA_CONFIG_DIR/schedules.d/d.conf
-bad "Dump= without a command" "$conf:6: Dump=x.sql: no command" "Dump=x.sql"
-bad "an entry name with /" "$conf:6: Dump=a/b true: the entry name 'a/b' must be a plain file name" "Dump=a/b true"
-bad "an entry name .." "$conf:6: Dump=.. true" "Dump=.. true"
-bad "a command not in PATH" "$conf:6: Dump=x no-such-dumper: the command 'no-such-dumper' is not in PATH" "Dump=x no-such-dumper"
-bad "a relative command" "$conf:6: Dump=x bin/dump: the command 'bin/dump' must be an absolute path" "Dump=x bin/dump"
-bad "a relative LockFile=" "$conf:6: LockFile=var/lock is not an absolute path" "LockFile=var/lock"
+bad "Dump= without a command" "$conf:7: Dump=x.sql: no command" "Dump=x.sql"
+bad "an entry name with /" "$conf:7: Dump=a/b true: the entry name 'a/b' must be a plain file name" "Dump=a/b true"
+bad "an entry name .." "$conf:7: Dump=.. true" "Dump=.. true"
+bad "a command not in PATH" "$conf:7: Dump=x no-such-dumper: the command 'no-such-dumper' is not in PATH" "Dump=x no-such-dumper"
+bad "a relative command" "$conf:7: Dump=x bin/dump: the command 'bin/dump' must be an absolute path" "Dump=x bin/dump"
+bad "a relative LockFile=" "$conf:7: LockFile=var/lock is not an absolute path" "LockFile=var/lock"
 rm -f "$conf"
 "$CTL" --no-reload create e --on-calendar daily --source "$src" --dest "$dest" --dump "x no-such-dumper" 2> "$T/err"; rc=$?
 check "create refuses a dump command not in PATH: exit 2" test "$rc" = 2
