@@ -74,18 +74,17 @@ static int run_worker_here(const char *name) {
  * $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS. A schedule that does not load
  * has no hooks to run; the worker reports why. */
 static int run_here(const char *name) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        _cleanup_schedule_free_ Schedule *s = NULL;
         _cleanup_strv_free_ char **env = NULL;
         _cleanup_free_ char *error = NULL;
         HookStatus main_status = { CLD_EXITED, EXIT_FAILED };
-        const ScheduleEntry *e = NULL;
         int code, r;
 
-        if (ctl_load_schedules(&d) == EXIT_OK)
-                e = schedule_dir_find(&d, name);
-        const Schedule *s = e ? e->schedule : NULL;
-        if (!s || (s->n_exec_start_pre == 0 && s->n_exec_stop_post == 0))
+        if (schedule_load_name(paths.schedules_dir, name, paths.default_destination, paths.owner, &s, &error) < 0 ||
+            (s->n_exec_start_pre == 0 && s->n_exec_stop_post == 0))
                 return run_worker_here(name);
+        free(error);
+        error = NULL;
 
         r = schedule_check_commands(s, &error);
         if (r < 0) {
@@ -104,7 +103,7 @@ static int run_here(const char *name) {
         bool success = r >= 0 && (code == EXIT_OK || code == EXIT_WARNINGS || code == EXIT_BUSY);
         free(error);
         error = NULL;
-        if (hooks_stop_post_env(success, &main_status, &env) < 0)
+        if (hooks_stop_post_env(success, r >= 0, &main_status, &env) < 0)
                 return log_oom(), EXIT_FAILED;
         r = hooks_run("ExecStopPost", s->exec_stop_post, s->n_exec_stop_post, env, NULL, &error);
         if (r < 0) {

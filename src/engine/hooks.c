@@ -10,20 +10,21 @@
 
 extern char **environ;
 
-/* environ with EXTRA's assignments replacing those of the same name. */
+/* environ with EXTRA's assignments replacing those of the same name, and
+ * EXTRA's bare names removed. */
 static int merge_env(char **extra, char ***ret) {
         _cleanup_strv_free_ char **env = NULL;
         for (char **e = environ; e && *e; e++) {
                 size_t n = strcspn(*e, "=");
                 bool replaced = false;
                 STRV_FOREACH(x, extra)
-                        if (strncmp(*x, *e, n + 1) == 0)
+                        if (strncmp(*x, *e, n) == 0 && ((*x)[n] == '=' || (*x)[n] == 0))
                                 replaced = true;
                 if (!replaced && strv_extend(&env, *e) < 0)
                         return -ENOMEM;
         }
         STRV_FOREACH(x, extra)
-                if (strv_extend(&env, *x) < 0)
+                if (strchr(*x, '=') && strv_extend(&env, *x) < 0)
                         return -ENOMEM;
         *ret = TAKE_PTR(env);
         return 0;
@@ -90,7 +91,7 @@ int hooks_run(const char *key, const ScheduleHook *hooks, size_t n, char **extra
         return 0;
 }
 
-int hooks_stop_post_env(bool success, const HookStatus *st, char ***ret) {
+int hooks_stop_post_env(bool success, bool main_ran, const HookStatus *st, char ***ret) {
         _cleanup_strv_free_ char **env = NULL;
         char *a = NULL, *b = NULL, *c = NULL;
         const char *result = success ? "success" : st->code == CLD_EXITED ? "exit-code" :
@@ -101,6 +102,12 @@ int hooks_stop_post_env(bool success, const HookStatus *st, char ***ret) {
                 return -ENOMEM;
         if (strv_push(&env, a) < 0)
                 return -ENOMEM;
+        if (!main_ran) {
+                if (strv_extend(&env, "EXIT_CODE") < 0 || strv_extend(&env, "EXIT_STATUS") < 0)
+                        return -ENOMEM;
+                *ret = TAKE_PTR(env);
+                return 0;
+        }
         if (asprintf(&b, "EXIT_CODE=%s", code) < 0)
                 return -ENOMEM;
         if (strv_push(&env, b) < 0)

@@ -47,6 +47,9 @@ put pg \
         "ExecStopPost=/bin/sh -c 'echo \"post \$SERVICE_RESULT \$EXIT_CODE \$EXIT_STATUS\" >> $hooks'"
 put plain
 put hidden "Dump=app.dump env PGHOST=127.0.0.1 pg_dump -Fc -p $port1 -U postgres app" "[Notify]" "$notify_cmd"
+put prefail "ExecStartPre=/bin/sh -c 'exit 7'" \
+        "ExecStopPost=/bin/sh -c 'echo \"[\$SERVICE_RESULT] [\$EXIT_CODE] [\$EXIT_STATUS]\" > /var/backups/prefail/env'" \
+        "[Notify]" "$notify_cmd"
 : > "$W/held.lock"
 put locked "LockFile=$W/held.lock" "LockTimeoutSec=1"
 sys mkdir -p /var/backups/pg
@@ -96,6 +99,17 @@ check_eq "a dump that cannot reach its database fails the service (exit 1)" 1 "$
 failed_event() { grep -q "^failed|hidden|Backup of hidden failed: Dump app.dump (env) exited with status 1" "$W/notify.log"; }
 check "the notifier is told which dump failed" wait_for 10 failed_event
 check "no archive of hidden" test -z "$(sys ls /var/backups/hidden 2>/dev/null | grep '\.tar')"
+
+# ---- a failing ExecStartPre=: no backup, the unit fails, the notifier is told ----
+ctl run prefail > /dev/null 2>&1; rc=$?
+check_eq "a failing ExecStartPre= fails the run (exit 1)" 1 "$rc"
+check "a failing ExecStartPre=: no archive" test -z "$(sys ls /var/backups/prefail 2>/dev/null | grep '\.tar')"
+check_eq "a failing ExecStartPre=: the unit is failed" failed "$(sys systemctl is-failed alexandria@prefail.service)"
+prefail_event() { grep -q "^failed|prefail|alexandria@prefail.service ended with result 'exit-code'" "$W/notify.log"; }
+check "a failing ExecStartPre=: the notifier is told" wait_for 10 prefail_event
+# run --here copies this (tests/functional/dumps.sh)
+check_eq "a failing ExecStartPre=: ExecStopPost= gets \$SERVICE_RESULT, no \$EXIT_CODE or \$EXIT_STATUS" \
+        "[exit-code] [] []" "$(sys cat /var/backups/prefail/env)"
 
 # ---- a lock held inside the sandbox: named with its holder ----
 sys python3 -c 'import fcntl, sys, time; f = open(sys.argv[1]); fcntl.flock(f, fcntl.LOCK_EX); time.sleep(120)' "$W/held.lock" > /dev/null 2>&1 &
