@@ -212,13 +212,15 @@ int dump_run(const ScheduleDump *d, const DumpOptions *o, DumpResult *ret, char 
                 if (stderr_open && fds[0].revents)
                         stderr_open = forward_stderr(err_r, &lb, o->schedule, d->entry, &result) > 0;
 
+                /* WNOWAIT: the zombie keeps its pid, and so the group's id, ours until reaped */
                 si = (siginfo_t) {};
-                if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG) >= 0 && si.si_pid == pid)
+                if (waitid(P_PID, (id_t) pid, &si, WEXITED | WNOHANG | WNOWAIT) >= 0 && si.si_pid == pid)
                         exited = true;
         }
         /* Whatever the command left running must not write into the spool
          * after its size is taken, nor hold our stderr pipe open. */
         kill_group(pid, SIGKILL);
+        (void) waitpid(pid, NULL, 0);
         for (uint64_t until = now_monotonic_usec() + USEC_PER_SEC; stderr_open && now_monotonic_usec() < until;) {
                 struct pollfd f = { .fd = err_r, .events = POLLIN };
                 if (poll(&f, 1, 100) > 0)
