@@ -485,6 +485,9 @@ static int hook_value(ScheduleHook **hooks, size_t *n, const char *key, const ch
                 return r;
         if (r < 0)
                 return errorf(ret_error, r, "%s=%s: cannot split the command: %s", key, v, why);
+        /* systemd expands "$$" in arguments only, not in the command's name */
+        if (strchr(argv[0], '$'))
+                return errorf(ret_error, -EINVAL, "%s=%s: a '$' in the command's name cannot reach systemd unchanged", key, v);
         command = strdup(v);
         if (!command)
                 return -ENOMEM;

@@ -187,6 +187,7 @@ static void test_dumps_locks_hooks(void) {
         expect_file_error(OK_HEAD "ExecStopPost=--/bin/true\n", "only the prefixes");
         expect_file_error(OK_HEAD "ExecStopPost=/bin/echo a ; /bin/echo b\n", "t.conf:5: ExecStopPost=/bin/echo a ; /bin/echo b: cannot split the command: a lone ';'");
         expect_file_error("[Schedule]\nOnCalendar=daily\nDump=x true\n", "Dump= belongs in section [Backup]");
+        expect_file_error(OK_HEAD "ExecStartPre=/opt/a$b/run\n", "a '$' in the command's name");
 
         Schedule *s = NULL;
         char *error = NULL, *text = NULL, *line = NULL;
