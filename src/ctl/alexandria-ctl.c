@@ -51,6 +51,8 @@ static void help(void) {
                "                                  Restore the newest archive (or ARCHIVE, or the newest\n"
                "                                  at TIME), whole or only PATHs, into DIR\n"
                "  restore NAME [ARCHIVE] --list   Print the entries instead\n"
+               "  restore NAME [ARCHIVE] --dumps --to DIR\n"
+               "                                  Restore only the Dump= entries (.alexandria/dumps/)\n"
                "  verify [NAME | ARCHIVE]         Read every byte back and check it against the\n"
                "                                  archive's manifest (newest archive of NAME or all)\n"
                "  keygen FILE                     Make a new encryption key file (mode 0600)\n"
@@ -83,6 +85,9 @@ static void help(void) {
                "     --list                       With restore: print the entries, restore nothing\n"
                "     --dry-run                    With restore: say what would be written;\n"
                "                                  with prune: say what would be deleted\n"
+               "     --dumps                      With restore: only the Dump= entries\n"
+               "     --dump 'ENTRY COMMAND…'      With create: Dump= (repeatable)\n"
+               "     --lock-file PATH[:shared]    With create: LockFile= (repeatable)\n"
                "     --key FILE                   Key for encrypted archives (default: the\n"
                "                                  schedule's KeyFile=)\n"
                "     --json                       With doctor: print the checks as one JSON array;\n"
@@ -120,16 +125,21 @@ typedef enum CtlOption {
         OPT_JSON        = 1 << 16,
         OPT_ARCHIVES    = 1 << 17,
         OPT_YES         = 1 << 18,
+        OPT_DUMPS       = 1 << 19,
+        OPT_DUMP        = 1 << 20,
+        OPT_LOCK_FILE   = 1 << 21,
 } CtlOption;
 
-#define OPTS_CREATE (OPT_ON_CALENDAR | OPT_SOURCE | OPT_EXCLUDE | OPT_DEST | OPT_COMPRESSION | OPT_KEEP)
-#define OPTS_RESTORE (OPT_TO | OPT_AT | OPT_OVERWRITE | OPT_LIST | OPT_DRY_RUN | OPT_KEY)
+#define OPTS_CREATE (OPT_ON_CALENDAR | OPT_SOURCE | OPT_EXCLUDE | OPT_DEST | OPT_COMPRESSION | OPT_KEEP | \
+                     OPT_DUMP | OPT_LOCK_FILE)
+#define OPTS_RESTORE (OPT_TO | OPT_AT | OPT_OVERWRITE | OPT_LIST | OPT_DRY_RUN | OPT_KEY | OPT_DUMPS)
 
 enum {
         ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
         ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
         ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
         ARG_JSON, ARG_ARCHIVES, ARG_YES,
+        ARG_DUMPS, ARG_DUMP, ARG_LOCK_FILE,
 };
 
 /* Every option once: for getopt_long(), and what it applies to. */
@@ -160,6 +170,9 @@ static const struct {
         { { "json",        no_argument,       NULL, ARG_JSON },        OPT_JSON },
         { { "archives",    no_argument,       NULL, ARG_ARCHIVES },    OPT_ARCHIVES },
         { { "yes",         no_argument,       NULL, ARG_YES },         OPT_YES },
+        { { "dumps",       no_argument,       NULL, ARG_DUMPS },       OPT_DUMPS },
+        { { "dump",        required_argument, NULL, ARG_DUMP },        OPT_DUMP },
+        { { "lock-file",   required_argument, NULL, ARG_LOCK_FILE },   OPT_LOCK_FILE },
 };
 
 static unsigned options_given;
@@ -245,6 +258,17 @@ static int parse_argv(int argc, char *argv[]) {
                         break;
                 case ARG_YES:
                         arg.yes = true;
+                        break;
+                case ARG_DUMPS:
+                        arg.dumps = true;
+                        break;
+                case ARG_DUMP:
+                        if (strv_extend(&arg.dump, optarg) < 0)
+                                return log_oom();
+                        break;
+                case ARG_LOCK_FILE:
+                        if (strv_extend(&arg.lock_files, optarg) < 0)
+                                return log_oom();
                         break;
                 case '?':
                         return -EINVAL;

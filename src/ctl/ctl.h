@@ -27,12 +27,15 @@ typedef struct CtlArgs {
         const char *destination;
         const char *compression;
         const char *keep;
+        char **dump;            /* --dump: Dump= */
+        char **lock_files;      /* --lock-file: LockFile= */
         /* restore */
         const char *to;
         const char *at;
         bool overwrite;
         bool list_entries;
         bool dry_run;
+        bool dumps;             /* restore --dumps */
         const char *key;        /* --key FILE for encrypted archives */
         bool notify;            /* status --notify: the watchdog */
         bool json;              /* doctor --json */

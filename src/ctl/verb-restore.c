@@ -134,6 +134,9 @@ int verb_restore(int argc, char **argv) {
                 log_error("Give either --list or --dry-run.");
                 return EXIT_USAGE;
         }
+        /* --dumps: what Dump= stored, and nothing else */
+        if (arg.dumps && strv_extend(&selected, SCHEDULE_DUMPS_DIR) < 0)
+                return log_oom(), EXIT_FAILED;
         for (int i = first_path; i < argc; i++) {
                 char *p = restore_path_argument(argv[i]);
                 if (!p || strv_push(&selected, p) < 0)

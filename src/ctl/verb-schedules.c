@@ -195,6 +195,12 @@ static int schedule_from_options(const char *name, Schedule **ret, char **ret_er
                 r = add_assignment(&assignments, "--compression", "Compression", arg.compression, ret_error);
         if (r >= 0 && arg.keep)
                 r = add_assignment(&assignments, "--keep", "Keep", arg.keep, ret_error);
+        STRV_FOREACH(p, arg.dump)
+                if (r >= 0)
+                        r = add_assignment(&assignments, "--dump", "Dump", *p, ret_error);
+        STRV_FOREACH(p, arg.lock_files)
+                if (r >= 0)
+                        r = add_assignment(&assignments, "--lock-file", "LockFile", *p, ret_error);
         if (r < 0)
                 return r;
 
@@ -212,7 +218,8 @@ int verb_create(int argc, char **argv) {
         int r;
 
         if (strchr(what, ';')) {
-                if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep) {
+                if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep ||
+                    arg.dump || arg.lock_files) {
                         log_error("The short form PATH;HH:MM;NAME takes no options; use 'create NAME --on-calendar … --source …'.");
                         return EXIT_USAGE;
                 }
@@ -227,6 +234,10 @@ int verb_create(int argc, char **argv) {
         }
 
         r = schedule_check_sources(s, &error);
+        if (r >= 0)
+                r = schedule_check_commands(s, &error);
+        if (r == -ENOMEM)
+                return log_oom(), EXIT_FAILED;
         if (r < 0) {
                 log_error("Refusing schedule '%s': %s", s->name, error);
                 return EXIT_USAGE;

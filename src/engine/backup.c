@@ -6,9 +6,11 @@
 #include "archive-list.h"
 #include "backup.h"
 #include "destination.h"
+#include "dump.h"
 #include "events.h"
 #include "format-util.h"
 #include "incremental.h"
+#include "locks.h"
 #include "log.h"
 #include "path-util.h"
 #include "retention.h"
@@ -34,9 +36,29 @@ static int store_selected(struct archive_entry *entry, int fd, const struct stat
         return archive_writer_add_file(userdata, entry, fd, st, ret_error);
 }
 
-/* select → write: the archive's whole content, into the unnamed file. */
+static void dump_started(const char *entry, void *userdata) {
+        RunReport *report = userdata;
+        _cleanup_free_ char *what = NULL;
+        if (report->cb && report->cb->progress && asprintf(&what, "dump %s", entry) >= 0)
+                report->cb->progress(&report->stats, what, report->cb->userdata);
+}
+
+/* LockFile=: the services' locks, held from before the walk until the
+ * archive is linked. A lock file that is not there is a warning. */
+static int take_service_locks(const Schedule *s, RunReport *report, LockSet *ret, char **ret_error) {
+        uint64_t timeout = s->lock_timeout_sec == SCHEDULE_TIMEOUT_INFINITY ? UINT64_MAX : s->lock_timeout_sec * USEC_PER_SEC;
+        int r = locks_acquire(s->locks, s->n_locks, timeout, ret, ret_error);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(p, ret->missing)
+                report_warning(report, *p, "LockFile=%s does not exist; the sources were read without it", *p);
+        return 0;
+}
+
+/* select → dumps → write: the archive's whole content, into the unnamed
+ * file; the dumps (spooled before) first, then the walk. */
 static int write_archive(const Schedule *s, const CryptKeySource *key, Destination *dest, Selection *sel,
-                         Incremental *inc, RunReport *report, char **ret_error) {
+                         Incremental *inc, DumpSet *dumps, RunReport *report, char **ret_error) {
         _cleanup_(archive_writer_freep) ArchiveWriter *w = NULL;
         _cleanup_free_ char *label = path_join(s->destination, dest->out.name);
         int r;
@@ -47,6 +69,8 @@ static int write_archive(const Schedule *s, const CryptKeySource *key, Destinati
         if (r < 0)
                 return r;
         r = incremental_write_header(inc, w, ret_error);
+        if (r >= 0)
+                r = dumps_store(dumps, w, report, ret_error);
         if (r < 0)
                 return r;
         r = selection_walk(sel, store_selected, w, ret_error);
@@ -138,6 +162,8 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
         _cleanup_(selection_freep) Selection *sel = NULL;
         _cleanup_(incremental_freep) Incremental *inc = NULL;
         _cleanup_(report_done) RunReport report = { .schedule = s->name, .cb = in->cb };
+        _cleanup_(dump_set_done) DumpSet dumps = {};
+        _cleanup_(locks_release) LockSet locks = {};
         _cleanup_free_ char *sources = schedule_sources_string(s), *name = NULL;
         BackupResult res = { .start_usec = now_realtime_usec() };
         int r;
@@ -174,15 +200,21 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                 r = selection_check_sources(sel, &res.error);
         dest.incremental = res.incremental;
         if (r >= 0)
+                r = dumps_run_all(s, dest.fd, dump_started, &report, &dumps, &res.error);
+        if (r >= 0)
+                r = take_service_locks(s, &report, &locks, &res.error);
+        if (r >= 0)
                 r = destination_create_archive(&dest, res.start_usec, &name, &res.error);
         if (r >= 0 && inc) {
                 r = incremental_start(inc, name, &res.error);
                 selection_set_incremental(sel, inc);
         }
         if (r >= 0)
-                r = write_archive(s, in->key, &dest, sel, inc, &report, &res.error);
+                r = write_archive(s, in->key, &dest, sel, inc, &dumps, &report, &res.error);
         if (r >= 0)
                 r = destination_link_archive(&dest, &res.archive, &res.error);
+        /* the archive is complete: the services may go on */
+        locks_release(&locks);
         if (r >= 0)
                 r = verify_new_archive(s, in->key, res.archive, &res.error);
         /* The index describes the new archive only once it is safely there. */
