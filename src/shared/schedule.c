@@ -74,6 +74,7 @@ Schedule *schedule_free(Schedule *s) {
         strv_free(s->excludes);
         free(s->destination);
         free(s->key_file);
+        strv_free(s->expects);
         free(s->notify_command);
         strv_free(s->mail);
         free(s->ping_url);
@@ -110,11 +111,6 @@ static int errorf(char **ret_error, int r, const char *format, ...) {
 }
 
 /* ---- the keys of a schedule file ---- */
-
-typedef struct LoadState {
-        Schedule *schedule;
-        unsigned seen_line[16];         /* per key: line of first assignment, for duplicates */
-} LoadState;
 
 typedef int (*key_parser_t)(Schedule *s, const char *key, const char *value, char **ret_error);
 
@@ -277,6 +273,31 @@ static int key_key_file(Schedule *s, const char *key, const char *v, char **ret_
         return 0;
 }
 
+static int key_skip_packaged(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_bool(&s->skip_packaged, key, v, ret_error);
+}
+
+static int key_verify_packaged(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_bool(&s->verify_packaged, key, v, ret_error);
+}
+
+static int key_expect(Schedule *s, const char *key, const char *v, char **ret_error) {
+        if (isempty(v))
+                return errorf(ret_error, -EINVAL, "%s= is empty: give an absolute path or glob such as /srv or /etc/*.conf", key);
+        if (v[0] != '/')
+                return errorf(ret_error, -EINVAL, "%s=%s is not absolute: give a path or glob starting with /", key, v);
+        if (strstr(v, "/../") || endswith(v, "/.."))
+                return errorf(ret_error, -EINVAL, "%s=%s contains a '..' component; give the path without it", key, v);
+        char *p = path_normalize(v);
+        if (!p)
+                return -ENOMEM;
+        if (strv_contains(s->expects, p)) {
+                free(p);
+                return errorf(ret_error, -EINVAL, "%s=%s is listed twice", key, v);
+        }
+        return strv_push(&s->expects, p);
+}
+
 static int key_notify_command(Schedule *s, const char *key, const char *v, char **ret_error) {
         if (isempty(v))
                 return errorf(ret_error, -EINVAL, "%s= is empty: give a command", key);
@@ -329,11 +350,19 @@ static const struct ScheduleKey {
         { "Backup",   "Verify",             key_verify },
         { "Backup",   "Encryption",         key_encryption },
         { "Backup",   "KeyFile",            key_key_file },
+        { "Backup",   "SkipPackaged",       key_skip_packaged },
+        { "Backup",   "VerifyPackaged",     key_verify_packaged },
+        { "Backup",   "Expect",             key_expect, true },
         { "Notify",   "NotifyCommand",      key_notify_command },
         { "Notify",   "Mail",               key_mail, true },
         { "Notify",   "PingURL",            key_ping_url },
         { "Notify",   "NotifyOnWarnings",   key_notify_on_warnings },
 };
+
+typedef struct LoadState {
+        Schedule *schedule;
+        unsigned seen_line[ELEMENTSOF(schedule_keys)];  /* per key: line of first assignment, for duplicates */
+} LoadState;
 
 static int load_key(const char *section, const char *key, const char *value, unsigned line,
                     void *userdata, char **ret_error) {
@@ -417,6 +446,8 @@ static int schedule_parse_file(FILE *f, const char *name, const char *path, cons
                 return errorf(ret_error, -EINVAL, "%s: [Backup] needs at least one Source=", path);
         if (s->encryption && !s->key_file)
                 return errorf(ret_error, -EINVAL, "%s: Encryption=yes needs KeyFile= (make one with 'alexandria-ctl keygen FILE')", path);
+        if (s->verify_packaged && !s->skip_packaged)
+                return errorf(ret_error, -EINVAL, "%s: VerifyPackaged=yes needs SkipPackaged=yes", path);
 
         *ret = TAKE_PTR(s);
         return 0;
@@ -606,6 +637,12 @@ int schedule_to_string(const Schedule *s, char **ret) {
                 fprintf(f, "Encryption=yes\n");
         if (s->key_file)
                 fprintf(f, "KeyFile=%s\n", s->key_file);
+        if (s->skip_packaged)
+                fprintf(f, "SkipPackaged=yes\n");
+        if (s->verify_packaged)
+                fprintf(f, "VerifyPackaged=yes\n");
+        STRV_FOREACH(p, s->expects)
+                fprintf(f, "Expect=%s\n", *p);
         if (s->notify_command || s->mail || s->ping_url || !s->notify_on_warnings) {
                 fputs("\n[Notify]\n", f);
                 if (s->notify_command)
@@ -636,7 +673,7 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
         if (schedule_daily_time(s, &h, &m) && strv_length(s->sources) == 1 && !s->excludes &&
             streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
             s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption &&
-            !s->key_file && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings)
+            !s->key_file && !s->skip_packaged && !s->expects && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings)
                 fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
         else {
                 fprintf(f, "%s OnCalendar=%s", s->name, s->on_calendar);
@@ -660,6 +697,12 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                         fprintf(f, " Encryption=yes");
                 if (s->key_file)
                         fprintf(f, " KeyFile=%s", s->key_file);
+                if (s->skip_packaged)
+                        fprintf(f, " SkipPackaged=yes");
+                if (s->verify_packaged)
+                        fprintf(f, " VerifyPackaged=yes");
+                STRV_FOREACH(p, s->expects)
+                        fprintf(f, " Expect=%s", *p);
                 if (s->notify_command)
                         fprintf(f, " NotifyCommand=%s", s->notify_command);
                 STRV_FOREACH(address, s->mail)

@@ -46,6 +46,9 @@ typedef struct Schedule {
         bool verify;                    /* read each new archive back before retention */
         bool encryption;                /* encrypt with the key in key_file */
         char *key_file;                 /* absolute path: raw key or passphrase file */
+        bool skip_packaged;             /* leave out what installed packages give back (dpkg) */
+        bool verify_packaged;           /* ... only while it matches the package's md5sums */
+        char **expects;                 /* Expect=: absolute globs or directory prefixes */
 
         /* [Notify] */
         char *notify_command;           /* run through /bin/sh with ALEXANDRIA_* variables */
