@@ -20,6 +20,7 @@ static void help(void) {
                "  create PATH;HH:MM;NAME          Back up PATH daily at HH:MM as schedule NAME\n"
                "  create NAME --on-calendar EXPR --source PATH [--source PATH…]\n"
                "         [--exclude GLOB…] [--dest DIR] [--compression gzip|zstd|xz|none] [--keep N]\n"
+               "         [--skip-packaged [--verify-packaged]] [--expect PATH|GLOB…]\n"
                "                                  Create a schedule with any systemd calendar\n"
                "  delete INDEX|NAME               Remove a schedule and its timer (archives stay)\n"
                "  list                            Schedules with their index\n"
@@ -36,6 +37,9 @@ static void help(void) {
                "                                  with its cause and fix; exit 1 if there is one\n"
                "  logs [NAME]                     Journal history of schedules\n"
                "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
+               "  files NAME [--unexpected] [-0]  What a run would store, one path a line\n"
+               "                                  (--unexpected: only what no Expect= covers)\n"
+               "  files NAME --explain            The same with the reason for each, and the rules\n"
                "\n"
                "Archives:\n"
                "  restore NAME [ARCHIVE | --at TIME] --to DIR [PATH…]\n"
@@ -73,6 +77,14 @@ static void help(void) {
                "     --key FILE                   Key for encrypted archives (default: the\n"
                "                                  schedule's KeyFile=)\n"
                "     --json                       With doctor: print the checks as one JSON array\n"
+               "     --skip-packaged              With create: leave out what installed packages give\n"
+               "                                  back (dpkg); keep conffiles and the package state\n"
+               "     --verify-packaged            With create: ... unless changed since (slow)\n"
+               "     --expect PATH|GLOB           With create: files expected in the backup; others\n"
+               "                                  are reported as unexpected\n"
+               "     --unexpected                 With files: only the unexpected ones\n"
+               "     --explain                    With files: why each path is (not) stored\n"
+               "  -0                              With files: end each path with NUL, not newline\n"
                "\n"
                "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
                "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
@@ -85,7 +97,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
                 ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
                 ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
-                ARG_JSON,
+                ARG_JSON, ARG_SKIP_PACKAGED, ARG_VERIFY_PACKAGED, ARG_EXPECT, ARG_UNEXPECTED, ARG_EXPLAIN,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h' },
@@ -109,11 +121,16 @@ static int parse_argv(int argc, char *argv[]) {
                 { "key",         required_argument, NULL, ARG_KEY },
                 { "notify",      no_argument,       NULL, ARG_NOTIFY },
                 { "json",        no_argument,       NULL, ARG_JSON },
+                { "skip-packaged", no_argument,     NULL, ARG_SKIP_PACKAGED },
+                { "verify-packaged", no_argument,   NULL, ARG_VERIFY_PACKAGED },
+                { "expect",      required_argument, NULL, ARG_EXPECT },
+                { "unexpected",  no_argument,       NULL, ARG_UNEXPECTED },
+                { "explain",     no_argument,       NULL, ARG_EXPLAIN },
                 {}
         };
         int c;
 
-        while ((c = getopt_long(argc, argv, "hl", options, NULL)) >= 0)
+        while ((c = getopt_long(argc, argv, "hl0", options, NULL)) >= 0)
                 switch (c) {
                 case 'h':
                         help();
@@ -180,6 +197,25 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg.json = true;
                         break;
+                case ARG_SKIP_PACKAGED:
+                        arg.skip_packaged = true;
+                        break;
+                case ARG_VERIFY_PACKAGED:
+                        arg.verify_packaged = true;
+                        break;
+                case ARG_EXPECT:
+                        if (strv_extend(&arg.expects, optarg) < 0)
+                                return log_oom();
+                        break;
+                case ARG_UNEXPECTED:
+                        arg.unexpected = true;
+                        break;
+                case ARG_EXPLAIN:
+                        arg.explain = true;
+                        break;
+                case '0':
+                        arg.null_separator = true;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -209,6 +245,7 @@ static const struct Verb {
         { "notify",  3, 3,       verb_notify },
         { "reload",  1, 1,       verb_reload },
         { "report-failure", 2, 2, verb_report_failure },
+        { "files",   2, 2,       verb_files },
 };
 
 static int dispatch(int argc, char **argv) {
@@ -243,6 +280,7 @@ int main(int argc, char *argv[]) {
         if (r <= 0) {
                 strv_free(arg.sources);
                 strv_free(arg.excludes);
+                strv_free(arg.expects);
                 return r < 0 ? EXIT_USAGE : EXIT_OK;
         }
 
@@ -257,5 +295,6 @@ int main(int argc, char *argv[]) {
         paths_done(&paths);
         strv_free(arg.sources);
         strv_free(arg.excludes);
+        strv_free(arg.expects);
         return r;
 }

@@ -24,6 +24,9 @@ typedef struct CtlArgs {
         const char *destination;
         const char *compression;
         const char *keep;
+        bool skip_packaged;     /* --skip-packaged */
+        bool verify_packaged;   /* --verify-packaged */
+        char **expects;         /* --expect PATH… */
         /* restore */
         const char *to;
         const char *at;
@@ -33,6 +36,9 @@ typedef struct CtlArgs {
         const char *key;        /* --key FILE for encrypted archives */
         bool notify;            /* status --notify: the watchdog */
         bool json;              /* doctor --json */
+        bool unexpected;        /* files --unexpected */
+        bool explain;           /* files --explain */
+        bool null_separator;    /* files -0 */
 } CtlArgs;
 
 extern CtlArgs arg;
@@ -54,6 +60,7 @@ int verb_keygen(int argc, char **argv);
 int verb_notify(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
+int verb_files(int argc, char **argv);
 
 /* Loads the schedules directory; logs and returns an exit code on failure. */
 int ctl_load_schedules(ScheduleDir *ret);

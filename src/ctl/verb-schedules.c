@@ -10,6 +10,7 @@
 
 #include "calendar.h"
 #include "ctl.h"
+#include "dpkg-db.h"
 #include "events.h"
 #include "fileio.h"
 #include "log.h"
@@ -230,6 +231,12 @@ static int schedule_from_options(const char *name, Schedule **ret, char **ret_er
                 PUT("Compression", arg.compression);
         if (arg.keep)
                 PUT("Keep", arg.keep);
+        if (arg.skip_packaged)
+                PUT("SkipPackaged", "yes");
+        if (arg.verify_packaged)
+                PUT("VerifyPackaged", "yes");
+        STRV_FOREACH(p, arg.expects)
+                PUT("Expect", *p);
 #undef PUT
         if (fflush(f) != 0)
                 return -ENOMEM;
@@ -246,7 +253,8 @@ int verb_create(int argc, char **argv) {
         int r;
 
         if (strchr(what, ';')) {
-                if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep) {
+                if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep ||
+                    arg.skip_packaged || arg.verify_packaged || arg.expects) {
                         log_error("The short form PATH;HH:MM;NAME takes no options; use 'create NAME --on-calendar … --source …'.");
                         return EXIT_USAGE;
                 }
@@ -264,6 +272,16 @@ int verb_create(int argc, char **argv) {
         if (r < 0) {
                 log_error("Refusing schedule '%s': %s", s->name, error);
                 return EXIT_USAGE;
+        }
+
+        /* Without dpkg nothing tells what a reinstall gives back: refuse
+         * rather than back up everything (or nothing) by surprise. */
+        if (s->skip_packaged) {
+                r = dpkg_db_check_present(NULL, &error);
+                if (r < 0) {
+                        log_error("Refusing schedule '%s': SkipPackaged=yes needs dpkg's database: %s", s->name, error);
+                        return EXIT_USAGE;
+                }
         }
 
         r = calendar_check(s->on_calendar, NULL, &error);
