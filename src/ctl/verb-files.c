@@ -123,7 +123,7 @@ int verb_files(int argc, char **argv) {
                 return EXIT_USAGE;
         }
 
-        r = select_policy_new(s, &policy, &error);
+        r = select_policy_new(s, NULL, &policy, &error);
         if (r < 0) {
                 log_error("Cannot select the files of %s: %s", s->name, error ?: strerror(-r));
                 return EXIT_FAILED;

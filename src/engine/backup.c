@@ -9,6 +9,7 @@
 #include "events.h"
 #include "format-util.h"
 #include "log.h"
+#include "package-state.h"
 #include "path-util.h"
 #include "retention.h"
 #include "select.h"
@@ -33,6 +34,30 @@ static int store_selected(struct archive_entry *entry, int fd, const struct stat
         return archive_writer_add_file(userdata, entry, fd, st, ret_error);
 }
 
+/* SkipPackaged=yes: the package state is a producer of generated entries
+ * (package-state.h), stored like dumps. */
+typedef struct GeneratedTarget {
+        ArchiveWriter *writer;
+        RunReport *report;
+        char **ret_error;
+} GeneratedTarget;
+
+static int store_generated(const char *name, int fd, uint64_t size, void *userdata) {
+        GeneratedTarget *t = userdata;
+        return archive_writer_add_stream(t->writer, name, 0600, now_realtime_usec() / USEC_PER_SEC, fd, size, t->ret_error);
+}
+
+static void warn_generated(const char *message, void *userdata) {
+        GeneratedTarget *t = userdata;
+        report_warning(t->report, NULL, "%s", message);
+}
+
+static int write_package_state(ArchiveWriter *w, RunReport *report, char **ret_error) {
+        GeneratedTarget t = { .writer = w, .report = report, .ret_error = ret_error };
+        GeneratedEntrySink sink = { .entry = store_generated, .warning = warn_generated, .userdata = &t };
+        return package_state_produce(&sink);
+}
+
 /* select → write: the archive's whole content, into the unnamed file. */
 static int write_archive(const Schedule *s, const CryptKeySource *key, Destination *dest, Selection *sel,
                          RunReport *report, char **ret_error) {
@@ -46,6 +71,8 @@ static int write_archive(const Schedule *s, const CryptKeySource *key, Destinati
         if (r < 0)
                 return r;
         r = selection_walk(sel, store_selected, w, ret_error);
+        if (r >= 0 && s->skip_packaged)
+                r = write_package_state(w, report, ret_error);
         if (r < 0)
                 return r;
         r = archive_writer_finish(w, ret_error);
@@ -127,7 +154,7 @@ int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbac
         (void) event_emit(EVENT_RUN_STARTED, &f, "Backup of %s started for %s.", s->name, sources);
 
         if (r >= 0)
-                r = selection_new(s, &dest.st, &report, &sel);
+                r = selection_new(s, &dest.st, &report, &sel, &res.error);
         if (r >= 0)
                 r = selection_check_sources(sel, &res.error);
         if (r >= 0)
@@ -138,6 +165,8 @@ int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbac
                 r = destination_link_archive(&dest, &res.archive, &res.error);
         if (r >= 0)
                 r = verify_new_archive(s, key, res.archive, &res.error);
+        if (r >= 0)
+                r = selection_unexpected(sel, &res.unexpected, &res.n_unexpected);
         /* Retention runs only after the new archive is safely in place. */
         if (r >= 0 && retention_apply(s, res.archive, &res.pruned) < 0)
                 report.stats.warnings++;
@@ -154,6 +183,7 @@ int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbac
 
 void backup_result_done(BackupResult *r) {
         free(r->archive);
+        free(r->unexpected);
         strv_free(r->warnings);
         free(r->error);
         *r = (BackupResult) {};

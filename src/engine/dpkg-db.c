@@ -100,16 +100,6 @@ const char *dpkg_class_to_string(DpkgClass c) {
         return c >= 0 && c < _DPKG_CLASS_MAX ? class_names[c] : NULL;
 }
 
-static int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
-static int errorf(char **ret_error, int r, const char *format, ...) {
-        va_list ap;
-        va_start(ap, format);
-        if (vasprintf(ret_error, format, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return *ret_error ? r : -ENOMEM;
-}
-
 /* ---- the hash set ---- */
 
 /* Eight bytes a round: paths are long, and this runs once per walked entry. */

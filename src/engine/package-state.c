@@ -124,7 +124,7 @@ static int produce(const GeneratedEntrySink *sink, const StateEntry *e) {
                               PACKAGE_STATE_DIR, e->name, argv[0], strempty(argv[1]), r, said[0] ? ": " : "", said);
                 return 0;
         }
-        if (fstat(out, &st) < 0) {
+        if (fstat(out, &st) < 0 || lseek(out, 0, SEEK_SET) < 0) {
                 warnf(sink, "Package state %s/%s not stored: %m", PACKAGE_STATE_DIR, e->name);
                 return 0;
         }
@@ -185,7 +185,7 @@ static int produce_readme(const GeneratedEntrySink *sink) {
                 return -ENOMEM;
 
         _cleanup_close_ int fd = memfd_create("README", MFD_CLOEXEC);
-        if (fd < 0 || loop_write(fd, text, size) < 0) {
+        if (fd < 0 || loop_write(fd, text, size) < 0 || lseek(fd, 0, SEEK_SET) < 0) {
                 warnf(sink, "Cannot store %s/README: %m", PACKAGE_STATE_DIR);
                 return 0;
         }

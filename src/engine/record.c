@@ -35,6 +35,7 @@ void record_done(RunRecord *r) {
         free(r->archive);
         strv_free(r->warning_messages);
         free(r->error);
+        free(r->unexpected_sha256);
         *r = RUN_RECORD_NULL;
 }
 
@@ -90,6 +91,10 @@ int record_format(const RunRecord *r, char **ret) {
                 put(f, "WARNING", *w);
         put_u64(f, "PRUNED", r->pruned);
         put(f, "ERROR", r->error);
+        if (r->unexpected_sha256) {
+                put_u64(f, "UNEXPECTED", r->unexpected);
+                put(f, "UNEXPECTED_SHA256", r->unexpected_sha256);
+        }
 
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -184,6 +189,10 @@ int record_parse(const char *text, RunRecord *ret) {
                         k = parse_u64(v, &r.pruned);
                 else if (streq(key, "ERROR"))
                         k = set_string(&r.error, v);
+                else if (streq(key, "UNEXPECTED"))
+                        k = parse_u64(v, &r.unexpected);
+                else if (streq(key, "UNEXPECTED_SHA256"))
+                        k = set_string(&r.unexpected_sha256, v);
                 /* else: a key of a newer version */
         }
         if (k < 0)

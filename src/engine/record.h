@@ -39,6 +39,10 @@ typedef struct RunRecord {
         uint64_t files, bytes_read, archive_bytes, warnings, pruned;
         char **warning_messages;        /* the first few, NULL-terminated */
         char *error;                    /* why it failed */
+        /* Expect=: files no Expect= covers, and the SHA-256 of their list
+         * (unexpected.h); NULL digest: the schedule has no Expect= */
+        uint64_t unexpected;
+        char *unexpected_sha256;
 } RunRecord;
 
 #define RUN_RECORD_NULL (RunRecord) { .result = _RUN_RESULT_INVALID }

@@ -8,6 +8,7 @@
 
 #include "dpkg-db.h"
 #include "select-policy.h"
+#include "select.h"
 
 #define VERIFY_BUFFER_SIZE (128 * 1024)
 #define FS_CACHE_MAX 64
@@ -132,23 +133,7 @@ struct SelectPolicy {
         uint8_t *buf;
 };
 
-bool select_excluded(char **patterns, const char *path, const char *source) {
-        size_t n = strlen(source);
-        const char *below = strncmp(path, source, n) == 0 ? path + n : path;
-        while (*below == '/')
-                below++;
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-
-        STRV_FOREACH(p, patterns) {
-                const char *subject = **p == '/' ? path : strchr(*p, '/') ? below : base;
-                if (fnmatch(*p, subject, FNM_PATHNAME) == 0)
-                        return true;
-        }
-        return false;
-}
-
-int select_policy_new(const Schedule *s, SelectPolicy **ret, char **ret_error) {
+int select_policy_new(const Schedule *s, const struct stat *destination, SelectPolicy **ret, char **ret_error) {
         _cleanup_(select_policy_freep) SelectPolicy *p = calloc(1, sizeof *p);
         int r;
 
@@ -177,10 +162,12 @@ int select_policy_new(const Schedule *s, SelectPolicy **ret, char **ret_error) {
 
         /* Never the archives themselves: the destination may lie inside a source. */
         struct stat st;
-        if (stat(s->destination, &st) >= 0 && S_ISDIR(st.st_mode)) {
+        if (!destination && stat(s->destination, &st) >= 0 && S_ISDIR(st.st_mode))
+                destination = &st;
+        if (destination) {
                 p->have_destination = true;
-                p->dest_dev = st.st_dev;
-                p->dest_ino = st.st_ino;
+                p->dest_dev = destination->st_dev;
+                p->dest_ino = destination->st_ino;
         }
 
         if (p->skip_packaged) {
@@ -355,7 +342,7 @@ void select_policy_check(SelectPolicy *p, const SelectCandidate *c, SelectDecisi
         bool dir = S_ISDIR(c->st->st_mode);
         SelectDecision d = {};
 
-        if (c->level > 0 && select_excluded(p->excludes, c->path, c->source))
+        if (c->level > 0 && selection_excluded(p->excludes, c->path, c->source))
                 d.reason = SKIP_EXCLUDE;
         else if (c->level > 0 && c->st->st_dev != c->parent_dev && (d.detail = filesystem_skipped(p, c)))
                 d.reason = SKIP_FILESYSTEM;

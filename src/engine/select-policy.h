@@ -3,7 +3,8 @@
 
 /* What a run takes from its sources, entry by entry. In this order:
  *
- *   1. Exclude= (the schedule's own patterns) beats everything.
+ *   1. Exclude= (the schedule's own patterns, selection_excluded() in
+ *      select.h) beats everything.
  *   2. Built-in excludes, below a source (never the source itself): file
  *      systems that hold no data of the machine's own (pseudo, in-memory,
  *      network, read-only images: by file system type, at each mount
@@ -68,8 +69,10 @@ typedef struct SelectCandidate {
 
 typedef struct SelectPolicy SelectPolicy;
 
-/* With SkipPackaged=yes this loads the dpkg database (error: *ret_error). */
-int select_policy_new(const Schedule *s, SelectPolicy **ret, char **ret_error);
+/* DESTINATION: the destination directory's stat (NULL: stat it by its
+ * path, if it exists). With SkipPackaged=yes this loads the dpkg database
+ * (error: *ret_error). */
+int select_policy_new(const Schedule *s, const struct stat *destination, SelectPolicy **ret, char **ret_error);
 SelectPolicy *select_policy_free(SelectPolicy *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(SelectPolicy *, select_policy_free);
 
@@ -78,12 +81,6 @@ void select_policy_check(SelectPolicy *p, const SelectCandidate *c, SelectDecisi
 /* Whether an Expect= covers PATH (false when the schedule has none). */
 bool select_policy_expected(const SelectPolicy *p, const char *path, size_t len);
 bool select_policy_reports_unexpected(const SelectPolicy *p);
-
-/* Exclude= patterns, matched like rsync's: a pattern without '/' against
- * each name below the source ("*.tmp", "cache"); one with '/' against the
- * path below the source ("cache/tmp*"); one starting with '/' against the
- * whole path. The source's own path never takes part. */
-bool select_excluded(char **patterns, const char *path, const char *source);
 
 /* The built-in excludes, for `files --explain` and the man page. */
 typedef struct SelectBuiltin {
