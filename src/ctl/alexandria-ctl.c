@@ -36,6 +36,8 @@ static void help(void) {
                "  doctor [NAME]                   Check the installation and schedules: each problem\n"
                "                                  with its cause and fix; exit 1 if there is one\n"
                "  logs [NAME]                     Journal history of schedules\n"
+               "  history NAME [--json]           One line per run: time, result, kind, files, bytes\n"
+               "                                  read, archive size, duration (from the run records)\n"
                "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
                "  files NAME [--unexpected] [-0]  What a run would store, one path a line\n"
                "                                  (--unexpected: only what no Expect= covers)\n"
@@ -85,6 +87,8 @@ static void help(void) {
                "     --unexpected                 With files: only the unexpected ones\n"
                "     --explain                    With files: why each path is (not) stored\n"
                "  -0                              With files: end each path with NUL, not newline\n"
+               "     --json                       With doctor: print the checks as one JSON array;\n"
+               "                                  with history: the runs as one JSON array\n"
                "\n"
                "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
                "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
@@ -239,6 +243,7 @@ static const struct Verb {
         { "doctor",  1, 2,       verb_doctor },
         { "backups", 1, 2,       verb_backups },
         { "logs",    1, 2,       verb_logs },
+        { "history", 2, 2,       verb_history },
         { "restore", 2, INT_MAX, verb_restore },
         { "verify",  1, 2,       verb_verify },
         { "keygen",  2, 2,       verb_keygen },

@@ -8,7 +8,9 @@
  *   write        libarchive, compression, encryption, manifest (write.h)
  *   link         fsync, link into place, fsync the directory   (destination.h)
  *   verify       Verify=yes: read the new archive back          (verify.h)
- *   prune        retention, only after the new archive is safe  (retention.h)
+ *   compare      ShrinkWarn=: far less than usual is a warning  (shrink.h)
+ *   prune        retention, only after the new archive is safe,
+ *                and never after a run that shrank              (retention.h)
  *
  * and the outcome as journal events; the worker (worker.h) turns the result
  * into the run record and the exit code.
@@ -23,6 +25,14 @@
 #include "encryption.h"
 #include "report.h"
 #include "schedule.h"
+#include "shrink.h"
+
+/* What the caller resolved before the run. */
+typedef struct BackupInput {
+        const CryptKeySource *key;      /* Encryption=yes's key, or NULL */
+        const BackupCallbacks *cb;      /* may be NULL */
+        RunUsual usual;                 /* what earlier runs read, for ShrinkWarn= */
+} BackupInput;
 
 typedef struct BackupResult {
         char *archive;                  /* full path of the new archive */
@@ -33,14 +43,14 @@ typedef struct BackupResult {
         char **warnings;                /* the first few warning messages */
         char *unexpected;               /* Expect=: the kept files none covers (select.h), else NULL */
         uint64_t n_unexpected;
+        char *shrunk;                   /* ShrinkWarn=: how far below usual, or NULL */
         char *error;                    /* why the run failed */
 } BackupResult;
 
-/* KEY: Encryption=yes's key, resolved by the caller (NULL otherwise).
- * Returns 0 when an archive was written (check stats.warnings), -EBUSY when
+/* Returns 0 when an archive was written (check stats.warnings), -EBUSY when
  * another run of the schedule holds its lock, another negative errno when the
  * run failed (result.error says why). */
-int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbacks *cb, BackupResult *ret);
+int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret);
 void backup_result_done(BackupResult *r);
 
 /* Sources joined by spaces, for messages and the journal. */

@@ -22,6 +22,7 @@ static const struct {
         [EVENT_ARCHIVE_PRUNED]    = { "pruned",    "dac487704da04ff1b49507c64b97e717", LOG_INFO },
         [EVENT_FILE_WARNING]      = { "file-warning", "119f15b8b71b445387f1a1acb13d54af", LOG_WARNING },
         [EVENT_UNEXPECTED_FILES]  = { "unexpected", "dae9e8efea584dbc8e335d4a1859059d", LOG_WARNING },
+        [EVENT_RUN_SHRANK]        = { "shrank",    "2f7bf1fc6b464426ab888f0a5dc5bd41", LOG_WARNING },
 };
 
 const char *event_kind_to_string(EventKind k) {

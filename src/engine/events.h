@@ -20,6 +20,7 @@ typedef enum EventKind {
         EVENT_ARCHIVE_PRUNED,
         EVENT_FILE_WARNING,
         EVENT_UNEXPECTED_FILES,
+        EVENT_RUN_SHRANK,
         _EVENT_MAX,
         _EVENT_INVALID = -EINVAL,
 } EventKind;

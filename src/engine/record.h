@@ -43,6 +43,7 @@ typedef struct RunRecord {
          * (unexpected.h); NULL digest: the schedule has no Expect= */
         uint64_t unexpected;
         char *unexpected_sha256;
+        char *shrunk;                   /* ShrinkWarn=: "12 files, 4 KiB read; usually …" */
 } RunRecord;
 
 #define RUN_RECORD_NULL (RunRecord) { .result = _RUN_RESULT_INVALID }

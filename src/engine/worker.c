@@ -9,27 +9,8 @@
 #include "path-util.h"
 #include "record.h"
 #include "unexpected.h"
+#include "schedule-dir.h"
 #include "worker.h"
-
-static int load(const Paths *paths, const char *name, Schedule **ret, char **ret_error) {
-        _cleanup_free_ char *file = NULL, *path = NULL;
-        int r;
-
-        if (!schedule_name_is_valid(name))
-                return errorf(ret_error, -EINVAL,
-                              "Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit.",
-                              name, SCHEDULE_NAME_MAX);
-        if (asprintf(&file, "%s.conf", name) < 0 || !(path = path_join(paths->schedules_dir, file)))
-                return -ENOMEM;
-
-        r = schedule_load(path, paths->default_destination, paths->owner, ret, ret_error);
-        if (r == -ENOENT) {
-                free(*ret_error);
-                *ret_error = NULL;
-                return errorf(ret_error, r, "No schedule '%s': %s does not exist.", name, path);
-        }
-        return r;
-}
 
 /* Encryption=yes: the key comes as the systemd credential "alexandria.key"
  * (LoadCredential= in the generated drop-in), or from KeyFile= itself. */
@@ -113,10 +94,22 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .error = res->error,
                 .unexpected = res->n_unexpected,
                 .unexpected_sha256 = (char *) unexpected_sha256,
+                .shrunk = res->shrunk,
         };
         int r = record_save(paths->state_dir, &rec);
         if (r < 0)
                 log_warning_errno(r, "Cannot write the run record of %s in %s: %m", name, paths->state_dir);
+}
+
+/* What the earlier runs read, from their records. */
+static void usual_of(const Paths *paths, const char *name, RunUsual *ret) {
+        RunRecord *list = NULL;
+        size_t n = 0;
+        /* failed runs are skipped: look back further than SHRINK_HISTORY */
+        if (record_list(paths->state_dir, name, 4 * SHRINK_HISTORY, &list, &n) < 0)
+                n = 0;
+        shrink_usual(list, n, ret);
+        record_list_free(list, n);
 }
 
 static void print_summary(const char *name, const BackupResult *res) {
@@ -127,6 +120,8 @@ static void print_summary(const char *name, const BackupResult *res) {
                 format_bytes(bytes, res->stats.bytes),
                 format_bytes(abytes, res->stats.archive_bytes),
                 format_duration(dur, res->duration_usec));
+        if (res->shrunk)
+                fprintf(stderr, "  It read far less than usual: %s; older archives were not pruned.\n", res->shrunk);
         if (res->stats.warnings > 0)
                 fprintf(stderr, "  with %" PRIu64 " warning%s (see above).\n",
                         res->stats.warnings, res->stats.warnings == 1 ? "" : "s");
@@ -138,7 +133,7 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         BackupResult res = { .start_usec = now_realtime_usec() };
         int r, code;
 
-        r = load(paths, name, &s, &res.error);
+        r = schedule_load_name(paths->schedules_dir, name, paths->default_destination, paths->owner, &s, &res.error);
         if (r < 0) {
                 /* Nothing ran: the schedule is wrong, which is bad input (2)
                  * and changes nothing, not even the run records; status
@@ -155,9 +150,11 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
 
         r = load_key(s, &key, &res.error);
         if (r >= 0) {
+                BackupInput in = { .key = key, .cb = cb };
+                usual_of(paths, name, &in.usual);
                 free(res.error);
                 res.error = NULL;
-                r = backup_run(s, key, cb, &res);
+                r = backup_run(s, &in, &res);
         } else {
                 EventFields f = EVENT_FIELDS_INIT(name);
                 f.error = r;

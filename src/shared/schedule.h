@@ -12,6 +12,7 @@
 
 #define SCHEDULE_NAME_MAX 64
 #define SCHEDULE_KEEP_MAX 100000
+#define SCHEDULE_SHRINK_WARN_DEFAULT 50
 
 typedef enum Compression {
         COMPRESSION_GZIP,
@@ -49,6 +50,7 @@ typedef struct Schedule {
         bool skip_packaged;             /* leave out what installed packages give back (dpkg) */
         bool verify_packaged;           /* ... only while it matches the package's md5sums */
         char **expects;                 /* Expect=: absolute globs or directory prefixes */
+        unsigned shrink_warn;           /* ShrinkWarn=: warn when a run reads this % less than usual; 0: no */
 
         /* [Notify] */
         char *notify_command;           /* run through /bin/sh with ALEXANDRIA_* variables */
