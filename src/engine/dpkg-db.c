@@ -284,7 +284,7 @@ static int read_file_at(int dir_fd, const char *name, size_t max, char **buf, si
         if (fstat(fd, &st) < 0)
                 return negative_errno();
         if (!S_ISREG(st.st_mode))
-                return -EBADFD;
+                return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
         for (;;) {
                 if (*cap < n + 4096 + 1 || *cap < (size_t) st.st_size + 1) {
                         size_t c = MAX(*cap * 2, MAX(n + 4096 + 1, (size_t) st.st_size + 4096));
