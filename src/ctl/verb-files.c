@@ -65,7 +65,7 @@ static void explain_rules(const Schedule *s, const SelectPolicy *p) {
         printf("#   %-26s the schedule's own archives\n", s->destination);
         printf("#   mount points of these file system types:\n#    ");
         for (size_t i = 0, col = 4; i < select_skipped_fs_types_n; i++) {
-                const char *n = select_skipped_fs_types[i].name;
+                const char *n = strempty(select_skipped_fs_types[i].name);
                 if (col + strlen(n) + 1 > 78) {
                         printf("\n#    ");
                         col = 4;

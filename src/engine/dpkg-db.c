@@ -1071,9 +1071,11 @@ DpkgClass dpkg_db_classify(const DpkgDb *db, const char *path, size_t len, bool 
         if (len >= db->admindir_len && memcmp(path, db->admindir, db->admindir_len) == 0 &&
             (len == db->admindir_len || path[db->admindir_len] == '/'))
                 return DPKG_MANAGED;
+        /* /bin -> usr/bin: the layout of the system, which a reinstall
+         * makes; restoring it over a running system could only hurt */
         for (size_t i = 0; i < db->n_aliases; i++)
                 if (len == db->aliases[i].len && memcmp(path, db->aliases[i].path, len) == 0)
-                        return DPKG_MANAGED;
+                        return DPKG_PACKAGED;
 
         ssize_t k = table_find(db, path, len, path_hash(path, len));
         if (k < 0)

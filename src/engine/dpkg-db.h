@@ -27,10 +27,11 @@
 
 typedef enum DpkgClass {
         DPKG_UNOWNED,           /* no installed package ships it */
-        DPKG_PACKAGED,          /* an installed package ships it: reinstalling gives it back */
+        DPKG_PACKAGED,          /* an installed package ships it: reinstalling gives it back
+                                 * (also the /usr-merge links such as /bin) */
         DPKG_CONFFILE,          /* a conffile (Conffiles: of the status file), changed or not */
         DPKG_MANAGED,           /* dpkg's own business: its database, an alternatives link,
-                                 * a diverted file, a /usr-merge link such as /bin */
+                                 * a diverted file */
         _DPKG_CLASS_MAX,
 } DpkgClass;
 

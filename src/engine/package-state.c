@@ -30,6 +30,7 @@ static const StateEntry entries[] = {
         { "apt-auto", { { "apt-mark", "showauto" } } },
         { "packages", { { "dpkg-query", "--show", "--showformat=${binary:Package}\\t${Version}\\t${db:Status-Abbrev}\\n" } } },
         { "dpkg-architectures", { { "dpkg", "--print-architecture" }, { "dpkg", "--print-foreign-architectures" } } },
+        { "alternatives", { { "update-alternatives", "--get-selections" } } },
         { "debconf-selections", { { "debconf-get-selections" } }, .optional = true },
 };
 
@@ -158,29 +159,34 @@ static int produce_readme(const GeneratedEntrySink *sink) {
                 "Package state of %s (%s), %s\n"
                 "\n"
                 "Files that the installed packages ship, unchanged, are not in this archive\n"
-                "(SkipPackaged=yes): installing the same packages gives them back. The rest\n"
-                "is. To rebuild the machine (see alexandria-rebuild(7)):\n"
+                "(SkipPackaged=yes): installing the same packages gives them back. Everything\n"
+                "else is. To rebuild the machine (in full: alexandria-rebuild(7)):\n"
                 "\n"
-                "1. Install %s with the architectures in dpkg-architectures\n"
-                "   (dpkg --add-architecture ARCH for each foreign one), and Alexandria.\n"
-                "2. Restore this directory and /etc/apt somewhere aside, and use the sources:\n"
-                "     alexandria-ctl restore NAME ARCHIVE --to /root/rebuild %s etc/apt\n"
+                "1. Install %s\n"
+                "   for the same architectures (dpkg-architectures: the native one, then\n"
+                "   the foreign ones for dpkg --add-architecture), and Alexandria.\n"
+                "2. Restore the whole archive aside:\n"
+                "     alexandria-ctl restore NAME ARCHIVE --to /root/rebuild\n"
+                "3. Its package sources, answers, selections, and the packages:\n"
                 "     cp -a /root/rebuild/etc/apt/. /etc/apt/ && apt-get update\n"
-                "3. Preseed the answers (if debconf-selections is here), set the selections\n"
-                "   and install them:\n"
                 "     cd /root/rebuild/%s\n"
-                "     debconf-set-selections < debconf-selections\n"
+                "     debconf-set-selections < debconf-selections     (if it is here)\n"
                 "     apt-cache dumpavail | dpkg --merge-avail\n"
                 "     dpkg --clear-selections && dpkg --set-selections < dpkg-selections\n"
                 "     apt-get dselect-upgrade\n"
                 "     xargs -r apt-mark auto < apt-auto; xargs -r apt-mark manual < apt-manual\n"
-                "4. Restore the rest over it:\n"
-                "     alexandria-ctl restore NAME ARCHIVE --to / --overwrite\n"
+                "     update-alternatives --set-selections < alternatives\n"
+                "   and the local diversions, from the old dpkg database:\n"
+                "     paste - - - < /root/rebuild/var/lib/dpkg/diversions | awk -F'\\t' '$3 == \":\"' |\n"
+                "       while IFS=$'\\t' read -r from to _; do dpkg-divert --local --rename --divert \"$to\" --add \"$from\"; done\n"
+                "4. The rest, over the new system: every top directory of the archive but\n"
+                "   var/lib/dpkg (the new system's database is the right one now), e.g.\n"
+                "     alexandria-ctl restore NAME ARCHIVE --to / --overwrite etc root home srv usr/local opt var/spool\n"
                 "\n"
                 "packages lists every package with its version, for apt-get install PKG=VERSION\n"
-                "where the archive no longer has a version.\n",
+                "where the mirror no longer has a version.\n",
                 host, pretty ?: "Debian", format_timestamp(when, now_realtime_usec()),
-                pretty ?: "Debian (the same release)", PACKAGE_STATE_DIR, PACKAGE_STATE_DIR);
+                pretty ?: "Debian (the same release)", PACKAGE_STATE_DIR);
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;
 

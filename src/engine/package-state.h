@@ -9,6 +9,8 @@
  *   apt-manual          apt-mark showmanual          for apt-mark manual
  *   apt-auto            apt-mark showauto            for apt-mark auto
  *   packages            dpkg-query --show            package, version, status
+ *   dpkg-architectures  dpkg --print-(foreign-)architecture(s)   native first
+ *   alternatives        update-alternatives --get-selections   for --set-selections
  *   debconf-selections  debconf-get-selections       for debconf-set-selections
  *                       (only where debconf-utils is installed)
  *   README              how to rebuild the system from these
