@@ -91,7 +91,7 @@ check "... and not the unchanged ones" sh -c '! grep -q "^+ /usr/bin/rev[a-z]" "
 check "without it, the changed file is left to its package" sh -c '! "$1" files nover | grep -qx /usr/bin/rev' _ "$CTL"
 
 # ---- a run: the archive holds what files lists, and the package state ----
-t_schedule run1 "Source=/usr/bin" "Source=/etc/bash.bashrc" "Source=/etc/passwd" "Destination=$T/dest1" \
+t_schedule run1 "Source=/usr/bin" "Source=/etc/bash.bashrc" "Source=/etc/passwd" "Source=/var/lib/dpkg/diversions" "Destination=$T/dest1" \
         "SkipPackaged=yes" "Expect=/etc" "Expect=/usr/bin/expected-*" \
         "[Notify]" "NotifyCommand=printf '%s|%s|%s\\n' \"\$ALEXANDRIA_EVENT\" \"\$ALEXANDRIA_UNEXPECTED_FILE\" \"\$ALEXANDRIA_MESSAGE\" >> $T/events.log"
 : > "$T/events.log"
@@ -151,11 +151,27 @@ check "the versions are dpkg's" grep -qx "coreutils	$(dpkg-query -W -f '${Versio
 if [ -e "$S/debconf-selections" ]; then
         check "debconf-set-selections takes the debconf selections" debconf-set-selections -c "$S/debconf-selections"
 fi
-rm -rf "$T/restored"
-"$CTL" restore run1 "$archive" --to "$T/restored" > /dev/null
+# the local diversions, as docs/rebuild.md sets them again
+rm /usr/bin/tac && dpkg-divert --quiet --local --rename --remove /usr/bin/tac
+check "(the diversion is gone)" sh -c '! dpkg-divert --list /usr/bin/tac | grep -q local'
+rm -rf "$T/rebuild"
+"$CTL" restore run1 "$archive" --to "$T/rebuild" > /dev/null
+paste - - - < "$T/rebuild/var/lib/dpkg/diversions" | awk -F'\t' '$3 == ":"' |
+        while IFS=$'\t' read -r from to _; do dpkg-divert --local --rename --divert "$to" --add "$from"; done > /dev/null
+check "the local diversion is set again from the old database" sh -c 'dpkg-divert --list /usr/bin/tac | grep -q "local diversion of /usr/bin/tac to /usr/bin/tac.distrib"'
+check "... and its file moved aside again" test -e /usr/bin/tac.distrib -a ! -e /usr/bin/tac
+# the rest, as docs/rebuild.md restores it: all but boot, var/lib/dpkg, .alexandria
+( cd "$T/rebuild"
+  paths=$( { ls -A | grep -vx -e .alexandria -e boot -e var
+             ls -A var | grep -vx lib | sed 's|^|var/|'
+             ls -A var/lib | grep -vx dpkg | sed 's|^|var/lib/|'; } )
+  # shellcheck disable=SC2086
+  "$CTL" restore run1 "$archive" --to "$T/restored" --overwrite $paths > /dev/null )
 check "the rest restores: a conffile" cmp -s /etc/bash.bashrc "$T/restored/etc/bash.bashrc"
 check "... a file no package ships" cmp -s /etc/passwd "$T/restored/etc/passwd"
 [ -L /usr/bin/editor ] && check "... an alternatives link" test "$(readlink "$T/restored/usr/bin/editor")" = "$(readlink /usr/bin/editor)"
+check "... but not the old dpkg database" test ! -e "$T/restored/var/lib/dpkg"
+check "... nor the package state" test ! -e "$T/restored/.alexandria"
 
 # ---- Source=/: what a whole server means ----
 # /media becomes a tree of mounts: a disk file system (an ext4 image where
