@@ -185,7 +185,8 @@ static int table_add(DpkgDb *db, const char *p, size_t len, uint8_t flag, size_t
         if (i < 0) {
                 /* at most 70% full: probes stay short */
                 if ((db->n + 1) * 10 > db->cap * 7) {
-                        r = table_resize(db, db->cap ? db->cap * 2 : 1u << 16);
+                        /* a Debian server lists some 100,000-300,000 paths */
+                        r = table_resize(db, db->cap ? db->cap * 2 : 1u << 18);
                         if (r < 0)
                                 return r;
                 }

@@ -46,20 +46,52 @@ static void warnf(const GeneratedEntrySink *sink, const char *format, ...) {
                 sink->warning(msg, sink->userdata);
 }
 
+/* apt verifies signed indexes through files in $TMPDIR, and the service's
+ * /tmp is read-only (ProtectSystem=strict; no PrivateTmp=, which would hide
+ * /tmp from the backup). A directory of our own, in the first place that
+ * takes one: /dev/shm is the service's own (PrivateDevices=yes). */
+static char *make_tmpdir(void) {
+        static const char *const bases[] = { "/tmp", "/dev/shm", "/var/tmp" };
+        for (size_t i = 0; i < ELEMENTSOF(bases); i++) {
+                char *t = NULL;
+                if (asprintf(&t, "%s/alexandria-state.XXXXXX", bases[i]) < 0)
+                        return NULL;
+                if (mkdtemp(t))
+                        return t;
+                free(t);
+        }
+        return NULL;
+}
+
+static void remove_tmpdir(char *dir) {
+        _cleanup_closedir_ DIR *d = dir ? opendir(dir) : NULL;
+        struct dirent *de;
+        if (!d)
+                return;
+        while ((de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        (void) unlinkat(dirfd(d), de->d_name, 0);
+        (void) rmdir(dir);
+}
+
 /* Runs ARGV with stdout appended to OUT_FD, stderr to ERR_FD, in the C
- * locale (stable output). Returns the exit status (128+signal, 124 on
- * timeout), or a negative errno if it could not be started. */
-static int run_into(const char *const argv[], int out_fd, int err_fd) {
+ * locale (stable output), with TMPDIR (if not NULL). Returns the exit
+ * status (128+signal, 124 on timeout), or a negative errno if it could not
+ * be started. */
+static int run_into(const char *const argv[], int out_fd, int err_fd, const char *tmpdir) {
+        _cleanup_free_ char *tmp = NULL;
         size_t n = 0;
         while (environ[n])
                 n++;
-        _cleanup_free_ char **env = calloc(n + 2, sizeof(char *));
-        if (!env)
+        _cleanup_free_ char **env = calloc(n + 3, sizeof(char *));
+        if (!env || (tmpdir && asprintf(&tmp, "TMPDIR=%s", tmpdir) < 0))
                 return -ENOMEM;
         size_t k = 0;
         env[k++] = (char *) "LC_ALL=C";
+        if (tmp)
+                env[k++] = tmp;
         for (size_t i = 0; i < n; i++)
-                if (!startswith(environ[i], "LC_ALL="))
+                if (!startswith(environ[i], "LC_ALL=") && !(tmp && startswith(environ[i], "TMPDIR=")))
                         env[k++] = environ[i];
 
         posix_spawn_file_actions_t fa;
@@ -99,7 +131,7 @@ static void first_line(int fd, char *buf, size_t size) {
         buf[strcspn(buf, "\n")] = 0;
 }
 
-static int produce(const GeneratedEntrySink *sink, const StateEntry *e) {
+static int produce(const GeneratedEntrySink *sink, const StateEntry *e, const char *tmpdir) {
         _cleanup_close_ int out = memfd_create(e->name, MFD_CLOEXEC), err = memfd_create("stderr", MFD_CLOEXEC);
         _cleanup_free_ char *name = NULL;
         struct stat st;
@@ -110,7 +142,7 @@ static int produce(const GeneratedEntrySink *sink, const StateEntry *e) {
         }
         for (size_t i = 0; i < ELEMENTSOF(e->argv) && e->argv[i][0]; i++) {
                 const char *const *argv = e->argv[i];
-                int r = run_into(argv, out, err);
+                int r = run_into(argv, out, err, tmpdir);
                 if (r == -ENOENT && e->optional)
                         return 0;
                 if (r == 0)
@@ -205,8 +237,11 @@ static int produce_readme(const GeneratedEntrySink *sink) {
 }
 
 int package_state_produce(const GeneratedEntrySink *sink) {
+        char *tmpdir = make_tmpdir();
         int r = produce_readme(sink);
         for (size_t i = 0; r >= 0 && i < ELEMENTSOF(entries); i++)
-                r = produce(sink, &entries[i]);
+                r = produce(sink, &entries[i], tmpdir);
+        remove_tmpdir(tmpdir);
+        free(tmpdir);
         return r;
 }
