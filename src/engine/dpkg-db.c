@@ -762,30 +762,41 @@ static int add_conffiles(DpkgDb *db, const Package *p, char **ret_error) {
 
 /* ---- the .list files ---- */
 
-static int add_list(DpkgDb *db, int info_fd, const Package *p, PackageState state, char **ret_error) {
+/* Reads info/PKG.SUFFIX into db->buf: info/PKG:ARCH.SUFFIX for a Multi-Arch:
+ * same package, though either name may be there. *ret_name is the name read
+ * (the plain one if neither is there). */
+static int read_info_file(DpkgDb *db, int info_fd, const Package *p, const char *suffix, char **ret_name, size_t *ret_len) {
         _cleanup_free_ char *qualified = NULL, *plain = NULL;
-        const char *used;
-        size_t len, pos = 0, n;
+        int r;
+
+        if (asprintf(&qualified, "%s:%s.%s", p->name, strempty(p->arch), suffix) < 0 ||
+            asprintf(&plain, "%s.%s", p->name, suffix) < 0)
+                return -ENOMEM;
+        bool same = streq_ptr(p->multi_arch, "same");
+        char **first = same ? &qualified : &plain, **second = same ? &plain : &qualified;
+        r = read_into_buf(db, info_fd, *first, LIST_FILE_MAX, ret_len);
+        if (r != -ENOENT) {
+                *ret_name = TAKE_PTR(*first);
+                return r;
+        }
+        r = read_into_buf(db, info_fd, *second, LIST_FILE_MAX, ret_len);
+        *ret_name = r == -ENOENT ? TAKE_PTR(plain) : TAKE_PTR(*second);
+        return r;
+}
+
+static int add_list(DpkgDb *db, int info_fd, const Package *p, PackageState state, char **ret_error) {
+        _cleanup_free_ char *used = NULL;
+        size_t len = 0, pos = 0, n;
         unsigned line_no = 0;
         char *line;
         int r;
 
-        /* Multi-Arch: same packages have arch-qualified names in info/. */
-        if (asprintf(&qualified, "%s:%s.list", p->name, strempty(p->arch)) < 0 ||
-            asprintf(&plain, "%s.list", p->name) < 0)
-                return -ENOMEM;
-        bool same = streq_ptr(p->multi_arch, "same");
-        used = same ? qualified : plain;
-        r = read_into_buf(db, info_fd, used, LIST_FILE_MAX, &len);
-        if (r == -ENOENT) {
-                used = same ? plain : qualified;
-                r = read_into_buf(db, info_fd, used, LIST_FILE_MAX, &len);
-        }
+        r = read_info_file(db, info_fd, p, "list", &used, &len);
         if (r == -ENOENT && state == STATE_CONFIG_FILES)
                 return 0;
         if (r == -ENOENT)
                 return errorf(ret_error, -EBADMSG, "The dpkg database is incomplete: %s/info/%s is missing, but "
-                              "package %s is installed (%s)", db->admindir, plain, p->name, p->status);
+                              "package %s is installed (%s)", db->admindir, used, p->name, p->status);
         if (r < 0)
                 return errorf(ret_error, r, "Cannot read %s/info/%s: %s", db->admindir, used, strerror(-r));
         if (len == 0 && state == STATE_FILES)
@@ -897,22 +908,13 @@ static int hex_nibble(char c) {
 }
 
 static int add_md5sums(DpkgDb *db, int info_fd, const Package *p, char **ret_error) {
-        _cleanup_free_ char *qualified = NULL, *plain = NULL;
-        const char *used;
-        size_t len, pos = 0, n;
+        _cleanup_free_ char *used = NULL;
+        size_t len = 0, pos = 0, n;
         unsigned line_no = 0;
         char *line;
         int r;
 
-        if (asprintf(&qualified, "%s:%s.md5sums", p->name, strempty(p->arch)) < 0 ||
-            asprintf(&plain, "%s.md5sums", p->name) < 0)
-                return -ENOMEM;
-        used = streq_ptr(p->multi_arch, "same") ? qualified : plain;
-        r = read_into_buf(db, info_fd, used, LIST_FILE_MAX, &len);
-        if (r == -ENOENT) {
-                used = used == qualified ? plain : qualified;
-                r = read_into_buf(db, info_fd, used, LIST_FILE_MAX, &len);
-        }
+        r = read_info_file(db, info_fd, p, "md5sums", &used, &len);
         if (r == -ENOENT)
                 return 0;       /* some packages ship none */
         if (r < 0)
