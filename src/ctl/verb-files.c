@@ -86,9 +86,9 @@ static void explain_rules(const Schedule *s, const SelectPolicy *p) {
                        "#   alternatives links and diverted files. Packaged directories are stored only for\n"
                        "#   what is kept below them. Package state goes to .alexandria/system/ in the archive.\n");
                 printf("#   dpkg database %s: %u packages, %zu paths, %zu conffiles, %zu diversions,\n"
-                       "#   %zu alternatives links, %zu path-exclude/include rules; loaded in %.3f s\n",
+                       "#   %zu alternatives links, %zu path-exclude/include rules; loaded in %.3f s (%.3f s CPU)\n",
                        dpkg_db_admindir(db), st.packages, st.paths, st.conffiles, st.diversions, st.alternatives,
-                       st.path_filters, (double) st.load_usec / USEC_PER_SEC);
+                       st.path_filters, (double) st.load_usec / USEC_PER_SEC, (double) st.load_cpu_usec / USEC_PER_SEC);
                 if (s->verify_packaged)
                         printf("# VerifyPackaged=yes: packaged files that differ from their md5sums are kept (modified)\n");
         }

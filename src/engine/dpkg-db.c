@@ -19,6 +19,7 @@
 #include <fnmatch.h>
 #include <stdarg.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "dpkg-db.h"
 #include "format-util.h"
@@ -963,11 +964,18 @@ int dpkg_db_check_present(const char *admindir, char **ret_error) {
         return 0;
 }
 
+static uint64_t thread_cpu_usec(void) {
+        struct timespec ts;
+        if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+                return 0;
+        return (uint64_t) ts.tv_sec * USEC_PER_SEC + (uint64_t) ts.tv_nsec / NSEC_PER_USEC;
+}
+
 int dpkg_db_load(const char *admindir, const char *confdir, DpkgLoadFlags flags, DpkgDb **ret, char **ret_error) {
         _cleanup_(dpkg_db_freep) DpkgDb *db = calloc(1, sizeof *db);
         _cleanup_(package_list_done) PackageList packages = {};
         _cleanup_close_ int admin_fd = -EBADF, info_fd = -EBADF;
-        uint64_t start = now_monotonic_usec();
+        uint64_t start = now_monotonic_usec(), start_cpu = thread_cpu_usec();
         int r;
 
         if (!db)
@@ -1042,6 +1050,7 @@ int dpkg_db_load(const char *admindir, const char *confdir, DpkgLoadFlags flags,
         db->buf_cap = 0;
         db->stats.path_filters = db->n_filters;
         db->stats.load_usec = now_monotonic_usec() - start;
+        db->stats.load_cpu_usec = thread_cpu_usec() - start_cpu;
         *ret = TAKE_PTR(db);
         return 0;
 }

@@ -47,7 +47,8 @@ typedef struct DpkgDbStats {
         size_t alternatives;            /* links managed by update-alternatives */
         size_t path_filters;            /* path-exclude=/path-include= rules */
         size_t md5sums;
-        uint64_t load_usec;
+        uint64_t load_usec;             /* wall clock */
+        uint64_t load_cpu_usec;         /* CPU time (user + system) of the loading thread */
 } DpkgDbStats;
 
 typedef struct DpkgDb DpkgDb;
