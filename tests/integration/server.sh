@@ -38,6 +38,7 @@ sys cp "$W/server.conf" /etc/alexandria/schedules.d/server.conf && ctl reload > 
 
 ctl run server > "$W/run.out" 2>&1; rc=$?
 check_eq "the service runs the server schedule without warnings" 0 "$rc"
+check "run says how many files are unexpected" grep -qx "1 stored file no Expect= covers: alexandria-ctl files server --unexpected" "$W/run.out"
 [ "$rc" = 0 ] || { cat "$W/run.out"; sys journalctl --no-pager -o cat ALEXANDRIA_SCHEDULE=server ALEXANDRIA_EVENT=file-warning; }
 archive=$(ctl backups server | tail -n1)
 sys tar -tzf "$archive" > "$W/list"
