@@ -102,7 +102,6 @@ static void explain_rules(const Schedule *s, const SelectPolicy *p) {
 }
 
 int verb_files(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
         _cleanup_(select_policy_freep) SelectPolicy *policy = NULL;
         _cleanup_free_ char *error = NULL;
         const Schedule *s;
@@ -112,10 +111,7 @@ int verb_files(int argc, char **argv) {
                 log_error("files takes --unexpected or --explain, not both.");
                 return EXIT_USAGE;
         }
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
-        r = ctl_find_valid_schedule(&d, argv[1], &s);
+        r = ctl_find_valid_schedule(&ctx.schedules, argv[1], &s);
         if (r < 0)
                 return EXIT_USAGE;
         if (arg.unexpected && !s->expects) {

@@ -10,6 +10,9 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 
 #include "archive-util.h"
 #include "fileio.h"
@@ -184,6 +187,13 @@ static void walk_warning(const char *path, const char *message, void *userdata) 
         report_warning(sel->report, path, "%s", message);
 }
 
+/* Empty files are not opened, except on procfs, whose files all say 0
+ * bytes: the writer then finds out whether one holds something. */
+static bool on_procfs(const char *path, const struct stat *st) {
+        struct statfs sfs;
+        return major(st->st_dev) == 0 && statfs(path, &sfs) >= 0 && sfs.f_type == PROC_SUPER_MAGIC;
+}
+
 /* One entry the policy keeps: built by libarchive (a regular file with data
  * opened here, once: the descriptor serves for its ACLs and xattrs and then
  * for its data), handed to the caller's function. */
@@ -197,7 +207,7 @@ static int select_one(const SelectEntry *e, void *userdata) {
         _cleanup_close_ int fd = -EBADF;
         const struct stat *st = e->st;
         struct stat opened;
-        if (S_ISREG(st->st_mode) && st->st_size > 0) {
+        if (S_ISREG(st->st_mode) && (st->st_size > 0 || on_procfs(path, st))) {
                 if (open_regular(sel, e, &fd, &opened) < 0)
                         return 0;       /* warned, skipped */
                 st = &opened;

@@ -134,6 +134,8 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         int r, code;
 
         r = schedule_load_name(paths->schedules_dir, name, paths->default_destination, paths->owner, &s, &res.error);
+        if (r >= 0)
+                r = schedule_check_resolved_paths(s, &res.error);
         if (r < 0) {
                 /* Nothing ran: the schedule is wrong, which is bad input (2)
                  * and changes nothing, not even the run records; status
