@@ -41,8 +41,8 @@ EventKind event_kind_from_message_id(const char *id) {
 }
 
 int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
-        char *fields[20] = {};
-        struct iovec iov[20];
+        char *fields[28] = {};
+        struct iovec iov[28];
         size_t n = 0;
         va_list ap;
         int r = -ENOMEM;
@@ -78,6 +78,8 @@ int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
                 ADD("ALEXANDRIA_PATH=%s", f->path);
         if (f->source)
                 ADD("ALEXANDRIA_SOURCE=%s", f->source);
+        if (f->kind)
+                ADD("ALEXANDRIA_KIND=%s", f->kind);
         if (f->files != EVENT_FIELD_UNSET)
                 ADD("ALEXANDRIA_FILES=%" PRIu64, f->files);
         if (f->bytes != EVENT_FIELD_UNSET)

@@ -32,6 +32,7 @@ typedef struct EventFields {
         const char *archive;            /* full path */
         const char *path;               /* the file a warning is about */
         const char *source;             /* the schedule's sources, space separated */
+        const char *kind;               /* of the archive: "full" or "incremental" */
         uint64_t files, bytes, archive_bytes, duration_usec, warnings;
         uint64_t unexpected;            /* files no Expect= covers */
         int error;                      /* negative errno, or 0 */

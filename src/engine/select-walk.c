@@ -12,7 +12,16 @@ typedef struct Level {
         size_t path_len;                /* its path is path[0..path_len) */
         size_t name_off;                /* its name in its parent: path + name_off */
         bool pending;                   /* packaged: stored only for what is kept below */
+        /* sorted walk: the directory's names, read whole, in order */
+        bool sorted;
+        struct SortedName **names;
+        size_t n_names, next;
 } Level;
+
+typedef struct SortedName {
+        unsigned char type;             /* d_type */
+        char name[];
+} SortedName;
 
 typedef struct Walk {
         SelectPolicy *policy;
@@ -55,6 +64,83 @@ static mode_t mode_from_dtype(unsigned char t) {
         }
 }
 
+static int compare_names(const void *a, const void *b) {
+        return strcmp((*(SortedName * const *) a)->name, (*(SortedName * const *) b)->name);
+}
+
+static void free_names(Level *l) {
+        for (size_t i = 0; i < l->n_names; i++)
+                free(l->names[i]);
+        free(l->names);
+        l->names = NULL;
+        l->n_names = l->next = 0;
+}
+
+/* Reads the whole directory L and sorts its names. A read error is
+ * warned about (at w->path, the directory); what was read is walked. */
+static int read_sorted(Walk *w, Level *l) {
+        size_t allocated = 0;
+        struct dirent *de;
+
+        for (;;) {
+                errno = 0;
+                de = readdir(l->dir);
+                if (!de) {
+                        if (errno != 0)
+                                warnf(w, "%s: cannot read directory: %m, some of its contents are not archived", w->path);
+                        break;
+                }
+                const char *n = de->d_name;
+                if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0)))
+                        continue;
+                if (l->n_names == allocated) {
+                        size_t a = MAX((size_t) 64, 2 * allocated);
+                        SortedName **grown = reallocarray(l->names, a, sizeof *grown);
+                        if (!grown)
+                                return -ENOMEM;
+                        l->names = grown;
+                        allocated = a;
+                }
+                size_t nl = strlen(n);
+                SortedName *sn = malloc(sizeof *sn + nl + 1);
+                if (!sn)
+                        return -ENOMEM;
+                sn->type = de->d_type;
+                memcpy(sn->name, n, nl + 1);
+                l->names[l->n_names++] = sn;
+        }
+        if (l->n_names > 1)
+                qsort(l->names, l->n_names, sizeof *l->names, compare_names);
+        return 0;
+}
+
+/* The next entry of directory L, NULL at its end (errors warned). */
+static const char *next_name(Walk *w, Level *l, unsigned char *ret_type) {
+        if (l->sorted) {
+                if (l->next == l->n_names)
+                        return NULL;
+                *ret_type = l->names[l->next]->type;
+                return l->names[l->next++]->name;
+        }
+        for (;;) {
+                errno = 0;
+                struct dirent *de = readdir(l->dir);
+                if (!de) {
+                        if (errno != 0) {
+                                w->path[l->path_len] = 0;
+                                w->len = l->path_len;
+                                warnf(w, "%s: cannot read directory: %m, some of its contents are not archived", w->path);
+                        }
+                        return NULL;
+                }
+                const char *n = de->d_name;
+                if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0)))
+                        continue;
+                *ret_type = de->d_type;
+                return n;
+        }
+}
+
 /* Stores the packaged directories above the entry about to be stored
  * (outermost first), so that it restores under their owner and mode. */
 static int store_pending_parents(Walk *w) {
@@ -74,6 +160,7 @@ static int store_pending_parents(Walk *w) {
                         .fd = dirfd(l->dir),
                         .st = &l->st,
                         .decision = &d,
+                        .level = (int) i,
                 };
                 int r = w->v->entry(&e, w->v->userdata);
                 w->path[l->path_len] = saved;
@@ -90,6 +177,7 @@ static int store(Walk *w, SelectEntry *e) {
         return w->v->entry(e, w->v->userdata);
 }
 
+/* Takes FD, also on failure. */
 static int push(Walk *w, int fd, const struct stat *st, size_t name_off, bool pending) {
         if (w->depth == w->cap) {
                 size_t cap = MAX(w->cap * 2, (size_t) 32);
@@ -100,20 +188,26 @@ static int push(Walk *w, int fd, const struct stat *st, size_t name_off, bool pe
                 w->cap = cap;
         }
         DIR *d = fdopendir(fd);
-        if (!d)
-                return negative_errno();
-        w->levels[w->depth++] = (Level) {
+        if (!d) {
+                int r = negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        Level *l = &w->levels[w->depth++];
+        *l = (Level) {
                 .dir = d,
                 .st = *st,
                 .path_len = w->len,
                 .name_off = name_off,
                 .pending = pending,
+                .sorted = w->v->sorted,
         };
-        return 0;
+        return l->sorted ? read_sorted(w, l) : 0;
 }
 
 static void pop(Walk *w) {
         Level *l = &w->levels[--w->depth];
+        free_names(l);
         closedir(l->dir);
         w->len = l->path_len;
         w->path[w->len] = 0;
@@ -171,6 +265,7 @@ static int visit(Walk *w, int dir_fd, const char *name, size_t name_off, int lev
                 .fd = -EBADF,
                 .st = st,
                 .decision = &d,
+                .level = level,
         };
         bool stored = select_reason_stored(d.reason);
         if (!stored && !d.descend) {
@@ -223,33 +318,20 @@ static int visit(Walk *w, int dir_fd, const char *name, size_t name_off, int lev
                 if (r == SELECT_WALK_PRUNE)
                         return 0;
         }
-        r = push(w, fd, st, name_off, !stored);
-        if (r < 0)
-                return r;
-        TAKE_FD(fd);
-        return 0;
+        return push(w, TAKE_FD(fd), st, name_off, !stored);
 }
 
 static int walk_below(Walk *w) {
-        struct dirent *de;
         int r;
 
         while (w->depth > 0) {
                 Level *top = &w->levels[w->depth - 1];
-                errno = 0;
-                de = readdir(top->dir);
-                if (!de) {
-                        if (errno != 0) {
-                                w->path[top->path_len] = 0;
-                                w->len = top->path_len;
-                                warnf(w, "%s: cannot read directory: %m, some of its contents are not archived", w->path);
-                        }
+                unsigned char type = DT_UNKNOWN;
+                const char *n = next_name(w, top, &type);
+                if (!n) {
                         pop(w);
                         continue;
                 }
-                const char *n = de->d_name;
-                if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0)))
-                        continue;
 
                 size_t base = top->path_len, nl = strlen(n);
                 bool root = base == 1;  /* "/": no second slash */
@@ -265,7 +347,7 @@ static int walk_below(Walk *w) {
                 w->len = base + !root + nl;
 
                 /* only the type, and (no mount point) the parent's device */
-                struct stat st = { .st_mode = mode_from_dtype(de->d_type), .st_dev = top->st.st_dev };
+                struct stat st = { .st_mode = mode_from_dtype(type), .st_dev = top->st.st_dev };
                 r = visit(w, dirfd(top->dir), w->path + base + !root, base + !root, (int) w->depth, &st, false);
                 if (r < 0)
                         return r;

@@ -13,6 +13,8 @@
  *    real path, so a restore never writes through a symlink.
  *  - Relative to directory descriptors (openat, fstatat): short lookups,
  *    and no stat at all of what the policy leaves out.
+ *  - Sorted (SelectVisitor.sorted): each directory's names bytewise, the
+ *    walk order of the index (index.h) that FullEvery= merges the walk with.
  *  - A packaged directory (SkipPackaged=yes) is walked but stored only once
  *    something below it is, just before that entry (reason SELECT_PARENT).
  *
@@ -31,6 +33,7 @@ typedef struct SelectEntry {
          * only the file type bits of st_mode are set. */
         const struct stat *st;
         const SelectDecision *decision;
+        int level;                      /* 0 at the source, as fts_level */
 } SelectEntry;
 
 /* entry() may return this for a directory: do not walk its contents */
@@ -46,6 +49,7 @@ typedef struct SelectVisitor {
         void (*skipped)(const SelectEntry *e, void *userdata);
         void *userdata;
         bool need_stat;                 /* a full lstat of every stored entry */
+        bool sorted;                    /* each directory's names in bytewise order */
 } SelectVisitor;
 
 /* Walks SOURCE. Problems with single entries go to warning(). Returns a

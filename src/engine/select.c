@@ -17,6 +17,8 @@
 #include "archive-util.h"
 #include "fileio.h"
 #include "format-util.h"
+#include "incremental.h"
+#include "index.h"
 #include "log.h"
 #include "mounts.h"
 #include "select.h"
@@ -39,6 +41,8 @@ struct Selection {
         char *unexpected_text;
         size_t unexpected_size;
         uint64_t n_unexpected;
+
+        Incremental *incremental;       /* FullEvery=: the index filter, or NULL */
 };
 
 int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret,
@@ -87,6 +91,10 @@ Selection *selection_free(Selection *sel) {
         archive_entry_free(sel->entry);
         free(sel);
         return NULL;
+}
+
+void selection_set_incremental(Selection *sel, Incremental *inc) {
+        sel->incremental = inc;
 }
 
 int selection_check_sources(const Selection *sel, char **ret_error) {
@@ -187,6 +195,46 @@ static void walk_warning(const char *path, const char *message, void *userdata) 
         report_warning(sel->report, path, "%s", message);
 }
 
+/* Builds sel->entry for PATH from FD/ST: an ARCHIVE_* status, or a negative
+ * errno for a fatal error. */
+static int build_entry(Selection *sel, const char *path, int fd, const struct stat *st, char **ret_error) {
+        struct archive_entry *entry = sel->entry;
+
+        archive_entry_clear(entry);
+        archive_entry_copy_pathname(entry, path);
+        archive_entry_copy_sourcepath(entry, path);
+        int k = archive_read_disk_entry_from_file(sel->disk, entry, fd, st);
+        if (k == ARCHIVE_FATAL)
+                return errorf(ret_error, -archive_errno(sel->disk) ?: -EIO, "Cannot walk %s: %s", path,
+                              archive_error_string(sel->disk));
+        if (k == ARCHIVE_FAILED)
+                report_warning(sel->report, path, "%s: %s, not archived", path, archive_error_string(sel->disk));
+        else if (k == ARCHIVE_WARN)
+                report_warning(sel->report, path, "%s: %s", path, archive_error_string(sel->disk));
+        set_relative_pathname(entry, path);
+        return k;
+}
+
+/* FullEvery=: an incremental archive holds the directories above every
+ * entry it stores, so that a restore sets their times and modes again
+ * after writing into them. */
+static int store_ancestors(Selection *sel, select_entry_fn fn, void *userdata, char **ret_error) {
+        const struct stat *st;
+        const char *path;
+
+        while (incremental_next_ancestor(sel->incremental, &path, &st)) {
+                int k = build_entry(sel, path, -EBADF, st, ret_error);
+                if (k < 0)
+                        return k;
+                if (k == ARCHIVE_FAILED)
+                        continue;
+                k = fn(sel->entry, -EBADF, st, userdata, ret_error);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
 /* Empty files are not opened, except on procfs, whose files all say 0
  * bytes: the writer then finds out whether one holds something. */
 static bool on_procfs(const char *path, const struct stat *st) {
@@ -199,10 +247,25 @@ static bool on_procfs(const char *path, const struct stat *st) {
  * for its data), handed to the caller's function. */
 static int select_one(const SelectEntry *e, void *userdata) {
         Selection *sel = userdata;
-        struct archive_entry *entry = sel->entry;
         const char *path = e->path;
         bool dir = S_ISDIR(e->st->st_mode);
         int k;
+
+        /* FullEvery=: what is unchanged since the previous restore point is
+         * neither opened nor stored (a directory is still walked). */
+        if (sel->incremental) {
+                k = incremental_check(sel->incremental, path, e->level, e->st, sel->ret_error);
+                if (k < 0)
+                        return k;
+                if (k == 0) {   /* in the restore point, from before */
+                        if (e->decision->unexpected)
+                                add_unexpected(sel, path);
+                        return 0;
+                }
+                k = store_ancestors(sel, sel->fn, sel->userdata, sel->ret_error);
+                if (k < 0)
+                        return k;
+        }
 
         _cleanup_close_ int fd = -EBADF;
         const struct stat *st = e->st;
@@ -213,22 +276,16 @@ static int select_one(const SelectEntry *e, void *userdata) {
                 st = &opened;
         }
 
-        archive_entry_clear(entry);
-        archive_entry_copy_pathname(entry, path);
-        archive_entry_copy_sourcepath(entry, path);
-        k = archive_read_disk_entry_from_file(sel->disk, entry, fd >= 0 ? fd : e->fd, st);
-        if (k == ARCHIVE_FATAL)
-                return errorf(sel->ret_error, -archive_errno(sel->disk) ?: -EIO, "Cannot walk %s: %s", path,
-                              archive_error_string(sel->disk));
-        if (k == ARCHIVE_FAILED) {
-                report_warning(sel->report, path, "%s: %s, not archived", path, archive_error_string(sel->disk));
+        k = build_entry(sel, path, fd >= 0 ? fd : e->fd, st, sel->ret_error);
+        if (k < 0)
+                return k;
+        if (k == ARCHIVE_FAILED)
                 return dir ? SELECT_WALK_PRUNE : 0;
-        }
-        if (k == ARCHIVE_WARN)
-                report_warning(sel->report, path, "%s: %s", path, archive_error_string(sel->disk));
 
-        set_relative_pathname(entry, path);
-        k = sel->fn(entry, fd, st, sel->userdata, sel->ret_error);
+        uint64_t stored_before = sel->report->stats.files;
+        k = sel->fn(sel->entry, fd, st, sel->userdata, sel->ret_error);
+        if (k >= 0 && sel->incremental && sel->report->stats.files > stored_before)
+                k = incremental_stored(sel->incremental, st, sel->ret_error);
         if (k >= 0 && e->decision->unexpected)
                 add_unexpected(sel, path);
         return k;
@@ -240,20 +297,26 @@ int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **re
                 .warning = walk_warning,
                 .userdata = sel,
                 .need_stat = true,
+                /* the index is read in walk order: names sorted bytewise */
+                .sorted = sel->incremental != NULL,
         };
+        unsigned ordinal = 0;
         sel->fn = fn;
         sel->userdata = userdata;
         sel->ret_error = ret_error;
         STRV_FOREACH(p, sel->schedule->sources) {
                 _cleanup_free_ char *error = NULL;
-                int r = select_walk(sel->policy, *p, &v, &error);
+                int r = sel->incremental ? incremental_begin_source(sel->incremental, ordinal++) : 0;
+                if (r < 0)
+                        return r;
+                r = select_walk(sel->policy, *p, &v, &error);
                 if (r < 0) {
                         if (error)      /* else select_one() said why */
                                 return errorf(ret_error, r, "%s", error);
                         return r;
                 }
         }
-        return 0;
+        return sel->incremental ? incremental_end_walk(sel->incremental, ret_error) : 0;
 }
 
 int selection_unexpected(Selection *sel, char **ret_list, uint64_t *ret_count) {

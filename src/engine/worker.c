@@ -83,7 +83,7 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .end_usec = now_realtime_usec(),
                 .result = exit_code == EXIT_OK ? RUN_SUCCEEDED : exit_code == EXIT_WARNINGS ? RUN_WARNINGS : RUN_FAILED,
                 .exit_status = exit_code,
-                .kind = res->archive ? (char *) "full" : NULL,
+                .kind = res->archive ? (char *) (res->incremental ? "incremental" : "full") : NULL,
                 .archive = res->archive,
                 .files = res->stats.files,
                 .bytes_read = res->stats.bytes,
@@ -91,6 +91,8 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .warnings = res->stats.warnings,
                 .warning_messages = res->warnings,
                 .pruned = res->pruned,
+                .point_files = res->incremental ? res->point_files : 0,
+                .point_bytes = res->incremental ? res->point_bytes : 0,
                 .error = res->error,
                 .unexpected = res->n_unexpected,
                 .unexpected_sha256 = (char *) unexpected_sha256,
@@ -120,6 +122,8 @@ static void print_summary(const char *name, const BackupResult *res) {
                 format_bytes(bytes, res->stats.bytes),
                 format_bytes(abytes, res->stats.archive_bytes),
                 format_duration(dur, res->duration_usec));
+        if (res->plan)
+                fprintf(stderr, "  %s\n", res->plan);
         if (res->shrunk)
                 fprintf(stderr, "  It read far less than usual: %s; older archives were not pruned.\n", res->shrunk);
         if (res->stats.warnings > 0)
@@ -136,6 +140,9 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         r = schedule_load_name(paths->schedules_dir, name, paths->default_destination, paths->owner, &s, &res.error);
         if (r >= 0)
                 r = schedule_check_resolved_paths(s, &res.error);
+        /* Dump=, ExecStartPre=, ExecStopPost=: their commands must exist now */
+        if (r >= 0)
+                r = schedule_check_commands(s, &res.error);
         if (r < 0) {
                 /* Nothing ran: the schedule is wrong, which is bad input (2)
                  * and changes nothing, not even the run records; status
