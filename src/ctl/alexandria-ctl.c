@@ -23,6 +23,7 @@ static void help(void) {
                "  create PATH;HH:MM;NAME          Back up PATH daily at HH:MM as schedule NAME\n"
                "  create NAME --on-calendar EXPR --source PATH [--source PATH…]\n"
                "         [--exclude GLOB…] [--dest DIR] [--compression gzip|zstd|xz|none] [--keep N]\n"
+               "         [--skip-packaged [--verify-packaged]] [--expect PATH|GLOB…]\n"
                "                                  Create a schedule with any systemd calendar\n"
                "  delete INDEX|NAME               Remove a schedule and its timer (archives stay)\n"
                "  delete NAME --archives [--yes]  Also remove its archives (asks first; also for a\n"
@@ -45,6 +46,9 @@ static void help(void) {
                "                                  read, archive size, duration (from the run records)\n"
                "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries);\n"
                "                                  those of deleted schedules are marked\n"
+               "  files NAME [--unexpected] [-0]  What a run would store, one path a line\n"
+               "                                  (--unexpected: only what no Expect= covers)\n"
+               "  files NAME --explain            The same with the reason for each, and the rules\n"
                "\n"
                "Archives:\n"
                "  restore NAME [ARCHIVE | --at TIME] --to DIR [PATH…]\n"
@@ -92,6 +96,14 @@ static void help(void) {
                "                                  schedule's KeyFile=)\n"
                "     --json                       With doctor: print the checks as one JSON array;\n"
                "                                  with history: the runs as one JSON array\n"
+               "     --skip-packaged              With create: leave out what installed packages give\n"
+               "                                  back (dpkg); keep conffiles and the package state\n"
+               "     --verify-packaged            With create: ... unless changed since (slow)\n"
+               "     --expect PATH|GLOB           With create: files expected in the backup; others\n"
+               "                                  are reported as unexpected\n"
+               "     --unexpected                 With files: only the unexpected ones\n"
+               "     --explain                    With files: why each path is (not) stored\n"
+               "  -0                              With files: end each path with NUL, not newline\n"
                "     --archives                   With delete: remove the schedule's archives too\n"
                "     --yes                        With delete --archives: do not ask\n"
                "\n"
@@ -128,10 +140,16 @@ typedef enum CtlOption {
         OPT_DUMPS       = 1 << 19,
         OPT_DUMP        = 1 << 20,
         OPT_LOCK_FILE   = 1 << 21,
+        OPT_SKIP_PACKAGED = 1 << 22,
+        OPT_VERIFY_PACKAGED = 1 << 23,
+        OPT_EXPECT      = 1 << 24,
+        OPT_UNEXPECTED  = 1 << 25,
+        OPT_EXPLAIN     = 1 << 26,
+        OPT_NUL         = 1 << 27,      /* -0: short only, so not in option_table */
 } CtlOption;
 
 #define OPTS_CREATE (OPT_ON_CALENDAR | OPT_SOURCE | OPT_EXCLUDE | OPT_DEST | OPT_COMPRESSION | OPT_KEEP | \
-                     OPT_DUMP | OPT_LOCK_FILE)
+                     OPT_DUMP | OPT_LOCK_FILE | OPT_SKIP_PACKAGED | OPT_VERIFY_PACKAGED | OPT_EXPECT)
 #define OPTS_RESTORE (OPT_TO | OPT_AT | OPT_OVERWRITE | OPT_LIST | OPT_DRY_RUN | OPT_KEY | OPT_DUMPS)
 
 enum {
@@ -140,6 +158,7 @@ enum {
         ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
         ARG_JSON, ARG_ARCHIVES, ARG_YES,
         ARG_DUMPS, ARG_DUMP, ARG_LOCK_FILE,
+        ARG_SKIP_PACKAGED, ARG_VERIFY_PACKAGED, ARG_EXPECT, ARG_UNEXPECTED, ARG_EXPLAIN,
 };
 
 /* Every option once: for getopt_long(), and what it applies to. */
@@ -168,6 +187,11 @@ static const struct {
         { { "key",         required_argument, NULL, ARG_KEY },         OPT_KEY },
         { { "notify",      no_argument,       NULL, ARG_NOTIFY },      OPT_NOTIFY },
         { { "json",        no_argument,       NULL, ARG_JSON },        OPT_JSON },
+        { { "skip-packaged", no_argument,     NULL, ARG_SKIP_PACKAGED },   OPT_SKIP_PACKAGED },
+        { { "verify-packaged", no_argument,   NULL, ARG_VERIFY_PACKAGED }, OPT_VERIFY_PACKAGED },
+        { { "expect",      required_argument, NULL, ARG_EXPECT },      OPT_EXPECT },
+        { { "unexpected",  no_argument,       NULL, ARG_UNEXPECTED },  OPT_UNEXPECTED },
+        { { "explain",     no_argument,       NULL, ARG_EXPLAIN },     OPT_EXPLAIN },
         { { "archives",    no_argument,       NULL, ARG_ARCHIVES },    OPT_ARCHIVES },
         { { "yes",         no_argument,       NULL, ARG_YES },         OPT_YES },
         { { "dumps",       no_argument,       NULL, ARG_DUMPS },       OPT_DUMPS },
@@ -183,7 +207,9 @@ static int parse_argv(int argc, char *argv[]) {
 
         for (size_t i = 0; i < ELEMENTSOF(option_table); i++)
                 options[i] = option_table[i].getopt;
-        while ((c = getopt_long(argc, argv, "hl", options, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "hl0", options, NULL)) >= 0) {
+                if (c == '0')
+                        options_given |= OPT_NUL;
                 for (size_t i = 0; i < ELEMENTSOF(option_table); i++)
                         if (option_table[i].getopt.val == c)
                                 options_given |= option_table[i].applies_to;
@@ -253,6 +279,25 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg.json = true;
                         break;
+                case ARG_SKIP_PACKAGED:
+                        arg.skip_packaged = true;
+                        break;
+                case ARG_VERIFY_PACKAGED:
+                        arg.verify_packaged = true;
+                        break;
+                case ARG_EXPECT:
+                        if (strv_extend(&arg.expects, optarg) < 0)
+                                return log_oom();
+                        break;
+                case ARG_UNEXPECTED:
+                        arg.unexpected = true;
+                        break;
+                case ARG_EXPLAIN:
+                        arg.explain = true;
+                        break;
+                case '0':
+                        arg.null_separator = true;
+                        break;
                 case ARG_ARCHIVES:
                         arg.archives = true;
                         break;
@@ -315,12 +360,17 @@ static const struct Verb {
         { "notify",  3, 3,       0,                          0,            verb_notify },
         { "reload",  1, 1,       VERB_LOCK,                  0,            verb_reload },
         { "report-failure", 2, 2, 0,                         0,            verb_report_failure },
+        { "files",   2, 2,       VERB_SCHEDULES,             OPT_UNEXPECTED | OPT_EXPLAIN | OPT_NUL, verb_files },
         /* prepare runs as root before the sandboxed worker: it creates the destination */
         { "prepare", 2, 2,       VERB_SCHEDULES,             0,            verb_prepare },
 };
 
 static int check_options(const struct Verb *v) {
         unsigned extra = options_given & ~(v->options | OPT_GLOBAL);
+        if (extra & OPT_NUL) {
+                log_error("Option -0 does not apply to '%s'. See %s --help.", v->name, program_invocation_short_name);
+                return EXIT_USAGE;
+        }
         for (size_t i = 0; extra && i < ELEMENTSOF(option_table); i++)
                 if (extra & option_table[i].applies_to) {
                         log_error("Option %s--%s does not apply to '%s'. See %s --help.",
@@ -415,5 +465,6 @@ int main(int argc, char *argv[]) {
         paths_done(&paths);
         strv_free(arg.sources);
         strv_free(arg.excludes);
+        strv_free(arg.expects);
         return r;
 }

@@ -133,7 +133,7 @@ int ctl_notify(const Schedule *s, NotifyEvent e, const NotifyMessage *m, Schedul
          * must not hide a mail address that bounces or a NotifyCommand= that
          * fails until the next failure needs them. */
         bool all = (!s->notify_command && !s->mail) ||
-                   e == NOTIFY_FAILED || e == NOTIFY_OVERDUE || e == NOTIFY_RECOVERED ||
+                   e == NOTIFY_FAILED || e == NOTIFY_OVERDUE || e == NOTIFY_RECOVERED || e == NOTIFY_UNEXPECTED ||
                    (e == NOTIFY_WARNINGS && s->notify_on_warnings);
         if (all) {
                 free(state->notify_error);

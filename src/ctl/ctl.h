@@ -27,6 +27,9 @@ typedef struct CtlArgs {
         const char *destination;
         const char *compression;
         const char *keep;
+        bool skip_packaged;     /* --skip-packaged */
+        bool verify_packaged;   /* --verify-packaged */
+        char **expects;         /* --expect PATH… */
         char **dump;            /* --dump: Dump= */
         char **lock_files;      /* --lock-file: LockFile= */
         /* restore */
@@ -39,6 +42,9 @@ typedef struct CtlArgs {
         const char *key;        /* --key FILE for encrypted archives */
         bool notify;            /* status --notify: the watchdog */
         bool json;              /* doctor --json */
+        bool unexpected;        /* files --unexpected */
+        bool explain;           /* files --explain */
+        bool null_separator;    /* files -0 */
         bool archives;          /* delete --archives */
         bool yes;               /* delete --archives --yes: no question */
 } CtlArgs;
@@ -72,6 +78,7 @@ int verb_prune(int argc, char **argv);
 int verb_notify(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
+int verb_files(int argc, char **argv);
 int verb_prepare(int argc, char **argv);
 
 /* Loads the schedules directory; logs and returns an exit code on failure

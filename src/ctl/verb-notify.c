@@ -14,6 +14,7 @@
 #include "netns.h"
 #include "notify.h"
 #include "state.h"
+#include "unexpected.h"
 #include "units.h"
 
 /* The outcome of the run that just ended, from what systemd hands
@@ -39,6 +40,57 @@ static int this_runs_record(const char *name, RunRecord *ret) {
         if (isempty(invocation))
                 return -ENOENT;
         return record_find(paths.state_dir, name, invocation, ret);
+}
+
+/* Expect=: tell whenever the set of unexpected files changes (before the
+ * first report it counts as empty). What was told is remembered only when
+ * every channel took it, so a failed mail is tried again after the next run. */
+static void notify_unexpected(const Schedule *s, const RunRecord *rec, const char *unit, ScheduleState *state) {
+        _cleanup_free_ char *list = unexpected_path(paths.state_dir, s->name), *details = NULL, *msg = NULL;
+        _cleanup_strv_free_ char **first = NULL;
+        char empty[65];
+        uint64_t count = 0;
+        size_t size = 0;
+        int r;
+
+        if (!list || unexpected_digest(NULL, empty) < 0)
+                return (void) log_oom();
+        if (streq(rec->unexpected_sha256, state->unexpected_notified ?: empty))
+                return;
+        r = unexpected_peek(paths.state_dir, s->name, UNEXPECTED_MAILED, &first, &count);
+        if (r < 0)
+                return (void) log_warning_errno(r, "Cannot read the unexpected files of %s in %s: %m", s->name, list);
+
+        _cleanup_fclose_ FILE *f = open_memstream(&details, &size);
+        if (!f)
+                return (void) log_oom();
+        if (count == 0)
+                fputs("Every file of the newest archive is covered by an Expect= line now.\n", f);
+        else {
+                fprintf(f, "Files in the newest archive that no Expect= line covers (%" PRIu64 "):\n\n", count);
+                STRV_FOREACH(p, first)
+                        fprintf(f, "  %s\n", *p);
+                if (count > strv_length(first))
+                        fprintf(f, "  … and %" PRIu64 " more\n", count - strv_length(first));
+                fprintf(f, "\nAdd an Expect= for what belongs in the backup, an Exclude= for what does not.\n"
+                        "All of them: %s, or alexandria-ctl files %s --unexpected\n", list, s->name);
+        }
+        if (fflush(f) != 0 || ferror(f) ||
+            asprintf(&msg, count == 0 ? "no unexpected files any more" :
+                     "%" PRIu64 " file%s not covered by Expect= (the list changed)", count, count == 1 ? "" : "s") < 0)
+                return (void) log_oom();
+
+        NotifyMessage m = {
+                .message = msg,
+                .archive = rec->archive,
+                .unit = unit,
+                .details = details,
+                .unexpected_file = list,
+        };
+        if (ctl_notify(s, NOTIFY_UNEXPECTED, &m, state) < 0)
+                return;
+        free(state->unexpected_notified);
+        state->unexpected_notified = strdup(rec->unexpected_sha256);
 }
 
 int verb_notify(int argc, char **argv) {
@@ -111,6 +163,8 @@ int verb_notify(int argc, char **argv) {
                         if (!state.notify_error && keep)
                                 state.notify_error = TAKE_PTR(keep), state.notify_error_usec = now_realtime_usec();
                 }
+                if (ours && ev != NOTIFY_FAILED && rec.unexpected_sha256)
+                        notify_unexpected(s, &rec, unit, &state);
                 (void) ctl_write_metrics(s, false);
         }
 

@@ -177,6 +177,9 @@ static int run_via_manager(const Schedule *s) {
                 printf("See: %s logs %s\n", program_invocation_short_name, s->name);
                 code = EXIT_FAILED;
         }
+        if (rec.unexpected_sha256 && rec.unexpected > 0)
+                printf("%" PRIu64 " stored file%s no Expect= covers: %s files %s --unexpected\n", rec.unexpected,
+                       rec.unexpected == 1 ? "" : "s", program_invocation_short_name, s->name);
         return code;
 }
 

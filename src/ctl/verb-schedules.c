@@ -11,6 +11,7 @@
 #include "archive-list.h"
 #include "calendar.h"
 #include "ctl.h"
+#include "dpkg-db.h"
 #include "deleted.h"
 #include "events.h"
 #include "fileio.h"
@@ -195,6 +196,13 @@ static int schedule_from_options(const char *name, Schedule **ret, char **ret_er
                 r = add_assignment(&assignments, "--compression", "Compression", arg.compression, ret_error);
         if (r >= 0 && arg.keep)
                 r = add_assignment(&assignments, "--keep", "Keep", arg.keep, ret_error);
+        if (r >= 0 && arg.skip_packaged)
+                r = add_assignment(&assignments, "--skip-packaged", "SkipPackaged", "yes", ret_error);
+        if (r >= 0 && arg.verify_packaged)
+                r = add_assignment(&assignments, "--verify-packaged", "VerifyPackaged", "yes", ret_error);
+        STRV_FOREACH(p, arg.expects)
+                if (r >= 0)
+                        r = add_assignment(&assignments, "--expect", "Expect", *p, ret_error);
         STRV_FOREACH(p, arg.dump)
                 if (r >= 0)
                         r = add_assignment(&assignments, "--dump", "Dump", *p, ret_error);
@@ -219,7 +227,7 @@ int verb_create(int argc, char **argv) {
 
         if (strchr(what, ';')) {
                 if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep ||
-                    arg.dump || arg.lock_files) {
+                    arg.skip_packaged || arg.verify_packaged || arg.expects || arg.dump || arg.lock_files) {
                         log_error("The short form PATH;HH:MM;NAME takes no options; use 'create NAME --on-calendar … --source …'.");
                         return EXIT_USAGE;
                 }
@@ -241,6 +249,16 @@ int verb_create(int argc, char **argv) {
         if (r < 0) {
                 log_error("Refusing schedule '%s': %s", s->name, error);
                 return EXIT_USAGE;
+        }
+
+        /* Without dpkg nothing tells what a reinstall gives back: refuse
+         * rather than back up everything (or nothing) by surprise. */
+        if (s->skip_packaged) {
+                r = dpkg_db_check_present(NULL, &error);
+                if (r < 0) {
+                        log_error("Refusing schedule '%s': SkipPackaged=yes needs dpkg's database: %s", s->name, error);
+                        return EXIT_USAGE;
+                }
         }
 
         r = calendar_check(s->on_calendar, NULL, &error);

@@ -15,6 +15,7 @@
 #include "notify.h"
 #include "overdue.h"
 #include "state.h"
+#include "unexpected.h"
 #include "units.h"
 
 typedef enum Health {
@@ -50,6 +51,33 @@ static const char *relative(char buf[static 64], uint64_t when, uint64_t now) {
         else
                 snprintf(buf, 64, "%s (%s ago)", format_timestamp(ts, when), format_duration(d, now - when));
         return buf;
+}
+
+/* Expect=: what the newest run stored that nobody expected (unexpected.h). */
+static void print_unexpected(const Schedule *s) {
+        _cleanup_strv_free_ char **first = NULL;
+        uint64_t count = 0;
+        int r = unexpected_peek(paths.state_dir, s->name, UNEXPECTED_SHOWN, &first, &count);
+
+        if (r == -ENOENT) {
+                printf("    Unexpected: not known yet (no run since Expect= was set)\n");
+                return;
+        }
+        if (r < 0) {
+                printf("    Unexpected: cannot read the list in %s: %s\n", paths.state_dir, strerror(-r));
+                return;
+        }
+        if (count == 0) {
+                printf("    Unexpected: none (every stored file is covered by an Expect=)\n");
+                return;
+        }
+        _cleanup_free_ char *list = unexpected_path(paths.state_dir, s->name);
+        printf("    Unexpected: %" PRIu64 " file%s no Expect= covers (all in %s):\n", count, count == 1 ? "" : "s",
+               strempty(list));
+        STRV_FOREACH(p, first)
+                printf("        %s\n", *p);
+        if (count > strv_length(first))
+                printf("        … and %" PRIu64 " more\n", count - strv_length(first));
 }
 
 static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
@@ -180,6 +208,8 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
                 printf("    Newest archive: none in %s\n", s->destination);
         if (flags & HEALTH_OVERDUE)
                 printf("    Overdue: no archive for more than 1.5 times the schedule's period\n");
+        if (s->expects)
+                print_unexpected(s);
         if (flags & HEALTH_SHRUNK)
                 printf("    Shrunk: the last run read far less than usual: %s\n", last.shrunk);
         if (state.notify_error) {

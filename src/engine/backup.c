@@ -12,6 +12,7 @@
 #include "incremental.h"
 #include "locks.h"
 #include "log.h"
+#include "package-state.h"
 #include "path-util.h"
 #include "retention.h"
 #include "select.h"
@@ -36,6 +37,30 @@ static int store_selected(struct archive_entry *entry, int fd, const struct stat
         return archive_writer_add_file(userdata, entry, fd, st, ret_error);
 }
 
+/* SkipPackaged=yes: the package state is a producer of generated entries
+ * (package-state.h), stored like dumps. */
+typedef struct GeneratedTarget {
+        ArchiveWriter *writer;
+        RunReport *report;
+        char **ret_error;
+} GeneratedTarget;
+
+static int store_generated(const char *name, int fd, uint64_t size, void *userdata) {
+        GeneratedTarget *t = userdata;
+        return archive_writer_add_stream(t->writer, name, 0600, now_realtime_usec() / USEC_PER_SEC, fd, size, t->ret_error);
+}
+
+static void warn_generated(const char *message, void *userdata) {
+        GeneratedTarget *t = userdata;
+        report_warning(t->report, NULL, "%s", message);
+}
+
+static int write_package_state(ArchiveWriter *w, RunReport *report, char **ret_error) {
+        GeneratedTarget t = { .writer = w, .report = report, .ret_error = ret_error };
+        GeneratedEntrySink sink = { .entry = store_generated, .warning = warn_generated, .userdata = &t };
+        return package_state_produce(&sink);
+}
+
 static void dump_started(const char *entry, void *userdata) {
         RunReport *report = userdata;
         _cleanup_free_ char *what = NULL;
@@ -56,7 +81,8 @@ static int take_service_locks(const Schedule *s, RunReport *report, LockSet *ret
 }
 
 /* select → dumps → write: the archive's whole content, into the unnamed
- * file; the dumps (spooled before) first, then the walk. */
+ * file; the dumps (spooled before) first, then the walk, then the package
+ * state (SkipPackaged=yes). */
 static int write_archive(const Schedule *s, const CryptKeySource *key, Destination *dest, Selection *sel,
                          Incremental *inc, DumpSet *dumps, RunReport *report, char **ret_error) {
         _cleanup_(archive_writer_freep) ArchiveWriter *w = NULL;
@@ -74,6 +100,8 @@ static int write_archive(const Schedule *s, const CryptKeySource *key, Destinati
         if (r < 0)
                 return r;
         r = selection_walk(sel, store_selected, w, ret_error);
+        if (r >= 0 && s->skip_packaged)
+                r = write_package_state(w, report, ret_error);
         if (r < 0)
                 return r;
         r = incremental_write_deletions(inc, w, ret_error);
@@ -195,7 +223,7 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                           res.plan ? " (" : "", strempty(res.plan), res.plan ? ")" : "");
 
         if (r >= 0)
-                r = selection_new(s, &dest.st, &report, &sel);
+                r = selection_new(s, &dest.st, &report, &sel, &res.error);
         if (r >= 0)
                 r = selection_check_sources(sel, &res.error);
         dest.incremental = res.incremental;
@@ -224,6 +252,8 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
         res.point_bytes = report.stats.bytes;
         if (inc)
                 incremental_point(inc, &res.point_files, &res.point_bytes);
+        if (r >= 0)
+                r = selection_unexpected(sel, &res.unexpected, &res.n_unexpected);
         int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, res.point_files, res.point_bytes, &res.shrunk) : 0;
         if (shrank < 0)
                 r = shrank;
@@ -243,6 +273,7 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
 
 void backup_result_done(BackupResult *r) {
         free(r->archive);
+        free(r->unexpected);
         free(r->plan);
         strv_free(r->warnings);
         free(r->shrunk);

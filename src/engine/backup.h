@@ -47,6 +47,8 @@ typedef struct BackupResult {
         uint64_t duration_usec;
         unsigned pruned;
         char **warnings;                /* the first few warning messages */
+        char *unexpected;               /* Expect=: the kept files none covers (select.h), else NULL */
+        uint64_t n_unexpected;
         char *shrunk;                   /* ShrinkWarn=: how far below usual, or NULL */
         char *error;                    /* why the run failed */
 } BackupResult;

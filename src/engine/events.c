@@ -21,6 +21,7 @@ static const struct {
         [EVENT_SCHEDULE_DISABLED] = { "disabled",  "1fa2a8de825e43debeb3618caa52b2f4", LOG_NOTICE },
         [EVENT_ARCHIVE_PRUNED]    = { "pruned",    "dac487704da04ff1b49507c64b97e717", LOG_INFO },
         [EVENT_FILE_WARNING]      = { "file-warning", "119f15b8b71b445387f1a1acb13d54af", LOG_WARNING },
+        [EVENT_UNEXPECTED_FILES]  = { "unexpected", "dae9e8efea584dbc8e335d4a1859059d", LOG_WARNING },
         [EVENT_RUN_SHRANK]        = { "shrank",    "2f7bf1fc6b464426ab888f0a5dc5bd41", LOG_WARNING },
 };
 
@@ -40,8 +41,8 @@ EventKind event_kind_from_message_id(const char *id) {
 }
 
 int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
-        char *fields[24] = {};
-        struct iovec iov[24];
+        char *fields[28] = {};
+        struct iovec iov[28];
         size_t n = 0;
         va_list ap;
         int r = -ENOMEM;
@@ -89,6 +90,8 @@ int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
                 ADD("ALEXANDRIA_DURATION_USEC=%" PRIu64, f->duration_usec);
         if (f->warnings != EVENT_FIELD_UNSET)
                 ADD("ALEXANDRIA_WARNINGS=%" PRIu64, f->warnings);
+        if (f->unexpected != EVENT_FIELD_UNSET)
+                ADD("ALEXANDRIA_UNEXPECTED=%" PRIu64, f->unexpected);
         if (f->error != 0)
                 ADD("ERRNO=%i", -f->error);
 #undef ADD

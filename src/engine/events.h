@@ -19,6 +19,7 @@ typedef enum EventKind {
         EVENT_SCHEDULE_DISABLED,
         EVENT_ARCHIVE_PRUNED,
         EVENT_FILE_WARNING,
+        EVENT_UNEXPECTED_FILES,
         EVENT_RUN_SHRANK,
         _EVENT_MAX,
         _EVENT_INVALID = -EINVAL,
@@ -33,6 +34,7 @@ typedef struct EventFields {
         const char *source;             /* the schedule's sources, space separated */
         const char *kind;               /* of the archive: "full" or "incremental" */
         uint64_t files, bytes, archive_bytes, duration_usec, warnings;
+        uint64_t unexpected;            /* files no Expect= covers */
         int error;                      /* negative errno, or 0 */
 } EventFields;
 
@@ -41,6 +43,7 @@ typedef struct EventFields {
                 .schedule = (s), .files = EVENT_FIELD_UNSET,              \
                 .bytes = EVENT_FIELD_UNSET, .archive_bytes = EVENT_FIELD_UNSET, \
                 .duration_usec = EVENT_FIELD_UNSET, .warnings = EVENT_FIELD_UNSET, \
+                .unexpected = EVENT_FIELD_UNSET,                          \
         }
 
 const char *event_kind_to_string(EventKind k);

@@ -20,6 +20,7 @@ static const char *const notify_event_table[_NOTIFY_EVENT_MAX] = {
         [NOTIFY_FAILED] = "failed",
         [NOTIFY_OVERDUE] = "overdue",
         [NOTIFY_RECOVERED] = "recovered",
+        [NOTIFY_UNEXPECTED] = "unexpected",
 };
 
 DEFINE_STRING_TABLE_LOOKUP(notify_event, NotifyEvent);
@@ -183,6 +184,8 @@ static int send_mail(const Schedule *s, const char *event, const NotifyMessage *
                 fprintf(f, "Archive:  %s\n", m->archive);
         if (m->unit)
                 fprintf(f, "Unit:     %s\n", m->unit);
+        if (m->details)
+                fprintf(f, "\n%s", m->details);
         fprintf(f, "\nHistory: alexandria-ctl logs %s\n", s->name);
         if (fflush(f) != 0)
                 return -ENOMEM;
@@ -201,14 +204,16 @@ static int send_mail(const Schedule *s, const char *event, const NotifyMessage *
 }
 
 static int run_command(const Schedule *s, const char *event, const NotifyMessage *m, char **errors) {
-        _cleanup_free_ char *e_schedule = NULL, *e_event = NULL, *e_message = NULL, *e_archive = NULL, *e_unit = NULL;
+        _cleanup_free_ char *e_schedule = NULL, *e_event = NULL, *e_message = NULL, *e_archive = NULL, *e_unit = NULL,
+                            *e_unexpected = NULL;
         if (asprintf(&e_schedule, "ALEXANDRIA_SCHEDULE=%s", s->name) < 0 ||
             asprintf(&e_event, "ALEXANDRIA_EVENT=%s", event) < 0 ||
             asprintf(&e_message, "ALEXANDRIA_MESSAGE=%s", strempty(m->message)) < 0 ||
             asprintf(&e_archive, "ALEXANDRIA_ARCHIVE=%s", strempty(m->archive)) < 0 ||
-            asprintf(&e_unit, "ALEXANDRIA_UNIT=%s", strempty(m->unit)) < 0)
+            asprintf(&e_unit, "ALEXANDRIA_UNIT=%s", strempty(m->unit)) < 0 ||
+            (m->unexpected_file && asprintf(&e_unexpected, "ALEXANDRIA_UNEXPECTED_FILE=%s", m->unexpected_file) < 0))
                 return -ENOMEM;
-        char *env[] = { e_schedule, e_event, e_message, e_archive, e_unit, NULL };
+        char *env[] = { e_schedule, e_event, e_message, e_archive, e_unit, e_unexpected, NULL };
         char *argv[] = { "/bin/sh", "-c", s->notify_command, NULL };
         int r = run_with_input(argv, "", env);
         if (r != 0) {
@@ -228,7 +233,7 @@ int notify_send(const Schedule *s, NotifyEvent e, const NotifyMessage *m, char *
         _cleanup_free_ char *errors = NULL;
         int ret = 0;
 
-        if (s->ping_url) {
+        if (s->ping_url && e != NOTIFY_UNEXPECTED) {
                 _cleanup_free_ char *url = NULL;
                 const char *suffix = e == NOTIFY_STARTED ? "/start" : e == NOTIFY_FAILED || e == NOTIFY_OVERDUE ? "/fail" : "";
                 if (asprintf(&url, "%s%s", s->ping_url, suffix) < 0)
@@ -237,7 +242,7 @@ int notify_send(const Schedule *s, NotifyEvent e, const NotifyMessage *m, char *
                         ret = -EIO;
         }
 
-        bool tell = e == NOTIFY_FAILED || e == NOTIFY_OVERDUE || e == NOTIFY_RECOVERED ||
+        bool tell = e == NOTIFY_FAILED || e == NOTIFY_OVERDUE || e == NOTIFY_RECOVERED || e == NOTIFY_UNEXPECTED ||
                     (e == NOTIFY_WARNINGS && s->notify_on_warnings);
         if (tell && s->notify_command && run_command(s, event, m, &errors) < 0)
                 ret = -EIO;

@@ -9,7 +9,8 @@
  *                   _MESSAGE, _ARCHIVE, _UNIT in its environment.
  *   Mail=           a mail through sendmail(8).
  * Command and mail are for failed, warnings (unless NotifyOnWarnings=no),
- * overdue and recovered; pings for every event. A channel that fails is an
+ * overdue, recovered and unexpected; pings for every event but unexpected
+ * (a dead man's switch is about runs). A channel that fails is an
  * error the caller must make visible (it is the "MAILTO to a dead address"
  * case): notify_send() returns it with a message naming each channel. */
 
@@ -22,6 +23,7 @@ typedef enum NotifyEvent {
         NOTIFY_FAILED,
         NOTIFY_OVERDUE,
         NOTIFY_RECOVERED,
+        NOTIFY_UNEXPECTED,              /* the set of files no Expect= covers changed */
         _NOTIFY_EVENT_MAX,
         _NOTIFY_EVENT_INVALID = -EINVAL,
 } NotifyEvent;
@@ -33,6 +35,8 @@ typedef struct NotifyMessage {
         const char *message;    /* one line, for humans */
         const char *archive;    /* may be NULL */
         const char *unit;       /* may be NULL */
+        const char *details;    /* more lines for the mail, may be NULL */
+        const char *unexpected_file;    /* NOTIFY_UNEXPECTED: the full list */
 } NotifyMessage;
 
 /* Returns 0 when every configured channel took the event, else -EIO and

@@ -26,6 +26,7 @@ void record_done(RunRecord *r) {
         free(r->archive);
         strv_free(r->warning_messages);
         free(r->error);
+        free(r->unexpected_sha256);
         free(r->shrunk);
         *r = RUN_RECORD_NULL;
 }
@@ -86,6 +87,10 @@ int record_format(const RunRecord *r, char **ret) {
                 put_u64(f, "POINT_BYTES", r->point_bytes);
         }
         put(f, "ERROR", r->error);
+        if (r->unexpected_sha256) {
+                put_u64(f, "UNEXPECTED", r->unexpected);
+                put(f, "UNEXPECTED_SHA256", r->unexpected_sha256);
+        }
         put(f, "SHRUNK", r->shrunk);
 
         if (fclose(f) != 0)
@@ -185,6 +190,10 @@ int record_parse(const char *text, RunRecord *ret) {
                         k = parse_u64(v, &r.point_bytes);
                 else if (streq(key, "ERROR"))
                         k = set_string(&r.error, v);
+                else if (streq(key, "UNEXPECTED"))
+                        k = parse_u64(v, &r.unexpected);
+                else if (streq(key, "UNEXPECTED_SHA256"))
+                        k = set_string(&r.unexpected_sha256, v);
                 else if (streq(key, "SHRUNK"))
                         k = set_string(&r.shrunk, v);
                 /* else: a key of a newer version */

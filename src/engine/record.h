@@ -40,6 +40,10 @@ typedef struct RunRecord {
         uint64_t point_files, point_bytes;      /* the restore point made (FullEvery=: more than was stored); 0: unknown */
         char **warning_messages;        /* the first few, NULL-terminated */
         char *error;                    /* why it failed */
+        /* Expect=: files no Expect= covers, and the SHA-256 of their list
+         * (unexpected.h); NULL digest: the schedule has no Expect= */
+        uint64_t unexpected;
+        char *unexpected_sha256;
         char *shrunk;                   /* ShrinkWarn=: "12 files, 4 KiB read; usually …" */
 } RunRecord;
 

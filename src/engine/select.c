@@ -1,19 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The walk is fts(3), in tar order: a directory's entries follow the
- * directory directly. libarchive's own walk lists a directory's siblings
- * before its contents; GNU tar then sets a directory's mode and time as soon
- * as it sees a sibling, before the directory's files arrive, and restores
- * wrong directory times (as root) or cannot create files under a read-only
- * directory (as anyone else). libarchive still builds each entry from the
- * stat fts made, configured in one place (selection_new(): physical walk,
- * standard owner lookup, no opens of regular files of its own).
+ * The select stage for the archive writer: the walk and the selection
+ * policy (select-walk.h, select-policy.h) decide what is stored; here
+ * libarchive builds each entry from the walk's stat, configured in one
+ * place (selection_new(): physical, standard owner lookup, no opens of
+ * regular files of its own), and each regular file is opened once.
  */
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <fts.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -26,25 +22,46 @@
 #include "log.h"
 #include "mounts.h"
 #include "select.h"
+#include "select-walk.h"
 
 struct Selection {
         const Schedule *schedule;
-        struct stat destination;
         RunReport *report;
-        struct archive *disk;           /* builds entries from what fts found */
+        SelectPolicy *policy;
+        struct archive *disk;           /* builds entries from what the walk found */
         struct archive_entry *entry;    /* reused for every file */
+
+        /* during selection_walk() */
+        select_entry_fn fn;
+        void *userdata;
+        char **ret_error;
+
+        /* Expect=: the kept files none covers, one escaped path a line */
+        FILE *unexpected;
+        char *unexpected_text;
+        size_t unexpected_size;
+        uint64_t n_unexpected;
+
         Incremental *incremental;       /* FullEvery=: the index filter, or NULL */
 };
 
-int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret) {
+int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret,
+                  char **ret_error) {
         _cleanup_(selection_freep) Selection *sel = calloc(1, sizeof *sel);
         int r;
 
         if (!sel)
                 return -ENOMEM;
         sel->schedule = s;
-        sel->destination = *destination;
         sel->report = report;
+        r = select_policy_new(s, destination, &sel->policy, ret_error);
+        if (r < 0)
+                return r;
+        if (select_policy_reports_unexpected(sel->policy)) {
+                sel->unexpected = open_memstream(&sel->unexpected_text, &sel->unexpected_size);
+                if (!sel->unexpected)
+                        return -ENOMEM;
+        }
         sel->disk = archive_read_disk_new();
         sel->entry = archive_entry_new();
         if (!sel->disk || !sel->entry)
@@ -57,7 +74,7 @@ int selection_new(const Schedule *s, const struct stat *destination, RunReport *
         if (r == ARCHIVE_OK)
                 r = archive_read_disk_set_behavior(sel->disk, ARCHIVE_READDISK_NO_SPARSE | ARCHIVE_READDISK_NO_FFLAGS);
         if (r != ARCHIVE_OK)
-                return -EIO;
+                return errorf(ret_error, -EIO, "Cannot set up the file system walk: %s", archive_error_string(sel->disk));
         *ret = TAKE_PTR(sel);
         return 0;
 }
@@ -65,6 +82,10 @@ int selection_new(const Schedule *s, const struct stat *destination, RunReport *
 Selection *selection_free(Selection *sel) {
         if (!sel)
                 return NULL;
+        select_policy_free(sel->policy);
+        if (sel->unexpected)
+                fclose(sel->unexpected);
+        free(sel->unexpected_text);
         if (sel->disk)
                 archive_read_free(sel->disk);
         archive_entry_free(sel->entry);
@@ -105,29 +126,17 @@ bool selection_excluded(char **patterns, const char *path, const char *source) {
         return false;
 }
 
-/* Never archive the archives (the destination may lie inside a source), and
- * no sockets: tar has no way to store one, and it is runtime state anyway. */
-static bool wanted(const Selection *sel, const struct stat *st, const char *path) {
-        if (S_ISDIR(st->st_mode) && st->st_dev == sel->destination.st_dev && st->st_ino == sel->destination.st_ino) {
-                log_debug("Skipping the destination %s inside the source.", path);
-                return false;
-        }
-        if (S_ISSOCK(st->st_mode)) {
-                log_debug("Skipping socket %s.", path);
-                return false;
-        }
-        return true;
-}
-
 /* Opens the walked file for reading, or returns -ENOENT & co after warning
  * that it is not archived. */
-static int open_regular(Selection *sel, const char *path, const struct stat *walked, int *ret_fd, struct stat *ret_st) {
+static int open_regular(Selection *sel, const SelectEntry *e, int *ret_fd, struct stat *ret_st) {
         int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
+        const struct stat *walked = e->st;
+        const char *path = e->path;
         RunReport *rep = sel->report;
 
-        int fd = open(path, flags | O_NOATIME);
+        int fd = openat(e->dir_fd, e->name, flags | O_NOATIME);
         if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
-                fd = open(path, flags);
+                fd = openat(e->dir_fd, e->name, flags);
         if (fd < 0) {
                 int r = negative_errno();
                 if (r == -ENOENT)
@@ -162,34 +171,28 @@ static int set_relative_pathname(struct archive_entry *entry, const char *path) 
         return 0;
 }
 
-/* Why an entry that the walk could not stat is missing. */
-static void warn_unwalkable(Selection *sel, const FTSENT *e) {
-        if (e->fts_errno == ENOENT)
-                report_warning(sel->report, e->fts_path, "%s: vanished before it could be read, not archived", e->fts_path);
-        else
-                report_warning(sel->report, e->fts_path, "%s: cannot stat: %s, not archived", e->fts_path,
-                               strerror(e->fts_errno));
+/* A kept file no Expect= covers: one line of the list, with "\\", newlines
+ * and other control characters escaped. */
+static void add_unexpected(Selection *sel, const char *path) {
+        FILE *f = sel->unexpected;
+        if (!f)
+                return;
+        for (const unsigned char *p = (const unsigned char *) path; *p; p++)
+                if (*p == '\\')
+                        fputs("\\\\", f);
+                else if (*p == '\n')
+                        fputs("\\n", f);
+                else if (*p < 0x20 || *p == 0x7f)
+                        fprintf(f, "\\x%02x", *p);
+                else
+                        fputc(*p, f);
+        fputc('\n', f);
+        sel->n_unexpected++;
 }
 
-/* Sorts out what fts says about one entry. False: nothing to store. */
-static bool entry_walkable(Selection *sel, FTSENT *e) {
-        switch (e->fts_info) {
-        case FTS_DP:
-                return false;   /* on the way back up */
-        case FTS_NS:
-        case FTS_ERR:
-                warn_unwalkable(sel, e);
-                return false;
-        case FTS_DNR:
-                report_warning(sel->report, e->fts_path, "%s: cannot read directory: %s, its contents are not archived",
-                               e->fts_path, strerror(e->fts_errno));
-                return e->fts_number == 0;      /* else stored when it was entered */
-        case FTS_DC:
-                report_warning(sel->report, e->fts_path, "%s: directory cycle, its contents are not archived again",
-                               e->fts_path);
-                return true;
-        }
-        return true;
+static void walk_warning(const char *path, const char *message, void *userdata) {
+        Selection *sel = userdata;
+        report_warning(sel->report, path, "%s", message);
 }
 
 /* Builds sel->entry for PATH from FD/ST: an ARCHIVE_* status, or a negative
@@ -239,114 +242,94 @@ static bool on_procfs(const char *path, const struct stat *st) {
         return major(st->st_dev) == 0 && statfs(path, &sfs) >= 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
-/* Builds the entry of E (opening a regular file with data) and hands it to
- * FN. Returns 0 also when the entry was skipped with a warning. */
-static int select_one(Selection *sel, FTS *fts, FTSENT *e, const char *source,
-                      select_entry_fn fn, void *userdata, char **ret_error) {
-        bool dir = e->fts_info == FTS_D || e->fts_info == FTS_DC;
-        struct archive_entry *entry = sel->entry;
-        const char *path = e->fts_path;
+/* One entry the policy keeps: built by libarchive (a regular file with data
+ * opened here, once: the descriptor serves for its ACLs and xattrs and then
+ * for its data), handed to the caller's function. */
+static int select_one(const SelectEntry *e, void *userdata) {
+        Selection *sel = userdata;
+        const char *path = e->path;
+        bool dir = S_ISDIR(e->st->st_mode);
         int k;
 
-        /* Excludes are matched before a directory is descended: an excluded
-         * directory is never walked. */
-        if (e->fts_level > FTS_ROOTLEVEL && selection_excluded(sel->schedule->excludes, path, source)) {
-                if (dir)
-                        (void) fts_set(fts, e, FTS_SKIP);
-                return 0;
-        }
-        if (!wanted(sel, e->fts_statp, path)) {
-                if (dir)
-                        (void) fts_set(fts, e, FTS_SKIP);
-                return 0;
-        }
-
         /* FullEvery=: what is unchanged since the previous restore point is
-         * neither opened nor stored. */
+         * neither opened nor stored (a directory is still walked). */
         if (sel->incremental) {
-                k = incremental_check(sel->incremental, path, e->fts_level, e->fts_statp, ret_error);
+                k = incremental_check(sel->incremental, path, e->level, e->st, sel->ret_error);
                 if (k < 0)
                         return k;
-                e->fts_number = 1;
-                if (k == 0)
+                if (k == 0) {   /* in the restore point, from before */
+                        if (e->decision->unexpected)
+                                add_unexpected(sel, path);
                         return 0;
-                k = store_ancestors(sel, fn, userdata, ret_error);
+                }
+                k = store_ancestors(sel, sel->fn, sel->userdata, sel->ret_error);
                 if (k < 0)
                         return k;
         }
 
-        /* A regular file is opened here, once: the descriptor serves for its
-         * ACLs and xattrs (no more lookups of its long path) and then for
-         * its data. */
         _cleanup_close_ int fd = -EBADF;
-        const struct stat *st = e->fts_statp;
+        const struct stat *st = e->st;
         struct stat opened;
-        if (e->fts_info == FTS_F && S_ISREG(st->st_mode) && (st->st_size > 0 || on_procfs(path, st))) {
-                if (open_regular(sel, path, st, &fd, &opened) < 0)
+        if (S_ISREG(st->st_mode) && (st->st_size > 0 || on_procfs(path, st))) {
+                if (open_regular(sel, e, &fd, &opened) < 0)
                         return 0;       /* warned, skipped */
                 st = &opened;
         }
 
-        k = build_entry(sel, path, fd, st, ret_error);
+        k = build_entry(sel, path, fd >= 0 ? fd : e->fd, st, sel->ret_error);
         if (k < 0)
                 return k;
-        if (k == ARCHIVE_FAILED) {
-                if (dir)
-                        (void) fts_set(fts, e, FTS_SKIP);
-                return 0;
-        }
+        if (k == ARCHIVE_FAILED)
+                return dir ? SELECT_WALK_PRUNE : 0;
 
-        e->fts_number = 1;
         uint64_t stored_before = sel->report->stats.files;
-        k = fn(entry, fd, st, userdata, ret_error);
+        k = sel->fn(sel->entry, fd, st, sel->userdata, sel->ret_error);
         if (k >= 0 && sel->incremental && sel->report->stats.files > stored_before)
-                k = incremental_stored(sel->incremental, st, ret_error);
+                k = incremental_stored(sel->incremental, st, sel->ret_error);
+        if (k >= 0 && e->decision->unexpected)
+                add_unexpected(sel, path);
         return k;
 }
 
-static int walk_source(Selection *sel, const char *given, select_entry_fn fn, void *userdata, char **ret_error) {
-        _cleanup_free_ char *resolved = NULL;
-        const char *source = given;
-        FTSENT *e;
-        FTS *fts;
-        int r = 0;
-
-        /* A source that is a symlink means the tree or file it points to (as
-         * tar -H does), stored under its real path: a restore then never has
-         * to write through a symlink (/lib -> usr/lib is stored as usr/lib). */
-        struct stat given_st;
-        if (lstat(given, &given_st) >= 0 && S_ISLNK(given_st.st_mode)) {
-                resolved = realpath(given, NULL);
-                if (!resolved)
-                        return errorf(ret_error, negative_errno(), "Source %s is a symlink that cannot be resolved: %m",
-                                      given);
-                log_debug("Source %s is a symlink; archiving %s.", given, resolved);
-                source = resolved;
-        }
-        char *roots[] = { (char *) source, NULL };
-        /* The index is read in walk order: with it, names sorted bytewise */
-        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, sel->incremental ? index_fts_compare : NULL);
-        if (!fts)
-                return errorf(ret_error, negative_errno(), "Cannot open source %s: %m", source);
-
-        while (r >= 0 && (errno = 0, e = fts_read(fts)))
-                if (entry_walkable(sel, e))
-                        r = select_one(sel, fts, e, source, fn, userdata, ret_error);
-        if (r >= 0 && errno != 0)
-                r = errorf(ret_error, negative_errno(), "Cannot walk %s: %m", source);
-        fts_close(fts);
-        return r;
-}
-
 int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **ret_error) {
+        SelectVisitor v = {
+                .entry = select_one,
+                .warning = walk_warning,
+                .userdata = sel,
+                .need_stat = true,
+                /* the index is read in walk order: names sorted bytewise */
+                .sorted = sel->incremental != NULL,
+        };
         unsigned ordinal = 0;
+        sel->fn = fn;
+        sel->userdata = userdata;
+        sel->ret_error = ret_error;
         STRV_FOREACH(p, sel->schedule->sources) {
+                _cleanup_free_ char *error = NULL;
                 int r = sel->incremental ? incremental_begin_source(sel->incremental, ordinal++) : 0;
                 if (r < 0)
                         return r;
-                r = walk_source(sel, *p, fn, userdata, ret_error);
-                if (r < 0)
+                r = select_walk(sel->policy, *p, &v, &error);
+                if (r < 0) {
+                        if (error)      /* else select_one() said why */
+                                return errorf(ret_error, r, "%s", error);
                         return r;
+                }
         }
         return sel->incremental ? incremental_end_walk(sel->incremental, ret_error) : 0;
+}
+
+int selection_unexpected(Selection *sel, char **ret_list, uint64_t *ret_count) {
+        if (!sel->unexpected) {
+                *ret_list = NULL;
+                *ret_count = 0;
+                return 0;
+        }
+        if (fflush(sel->unexpected) != 0 || ferror(sel->unexpected))
+                return -ENOMEM;
+        fclose(sel->unexpected);
+        sel->unexpected = NULL;
+        *ret_list = TAKE_PTR(sel->unexpected_text);
+        *ret_count = sel->n_unexpected;
+        return 0;
 }

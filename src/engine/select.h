@@ -2,9 +2,10 @@
 #pragma once
 
 /* The run's first stage: which entries go into the archive. Walks every
- * source in tar order, drops what Exclude= matches (before a directory is
- * descended), the destination itself and sockets, opens each regular file
- * once, and hands each chosen entry to the caller:
+ * source in tar order and keeps what the selection policy keeps
+ * (select-policy.h: Exclude=, the built-in excludes, the destination,
+ * sockets, SkipPackaged=; decided before a directory is descended), opens
+ * each regular file once, and hands each chosen entry to the caller:
  *
  *   ENTRY  built by libarchive from the file (owner names, symlink target,
  *          xattrs, ACLs), its pathname relative ("srv/data/x"), its
@@ -14,8 +15,8 @@
  *   ST     its stat, from FD when open.
  *
  * Problems with single files are warnings in the run's report; the walk goes
- * on. A callback error stops it. Later selection rules (whole-server
- * selection, incremental filtering) belong here. */
+ * on. A callback error stops it. Later selection rules (incremental
+ * filtering) belong here. */
 
 #include <sys/stat.h>
 #include "report.h"
@@ -27,8 +28,10 @@ typedef int (*select_entry_fn)(struct archive_entry *entry, int fd, const struct
 
 typedef struct Selection Selection;
 
-/* DESTINATION: the open destination directory, never archived. */
-int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret);
+/* DESTINATION: the open destination directory, never archived. With
+ * SkipPackaged=yes this loads the dpkg database; an error says why. */
+int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret,
+                  char **ret_error);
 /* Every source must exist when the run starts, and not be the empty
  * directory under a mount point that is not mounted (mounts.h): either
  * fails the run. */
@@ -48,3 +51,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Selection *, selection_free);
  * whole path. The source's own path never takes part, so Exclude=tmp does
  * not exclude everything of a source under /tmp. */
 bool selection_excluded(char **patterns, const char *path, const char *source);
+
+/* After the walk, with Expect=: the kept files no Expect= covers, one path
+ * a line (a backslash, a newline and other control characters written as
+ * \\, \n and \xNN), and how many. *ret_list is NULL without Expect=. */
+int selection_unexpected(Selection *sel, char **ret_list, uint64_t *ret_count);

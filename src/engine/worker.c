@@ -8,6 +8,7 @@
 #include "log.h"
 #include "path-util.h"
 #include "record.h"
+#include "unexpected.h"
 #include "schedule-dir.h"
 #include "worker.h"
 
@@ -34,6 +35,36 @@ static int load_key(const Schedule *s, CryptKeySource **ret, char **ret_error) {
         return 0;
 }
 
+/* Expect=: keep the list of this run's unexpected files and say how many,
+ * naming the first few. Not a warning of the run: the files are stored,
+ * and a schedule whose admin has not sorted them out yet must not turn
+ * every run into "with warnings". */
+static void report_unexpected(const Paths *paths, const char *name, const BackupResult *res, char digest[static 65]) {
+        _cleanup_free_ char *list_path = unexpected_path(paths->state_dir, name), *summary = NULL;
+        int r;
+
+        if (!list_path || unexpected_digest(res->unexpected, digest) < 0) {
+                log_oom();
+                return;
+        }
+        r = unexpected_save(paths->state_dir, name, res->unexpected);
+        if (r < 0)
+                log_warning_errno(r, "Cannot keep the list of unexpected files of %s in %s: %m", name, list_path);
+        if (res->n_unexpected == 0)
+                return;
+        summary = unexpected_summary(res->unexpected, res->n_unexpected, UNEXPECTED_SHOWN);
+        EventFields f = EVENT_FIELDS_INIT(name);
+        f.archive = res->archive;
+        f.unexpected = res->n_unexpected;
+        (void) event_emit(EVENT_UNEXPECTED_FILES, &f, "%" PRIu64 " file%s of %s not covered by Expect=: %s "
+                          "(all of them in %s)", res->n_unexpected, res->n_unexpected == 1 ? "" : "s", name,
+                          strempty(summary), list_path);
+        if (!log_on_journal())
+                fprintf(stderr, "%" PRIu64 " unexpected file%s (no Expect= covers them): %s\n"
+                        "  all of them: %s, or alexandria-ctl files %s --unexpected\n",
+                        res->n_unexpected, res->n_unexpected == 1 ? "" : "s", strempty(summary), list_path, name);
+}
+
 static int exit_code_of(int r, const BackupResult *res) {
         if (r == -EBUSY)
                 return EXIT_BUSY;
@@ -43,7 +74,8 @@ static int exit_code_of(int r, const BackupResult *res) {
 }
 
 /* The record of this run, for everything that reports on runs (record.h). */
-static void save_record(const Paths *paths, const char *name, const BackupResult *res, int exit_code) {
+static void save_record(const Paths *paths, const char *name, const BackupResult *res, int exit_code,
+                        const char *unexpected_sha256) {
         RunRecord rec = {
                 .schedule = (char *) name,
                 .invocation = getenv("INVOCATION_ID"),
@@ -62,6 +94,8 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .point_files = res->incremental ? res->point_files : 0,
                 .point_bytes = res->incremental ? res->point_bytes : 0,
                 .error = res->error,
+                .unexpected = res->n_unexpected,
+                .unexpected_sha256 = (char *) unexpected_sha256,
                 .shrunk = res->shrunk,
         };
         int r = record_save(paths->state_dir, &rec);
@@ -140,7 +174,11 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         if (r == -EBUSY)
                 log_error("%s", res.error ?: "Another run of this schedule is in progress.");
         else {
-                save_record(paths, name, &res, code);
+                char digest[65];
+                bool expect = r >= 0 && res.unexpected;
+                if (expect)
+                        report_unexpected(paths, name, &res, digest);
+                save_record(paths, name, &res, code, expect ? digest : NULL);
                 /* The event carries the outcome to the journal; repeat it only where it would not land there. */
                 if (!log_on_journal()) {
                         if (r < 0)

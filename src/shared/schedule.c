@@ -69,6 +69,7 @@ Schedule *schedule_free(Schedule *s) {
         strv_free(s->excludes);
         free(s->destination);
         free(s->key_file);
+        strv_free(s->expects);
         free(s->full_every);
         for (size_t i = 0; i < s->n_dumps; i++) {
                 free(s->dumps[i].entry);
@@ -343,6 +344,31 @@ static int key_key_file(Schedule *s, const char *key, const char *v, char **ret_
         return 0;
 }
 
+static int key_skip_packaged(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_bool(&s->skip_packaged, key, v, ret_error);
+}
+
+static int key_verify_packaged(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_bool(&s->verify_packaged, key, v, ret_error);
+}
+
+static int key_expect(Schedule *s, const char *key, const char *v, char **ret_error) {
+        if (isempty(v))
+                return errorf(ret_error, -EINVAL, "%s= is empty: give an absolute path or glob such as /srv or /etc/*.conf", key);
+        if (v[0] != '/')
+                return errorf(ret_error, -EINVAL, "%s=%s is not absolute: give a path or glob starting with /", key, v);
+        if (strstr(v, "/../") || endswith(v, "/.."))
+                return errorf(ret_error, -EINVAL, "%s=%s contains a '..' component; give the path without it", key, v);
+        char *p = path_normalize(v);
+        if (!p)
+                return -ENOMEM;
+        if (strv_contains(s->expects, p)) {
+                free(p);
+                return errorf(ret_error, -EINVAL, "%s=%s is listed twice", key, v);
+        }
+        return strv_push(&s->expects, p);
+}
+
 static int key_shrink_warn(Schedule *s, const char *key, const char *v, char **ret_error) {
         uint64_t u;
         const char *digits = v;
@@ -582,6 +608,9 @@ static const struct ScheduleKey {
         { "Backup",   "Verify",             key_verify },
         { "Backup",   "Encryption",         key_encryption },
         { "Backup",   "KeyFile",            key_key_file },
+        { "Backup",   "SkipPackaged",       key_skip_packaged },
+        { "Backup",   "VerifyPackaged",     key_verify_packaged },
+        { "Backup",   "Expect",             key_expect, true },
         { "Backup",   "FullEvery",          key_full_every },
         { "Backup",   "KeepDaily",          key_keep_daily },
         { "Backup",   "KeepWeekly",         key_keep_weekly },
@@ -699,6 +728,8 @@ static int schedule_verify(const Schedule *s, const char *origin, char **ret_err
                 return errorf(ret_error, -EINVAL, "%s: [Backup] needs at least one Source=", origin);
         if (s->encryption && !s->key_file)
                 return errorf(ret_error, -EINVAL, "%s: Encryption=yes needs KeyFile= (make one with 'alexandria-ctl keygen FILE')", origin);
+        if (s->verify_packaged && !s->skip_packaged)
+                return errorf(ret_error, -EINVAL, "%s: VerifyPackaged=yes needs SkipPackaged=yes", origin);
         STRV_FOREACH(p, s->sources) {
                 r = source_outside_destination(*p, s->destination, origin, ret_error);
                 if (r < 0)
@@ -1063,6 +1094,12 @@ int schedule_to_string(const Schedule *s, char **ret) {
                 fprintf(f, "Encryption=yes\n");
         if (s->key_file)
                 fprintf(f, "KeyFile=%s\n", s->key_file);
+        if (s->skip_packaged)
+                fprintf(f, "SkipPackaged=yes\n");
+        if (s->verify_packaged)
+                fprintf(f, "VerifyPackaged=yes\n");
+        STRV_FOREACH(p, s->expects)
+                fprintf(f, "Expect=%s\n", *p);
         if (s->full_every)
                 fprintf(f, "FullEvery=%s\n", s->full_every);
         if (s->keep_daily > 0)
@@ -1114,7 +1151,7 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
         if (schedule_daily_time(s, &h, &m) && strv_length(s->sources) == 1 && !s->excludes &&
             streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
             s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption &&
-            !s->key_file && !s->full_every && !schedule_keeps_calendar(s) && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings &&
+            !s->key_file && !s->skip_packaged && !s->expects && !s->full_every && !schedule_keeps_calendar(s) && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings &&
             !has_dumps_locks_hooks(s) &&
             s->shrink_warn == SCHEDULE_SHRINK_WARN_DEFAULT)
                 fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
@@ -1140,6 +1177,12 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                         fprintf(f, " Encryption=yes");
                 if (s->key_file)
                         fprintf(f, " KeyFile=%s", s->key_file);
+                if (s->skip_packaged)
+                        fprintf(f, " SkipPackaged=yes");
+                if (s->verify_packaged)
+                        fprintf(f, " VerifyPackaged=yes");
+                STRV_FOREACH(p, s->expects)
+                        fprintf(f, " Expect=%s", *p);
                 if (s->full_every)
                         fprintf(f, " FullEvery=%s", s->full_every);
                 if (s->keep_daily > 0)

@@ -81,6 +81,9 @@ typedef struct Schedule {
         bool verify;                    /* read each new archive back before retention */
         bool encryption;                /* encrypt with the key in key_file */
         char *key_file;                 /* absolute path: raw key or passphrase file */
+        bool skip_packaged;             /* leave out what installed packages give back (dpkg) */
+        bool verify_packaged;           /* ... only while it matches the package's md5sums */
+        char **expects;                 /* Expect=: absolute globs or directory prefixes */
         char *full_every;               /* FullEvery= as written; NULL: every run is full */
         uint64_t full_every_usec;       /* 0: every run is full */
         unsigned keep_daily;            /* KeepDaily= … KeepYearly=: newest restore point of */

@@ -58,6 +58,8 @@ int state_load(const char *dir, const char *name, ScheduleState *ret) {
                         free(s.notify_error), s.notify_error = strdup(v);
                 else if ((v = startswith(line, "notify_error_usec=")))
                         s.notify_error_usec = strtoull(v, NULL, 10);
+                else if ((v = startswith(line, "unexpected_notified=")))
+                        free(s.unexpected_notified), s.unexpected_notified = strdup(v);
         }
         *ret = s;
         return 0;
@@ -82,6 +84,13 @@ int state_save(const char *dir, const char *name, const ScheduleState *s) {
                 free(text);
                 text = TAKE_PTR(more);
         }
+        if (s->unexpected_notified) {
+                _cleanup_free_ char *more = NULL;
+                if (asprintf(&more, "%sunexpected_notified=%s\n", text, s->unexpected_notified) < 0)
+                        return -ENOMEM;
+                free(text);
+                text = TAKE_PTR(more);
+        }
         /* a message may hold anything; one line per key */
         for (char *p = text; *p; p++)
                 if (*p == '\r')
@@ -93,6 +102,7 @@ int state_save(const char *dir, const char *name, const ScheduleState *s) {
 void state_done(ScheduleState *s) {
         free(s->reported);
         free(s->notify_error);
+        free(s->unexpected_notified);
         *s = (ScheduleState) {};
 }
 

@@ -13,6 +13,7 @@ typedef struct ScheduleState {
         char *reported;                 /* "ok", "failed" or "overdue" */
         char *notify_error;             /* the last failed notification, or NULL */
         uint64_t notify_error_usec;
+        char *unexpected_notified;      /* SHA-256 of the unexpected-files list last told */
 } ScheduleState;
 
 /* Serializes the read-notify-write of NAME's state between the service's

@@ -64,7 +64,7 @@ mkdir -p "$T/state/deleted"; touch "$T/state/deleted/gone.conf"
 # The verbs and options that --help lists, to check the completion against.
 HELP=$("$CTL" --help)
 VERBS=$(sed -n 's/^  \([a-z][a-z-]*\).*/\1/p' <<< "$HELP" | sort -u)
-OPTIONS=$(grep -o -- '-[-a-z]*' <<< "$HELP" | grep -E '^(-[a-z]|--[a-z][a-z-]+)$' | sort -u)
+OPTIONS=$(grep -o -- '-[-a-z0-9]*' <<< "$HELP" | grep -E '^(-[a-z0-9]|--[a-z][a-z-]+)$' | sort -u)
 check "--help lists verbs" [ "$(wc -l <<< "$VERBS")" -ge 10 ]
 check "--help lists options" [ "$(wc -l <<< "$OPTIONS")" -ge 10 ]
 

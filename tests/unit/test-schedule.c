@@ -141,6 +141,34 @@ static void test_file_ok(void) {
         schedule_free(s);
 }
 
+static void test_server_keys(void) {
+        expect_file_error(OK_HEAD "SkipPackaged=maybe\n", "t.conf:5: SkipPackaged=maybe is not a boolean");
+        expect_file_error(OK_HEAD "VerifyPackaged=yes\n", "VerifyPackaged=yes needs SkipPackaged=yes");
+        expect_file_error(OK_HEAD "Expect=\n", "t.conf:5: Expect= is empty");
+        expect_file_error(OK_HEAD "Expect=srv\n", "t.conf:5: Expect=srv is not absolute");
+        expect_file_error(OK_HEAD "Expect=/srv/../etc\n", "'..'");
+        expect_file_error(OK_HEAD "Expect=/srv\nExpect=/srv/\n", "t.conf:6: Expect=/srv/ is listed twice");
+        expect_file_error(OK_HEAD "SkipPackaged=yes\nSkipPackaged=no\n", "SkipPackaged= is set twice");
+
+        Schedule *s = NULL, *again = NULL;
+        char *error = NULL, *text = NULL, *line = NULL;
+        ASSERT(schedule_parse_string(OK_HEAD "SkipPackaged=yes\nVerifyPackaged=yes\nExpect=/srv\nExpect=/etc/*.conf\n"
+                                     "Expect=//home//\n", "t", "t.conf", DEST, &s, &error) == 0);
+        ASSERT(s->skip_packaged && s->verify_packaged);
+        ASSERT_STREQ(s->expects[0], "/srv");
+        ASSERT_STREQ(s->expects[1], "/etc/*.conf");
+        ASSERT_STREQ(s->expects[2], "/home");
+        ASSERT(schedule_to_string(s, &text) == 0);
+        ASSERT(schedule_parse_string(text, "t", "t.conf", DEST, &again, &error) == 0);
+        ASSERT(again->skip_packaged && again->verify_packaged && strv_length(again->expects) == 3);
+        ASSERT(schedule_format_line(again, DEST, &line) == 0);
+        ASSERT_CONTAINS(line, " SkipPackaged=yes VerifyPackaged=yes Expect=/srv Expect=/etc/*.conf Expect=/home");
+        free(line);
+        free(text);
+        schedule_free(again);
+        schedule_free(s);
+}
+
 static void test_spec(void) {
         expect_spec_error("test;", "expected path;hh:mm;name");
         expect_spec_error(";;", "the path is empty");
@@ -379,6 +407,7 @@ int main(void) {
         test_dumps_locks_hooks();
         test_file_errors();
         test_file_ok();
+        test_server_keys();
         test_spec();
         test_spec_validated_like_files();
         test_assignments();
