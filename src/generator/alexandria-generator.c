@@ -90,8 +90,11 @@ static void put_sandbox_widening(FILE *f, const Schedule *s) {
                 fputs("# Dump= changes user (runuser, su): uids and gids, and PAM's session limits.\n"
                       "CapabilityBoundingSet=CAP_SETUID CAP_SETGID\n"
                       "SystemCallFilter=@setuid setrlimit prlimit64 setpriority\n", f);
+        /* the host's network (its 127.0.0.1 too), not the unit's private one */
         if (tcp)
                 fputs("# Dump= names a TCP host.\n"
+                      "PrivateNetwork=no\n"
+                      "IPAddressDeny=\n"
                       "RestrictAddressFamilies=AF_INET AF_INET6\n", f);
         if (s->n_locks > 0)
                 fputs("# LockFile=: /proc/locks says who holds a lock that is not released in time.\n"
