@@ -944,6 +944,10 @@ int backup_run(const Schedule *s, const BackupCallbacks *cb, BackupResult *ret) 
                 return r;
         }
 
+        /* Offsite copies, once the archive is linked (copy.h). A failed one
+         * fails the run, but the archive stays and retention still runs. */
+        (void) copy_run(s, cb ? cb->state_dir : NULL, &result.copies);
+
         /* Retention runs only after the new archive is safely in place. */
         r = retention_apply(s, result.archive, &result.pruned);
         if (r < 0)
@@ -952,7 +956,14 @@ int backup_run(const Schedule *s, const BackupCallbacks *cb, BackupResult *ret) 
         f.archive = result.archive;
         f.archive_bytes = run.stats.archive_bytes;
         f.warnings = result.stats.warnings;
-        if (result.stats.warnings > 0)
+        const CopyOutcome *copy_failed = copy_results_first_failure(&result.copies);
+        if (copy_failed) {
+                f.copy_target = copy_failed->target;
+                f.error = copy_failed->error;
+                (void) event_emit(EVENT_RUN_FAILED, &f,
+                                  "Backup of %s failed: the archive %s is written and kept, but the copy to %s failed: %s",
+                                  s->name, result.archive, copy_failed->target, strempty(copy_failed->message));
+        } else if (result.stats.warnings > 0)
                 (void) event_emit(EVENT_RUN_WARNINGS, &f,
                                   "Backup done for %s in %s (%" PRIu64 " files, %" PRIu64 " bytes) with %" PRIu64 " warnings.",
                                   s->name, result.archive, run.stats.files, run.stats.bytes, result.stats.warnings);
@@ -967,6 +978,7 @@ int backup_run(const Schedule *s, const BackupCallbacks *cb, BackupResult *ret) 
 
 void backup_result_done(BackupResult *r) {
         free(r->archive);
+        copy_results_done(&r->copies);
         free(r->error);
         *r = (BackupResult) {};
 }

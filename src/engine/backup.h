@@ -11,6 +11,7 @@
  * no trace but the event. */
 
 #include <stdint.h>
+#include "copy.h"
 #include "schedule.h"
 
 typedef struct BackupStats {
@@ -27,6 +28,9 @@ typedef struct BackupCallbacks {
          * on stderr unless stderr is the journal. */
         void (*warning)(const char *message, void *userdata);
         void *userdata;
+        /* Where stages keep what they need between runs (the copy ledger and
+         * per-target state); NULL: nothing is kept. */
+        const char *state_dir;
 } BackupCallbacks;
 
 typedef struct BackupResult {
@@ -34,6 +38,7 @@ typedef struct BackupResult {
         BackupStats stats;
         uint64_t duration_usec;
         unsigned pruned;
+        CopyResults copies;             /* the CopyTo= targets; copies.failed > 0 fails the run, the archive stays */
         char *error;                    /* why the run failed */
 } BackupResult;
 

@@ -21,6 +21,10 @@ static const struct {
         [EVENT_SCHEDULE_DISABLED] = { "disabled",  "1fa2a8de825e43debeb3618caa52b2f4", LOG_NOTICE },
         [EVENT_ARCHIVE_PRUNED]    = { "pruned",    "dac487704da04ff1b49507c64b97e717", LOG_INFO },
         [EVENT_FILE_WARNING]      = { "file-warning", "119f15b8b71b445387f1a1acb13d54af", LOG_WARNING },
+        [EVENT_COPY_SUCCEEDED]    = { "copied",    "c8932550e2eb456a8d0a01a155e9ea18", LOG_INFO },
+        [EVENT_COPY_FAILED]       = { "copy-failed", "bcaa79212e6e401c8432799ed73f20ae", LOG_ERR },
+        [EVENT_SERVE_ALLOWED]     = { "served",    "4bfb5127b68647d98084258dcaaca768", LOG_NOTICE },
+        [EVENT_SERVE_REFUSED]     = { "serve-refused", "59fcc443655246bf95370883c02e02f4", LOG_WARNING },
 };
 
 const char *event_kind_to_string(EventKind k) {
@@ -39,8 +43,8 @@ EventKind event_kind_from_message_id(const char *id) {
 }
 
 int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
-        char *fields[16] = {};
-        struct iovec iov[16];
+        char *fields[24] = {};
+        struct iovec iov[24];
         size_t n = 0;
         va_list ap;
         int r = -ENOMEM;
@@ -76,6 +80,12 @@ int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
                 ADD("ALEXANDRIA_PATH=%s", f->path);
         if (f->source)
                 ADD("ALEXANDRIA_SOURCE=%s", f->source);
+        if (f->copy_target)
+                ADD("ALEXANDRIA_COPY_TARGET=%s", f->copy_target);
+        if (f->remote)
+                ADD("ALEXANDRIA_REMOTE=%s", f->remote);
+        if (f->request)
+                ADD("ALEXANDRIA_REQUEST=%s", f->request);
         if (f->files != EVENT_FIELD_UNSET)
                 ADD("ALEXANDRIA_FILES=%" PRIu64, f->files);
         if (f->bytes != EVENT_FIELD_UNSET)

@@ -19,6 +19,10 @@ typedef enum EventKind {
         EVENT_SCHEDULE_DISABLED,
         EVENT_ARCHIVE_PRUNED,
         EVENT_FILE_WARNING,
+        EVENT_COPY_SUCCEEDED,           /* one CopyTo= target holds what it should */
+        EVENT_COPY_FAILED,
+        EVENT_SERVE_ALLOWED,            /* a request through `alexandria-ctl serve` */
+        EVENT_SERVE_REFUSED,
         _EVENT_MAX,
         _EVENT_INVALID = -EINVAL,
 } EventKind;
@@ -30,6 +34,9 @@ typedef struct EventFields {
         const char *archive;            /* full path */
         const char *path;               /* the file a warning is about */
         const char *source;             /* the schedule's sources, space separated */
+        const char *copy_target;        /* a CopyTo= target, secrets redacted */
+        const char *remote;             /* serve: the client's address and port */
+        const char *request;            /* serve: the command it asked for */
         uint64_t files, bytes, archive_bytes, duration_usec, warnings;
         int error;                      /* negative errno, or 0 */
 } EventFields;

@@ -7,6 +7,11 @@
 #include "log.h"
 #include "retention.h"
 
+void retention_plan(const Schedule *s, const ArchiveInfo *list, size_t n, bool *ret_keep) {
+        for (size_t i = 0; i < n; i++)
+                ret_keep[i] = s->keep == 0 || n - i <= s->keep;
+}
+
 int retention_apply(const Schedule *s, const char *keep_path, unsigned *ret_pruned) {
         ArchiveInfo *list = NULL;
         size_t n = 0, remaining;

@@ -44,7 +44,9 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         if (r < 0)
                 return r == -ENOMEM ? EXIT_FAILED : EXIT_USAGE;
 
-        r = backup_run(s, cb, &result);
+        BackupCallbacks with_state = cb ? *cb : (BackupCallbacks) {};
+        with_state.state_dir = paths->state_dir;
+        r = backup_run(s, &with_state, &result);
         if (r == -EBUSY) {
                 log_error("%s", result.error ?: "Another run of this schedule is in progress.");
                 code = EXIT_BUSY;
@@ -52,6 +54,16 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
                 /* The event carries the message to the journal; repeat it only where it would not land there. */
                 if (!log_on_journal())
                         log_error("Backup of %s failed: %s", name, result.error ?: strerror(-r));
+                code = EXIT_FAILED;
+        } else if (result.copies.failed > 0) {
+                /* the copy stage sent its events; the archive is there */
+                if (!log_on_journal()) {
+                        fprintf(stderr, "Backup of %s wrote %s (kept), but copying it offsite failed:\n", name, result.archive);
+                        for (size_t i = 0; i < result.copies.n; i++)
+                                if (result.copies.targets[i].error < 0)
+                                        fprintf(stderr, "  %s: %s\n", result.copies.targets[i].target,
+                                                strempty(result.copies.targets[i].message));
+                }
                 code = EXIT_FAILED;
         } else {
                 if (!log_on_journal())

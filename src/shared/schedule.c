@@ -2,10 +2,12 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "copy-target.h"
 #include "ini.h"
 #include "path-util.h"
 #include "schedule.h"
@@ -74,6 +76,10 @@ Schedule *schedule_free(Schedule *s) {
         strv_free(s->excludes);
         free(s->destination);
         free(s->key_file);
+        strv_free(s->copy_to);
+        free(s->ssh_command);
+        free(s->rclone_config);
+        free(s->destination_group);
         free(s->notify_command);
         strv_free(s->mail);
         free(s->ping_url);
@@ -110,11 +116,6 @@ static int errorf(char **ret_error, int r, const char *format, ...) {
 }
 
 /* ---- the keys of a schedule file ---- */
-
-typedef struct LoadState {
-        Schedule *schedule;
-        unsigned seen_line[16];         /* per key: line of first assignment, for duplicates */
-} LoadState;
 
 typedef int (*key_parser_t)(Schedule *s, const char *key, const char *value, char **ret_error);
 
@@ -277,6 +278,71 @@ static int key_key_file(Schedule *s, const char *key, const char *v, char **ret_
         return 0;
 }
 
+static int key_copy_to(Schedule *s, const char *key, const char *v, char **ret_error) {
+        _cleanup_copy_target_free_ CopyTarget *t = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r = copy_target_parse(v, &t, &error);
+        if (r == -EINVAL) {
+                /* the parser names the key; keep its message as it is */
+                *ret_error = TAKE_PTR(error);
+                return r;
+        }
+        if (r < 0)
+                return r;
+        if (strv_contains(s->copy_to, v))
+                return errorf(ret_error, -EINVAL, "%s=%s is listed twice", key, t->display);
+        return strv_extend(&s->copy_to, v);
+}
+
+static int key_ssh_command(Schedule *s, const char *key, const char *v, char **ret_error) {
+        if (!ssh_command_is_valid(v))
+                return errorf(ret_error, -EINVAL, "%s=%s is not a command (a program, then its options, such as ssh -i /etc/alexandria/offsite.key)",
+                              key, v);
+        char *c = strdup(v);
+        if (!c)
+                return -ENOMEM;
+        free(s->ssh_command);
+        s->ssh_command = c;
+        return 0;
+}
+
+static int key_rclone_config(Schedule *s, const char *key, const char *v, char **ret_error) {
+        char *p;
+        int r = path_value(key, v, &p, ret_error);
+        if (r < 0)
+                return r;
+        free(s->rclone_config);
+        s->rclone_config = p;
+        return 0;
+}
+
+static int key_copy_keep(Schedule *s, const char *key, const char *v, char **ret_error) {
+        uint64_t u;
+        if (streq(v, "all")) {
+                s->copy_keep = COPY_KEEP_ALL;
+                return 0;
+        }
+        if (parse_uint(v, SCHEDULE_KEEP_MAX, &u) < 0 || u == 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a count of archives (1-%u, or \"all\" to never delete; "
+                              "leave it out to keep what the destination keeps)", key, v, SCHEDULE_KEEP_MAX);
+        s->copy_keep = (unsigned) u;
+        return 0;
+}
+
+static int key_destination_group(Schedule *s, const char *key, const char *v, char **ret_error) {
+        /* useradd's rules for names: no option, no path, nothing to escape */
+        size_t n = strlen(v);
+        if (n == 0 || n > 32 || !(islower((unsigned char) v[0]) || v[0] == '_') ||
+            strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a group name (lower-case letters, digits, _ and -, at most 32)", key, v);
+        char *c = strdup(v);
+        if (!c)
+                return -ENOMEM;
+        free(s->destination_group);
+        s->destination_group = c;
+        return 0;
+}
+
 static int key_notify_command(Schedule *s, const char *key, const char *v, char **ret_error) {
         if (isempty(v))
                 return errorf(ret_error, -EINVAL, "%s= is empty: give a command", key);
@@ -329,11 +395,21 @@ static const struct ScheduleKey {
         { "Backup",   "Verify",             key_verify },
         { "Backup",   "Encryption",         key_encryption },
         { "Backup",   "KeyFile",            key_key_file },
+        { "Backup",   "CopyTo",             key_copy_to, true },
+        { "Backup",   "SSHCommand",         key_ssh_command },
+        { "Backup",   "RcloneConfig",       key_rclone_config },
+        { "Backup",   "CopyKeep",           key_copy_keep },
+        { "Backup",   "DestinationGroup",   key_destination_group },
         { "Notify",   "NotifyCommand",      key_notify_command },
         { "Notify",   "Mail",               key_mail, true },
         { "Notify",   "PingURL",            key_ping_url },
         { "Notify",   "NotifyOnWarnings",   key_notify_on_warnings },
 };
+
+typedef struct LoadState {
+        Schedule *schedule;
+        unsigned seen_line[ELEMENTSOF(schedule_keys)];  /* per key: line of first assignment, for duplicates */
+} LoadState;
 
 static int load_key(const char *section, const char *key, const char *value, unsigned line,
                     void *userdata, char **ret_error) {
@@ -552,6 +628,16 @@ int schedule_from_spec(const char *spec, const char *default_destination, Schedu
         return 0;
 }
 
+int schedule_check_group(const Schedule *s, char **ret_error) {
+        if (!s->destination_group)
+                return 0;
+        errno = 0;
+        if (!getgrnam(s->destination_group))
+                return errorf(ret_error, errno > 0 ? -errno : -ENOENT, "DestinationGroup=%s: no such group%s%s",
+                              s->destination_group, errno > 0 ? ": " : "", errno > 0 ? strerror(errno) : "");
+        return 0;
+}
+
 int schedule_check_sources(const Schedule *s, char **ret_error) {
         STRV_FOREACH(p, s->sources) {
                 struct stat st;
@@ -606,6 +692,18 @@ int schedule_to_string(const Schedule *s, char **ret) {
                 fprintf(f, "Encryption=yes\n");
         if (s->key_file)
                 fprintf(f, "KeyFile=%s\n", s->key_file);
+        STRV_FOREACH(c, s->copy_to)
+                fprintf(f, "CopyTo=%s\n", *c);
+        if (s->ssh_command)
+                fprintf(f, "SSHCommand=%s\n", s->ssh_command);
+        if (s->rclone_config)
+                fprintf(f, "RcloneConfig=%s\n", s->rclone_config);
+        if (s->copy_keep == COPY_KEEP_ALL)
+                fprintf(f, "CopyKeep=all\n");
+        else if (s->copy_keep > 0)
+                fprintf(f, "CopyKeep=%u\n", s->copy_keep);
+        if (s->destination_group)
+                fprintf(f, "DestinationGroup=%s\n", s->destination_group);
         if (s->notify_command || s->mail || s->ping_url || !s->notify_on_warnings) {
                 fputs("\n[Notify]\n", f);
                 if (s->notify_command)
@@ -636,7 +734,7 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
         if (schedule_daily_time(s, &h, &m) && strv_length(s->sources) == 1 && !s->excludes &&
             streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
             s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption &&
-            !s->key_file && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings)
+            !s->key_file && !s->copy_to && !s->destination_group && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings)
                 fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
         else {
                 fprintf(f, "%s OnCalendar=%s", s->name, s->on_calendar);
@@ -660,6 +758,18 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                         fprintf(f, " Encryption=yes");
                 if (s->key_file)
                         fprintf(f, " KeyFile=%s", s->key_file);
+                STRV_FOREACH(c, s->copy_to) {
+                        _cleanup_copy_target_free_ CopyTarget *t = NULL;
+                        _cleanup_free_ char *error = NULL;
+                        /* on-the-fly rclone parameters hold keys: list them redacted */
+                        fprintf(f, " CopyTo=%s", copy_target_parse(*c, &t, &error) >= 0 ? t->display : "?");
+                }
+                if (s->copy_keep == COPY_KEEP_ALL)
+                        fprintf(f, " CopyKeep=all");
+                else if (s->copy_keep > 0)
+                        fprintf(f, " CopyKeep=%u", s->copy_keep);
+                if (s->destination_group)
+                        fprintf(f, " DestinationGroup=%s", s->destination_group);
                 if (s->notify_command)
                         fprintf(f, " NotifyCommand=%s", s->notify_command);
                 STRV_FOREACH(address, s->mail)

@@ -12,6 +12,8 @@
 
 #define SCHEDULE_NAME_MAX 64
 #define SCHEDULE_KEEP_MAX 100000
+/* CopyKeep=all: a copy target never deletes (append-only remotes prune themselves). */
+#define COPY_KEEP_ALL UINT32_MAX
 
 typedef enum Compression {
         COMPRESSION_GZIP,
@@ -46,6 +48,11 @@ typedef struct Schedule {
         bool verify;                    /* read each new archive back before retention */
         bool encryption;                /* encrypt with the key in key_file */
         char *key_file;                 /* absolute path: raw key or passphrase file */
+        char **copy_to;                 /* CopyTo=: offsite targets, validated by copy_target_parse() */
+        char *ssh_command;              /* SSHCommand=: NULL means "ssh" */
+        char *rclone_config;            /* RcloneConfig=: absolute path, NULL: rclone's default */
+        unsigned copy_keep;             /* CopyKeep=: newest N on each target; 0: what the destination keeps; COPY_KEEP_ALL */
+        char *destination_group;        /* DestinationGroup=: destination 0750, archives 0640 for this group */
 
         /* [Notify] */
         char *notify_command;           /* run through /bin/sh with ALEXANDRIA_* variables */
@@ -86,6 +93,10 @@ int schedule_from_spec(const char *spec, const char *default_destination, Schedu
 /* Checks that each source exists (create refuses schedules whose source
  * does not). */
 int schedule_check_sources(const Schedule *s, char **ret_error);
+
+/* Checks that DestinationGroup= names a group that exists (create refuses
+ * schedules whose group does not; the worker checks again). */
+int schedule_check_group(const Schedule *s, char **ret_error);
 
 /* The file text, ready to be written atomically. */
 int schedule_to_string(const Schedule *s, char **ret);
