@@ -20,6 +20,7 @@ static void help(void) {
                "  create PATH;HH:MM;NAME          Back up PATH daily at HH:MM as schedule NAME\n"
                "  create NAME --on-calendar EXPR --source PATH [--source PATH…]\n"
                "         [--exclude GLOB…] [--dest DIR] [--compression gzip|zstd|xz|none] [--keep N]\n"
+               "         [--copy-to URL…] [--copy-keep N|all]\n"
                "                                  Create a schedule with any systemd calendar\n"
                "  delete INDEX|NAME               Remove a schedule and its timer (archives stay)\n"
                "  list                            Schedules with their index\n"
@@ -36,6 +37,8 @@ static void help(void) {
                "                                  with its cause and fix; exit 1 if there is one\n"
                "  logs [NAME]                     Journal history of schedules\n"
                "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
+               "  copy NAME                       Send the offsite targets (CopyTo=) what they are\n"
+               "                                  missing, now, without a new backup\n"
                "\n"
                "Archives:\n"
                "  restore NAME [ARCHIVE | --at TIME] --to DIR [PATH…]\n"
@@ -50,6 +53,8 @@ static void help(void) {
                "  reload                          Reload systemd and start/stop timers to match\n"
                "                                  the schedule files (after hand edits)\n"
                "  report-failure NAME             Log why alexandria@NAME.service failed\n"
+               "  serve NAME                      Forced command of an ssh key: allows only run,\n"
+               "                                  status and a read-only rsync of NAME's archives\n"
                "  notify NAME started|finished    Ping, run NotifyCommand=, mail; write metrics\n"
                "  status --notify                 The watchdog: notify once when a schedule turns\n"
                "                                  failed or overdue, once when it recovers\n"
@@ -85,7 +90,7 @@ static int parse_argv(int argc, char *argv[]) {
                 ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
                 ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
                 ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
-                ARG_JSON,
+                ARG_JSON, ARG_COPY_TO, ARG_COPY_KEEP,
         };
         static const struct option options[] = {
                 { "help",        no_argument,       NULL, 'h' },
@@ -109,6 +114,8 @@ static int parse_argv(int argc, char *argv[]) {
                 { "key",         required_argument, NULL, ARG_KEY },
                 { "notify",      no_argument,       NULL, ARG_NOTIFY },
                 { "json",        no_argument,       NULL, ARG_JSON },
+                { "copy-to",     required_argument, NULL, ARG_COPY_TO },
+                { "copy-keep",   required_argument, NULL, ARG_COPY_KEEP },
                 {}
         };
         int c;
@@ -180,6 +187,13 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg.json = true;
                         break;
+                case ARG_COPY_TO:
+                        if (strv_extend(&arg.copy_to, optarg) < 0)
+                                return log_oom();
+                        break;
+                case ARG_COPY_KEEP:
+                        arg.copy_keep = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -209,6 +223,8 @@ static const struct Verb {
         { "notify",  3, 3,       verb_notify },
         { "reload",  1, 1,       verb_reload },
         { "report-failure", 2, 2, verb_report_failure },
+        { "copy",    2, 2,       verb_copy },
+        { "serve",   2, 2,       verb_serve },
 };
 
 static int dispatch(int argc, char **argv) {
@@ -243,6 +259,7 @@ int main(int argc, char *argv[]) {
         if (r <= 0) {
                 strv_free(arg.sources);
                 strv_free(arg.excludes);
+                strv_free(arg.copy_to);
                 return r < 0 ? EXIT_USAGE : EXIT_OK;
         }
 
@@ -257,5 +274,6 @@ int main(int argc, char *argv[]) {
         paths_done(&paths);
         strv_free(arg.sources);
         strv_free(arg.excludes);
+        strv_free(arg.copy_to);
         return r;
 }

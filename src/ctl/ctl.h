@@ -24,6 +24,8 @@ typedef struct CtlArgs {
         const char *destination;
         const char *compression;
         const char *keep;
+        char **copy_to;         /* --copy-to URL (repeatable) */
+        const char *copy_keep;
         /* restore */
         const char *to;
         const char *at;
@@ -54,6 +56,8 @@ int verb_keygen(int argc, char **argv);
 int verb_notify(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
+int verb_copy(int argc, char **argv);
+int verb_serve(int argc, char **argv);
 
 /* Loads the schedules directory; logs and returns an exit code on failure. */
 int ctl_load_schedules(ScheduleDir *ret);

@@ -230,6 +230,10 @@ static int schedule_from_options(const char *name, Schedule **ret, char **ret_er
                 PUT("Compression", arg.compression);
         if (arg.keep)
                 PUT("Keep", arg.keep);
+        STRV_FOREACH(c, arg.copy_to)
+                PUT("CopyTo", *c);
+        if (arg.copy_keep)
+                PUT("CopyKeep", arg.copy_keep);
 #undef PUT
         if (fflush(f) != 0)
                 return -ENOMEM;
@@ -246,7 +250,8 @@ int verb_create(int argc, char **argv) {
         int r;
 
         if (strchr(what, ';')) {
-                if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep) {
+                if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep ||
+                    arg.copy_to || arg.copy_keep) {
                         log_error("The short form PATH;HH:MM;NAME takes no options; use 'create NAME --on-calendar … --source …'.");
                         return EXIT_USAGE;
                 }
@@ -261,6 +266,12 @@ int verb_create(int argc, char **argv) {
         }
 
         r = schedule_check_sources(s, &error);
+        if (r < 0) {
+                log_error("Refusing schedule '%s': %s", s->name, error);
+                return EXIT_USAGE;
+        }
+
+        r = schedule_check_group(s, &error);
         if (r < 0) {
                 log_error("Refusing schedule '%s': %s", s->name, error);
                 return EXIT_USAGE;

@@ -29,6 +29,7 @@
 #include "archive-sink.h"
 #include "archive-util.h"
 #include "backup.h"
+#include "destination.h"
 #include "events.h"
 #include "fileio.h"
 #include "format-util.h"
@@ -48,6 +49,7 @@ typedef struct Run {
 
         int dest_fd;
         struct stat dest_st;
+        gid_t share_gid;                /* DestinationGroup=, or (gid_t) -1 */
         AtomicFile out;
         CryptKeySource *key;            /* Encryption=yes */
         ArchiveSink *sink;              /* below libarchive: encryption, the file */
@@ -652,6 +654,12 @@ static int open_destination(Run *run) {
                 return fail(run, negative_errno(), "Cannot open destination %s: %m", dest);
         if (fstat(run->dest_fd, &run->dest_st) < 0)
                 return fail(run, negative_errno(), "Cannot stat destination %s: %m", dest);
+        _cleanup_free_ char *error = NULL;
+        r = destination_group(run->schedule, &run->share_gid, &error);
+        if (r >= 0)
+                r = destination_share(run->dest_fd, run->schedule, run->share_gid, &error);
+        if (r < 0)
+                return fail(run, r, "%s", error ?: strerror(-r));
         return 0;
 }
 
@@ -828,6 +836,9 @@ static int write_archive(Run *run, uint64_t start_realtime, char **ret_path) {
         r = atomic_file_open(run->dest_fd, name, 0600, &run->out);
         if (r < 0)
                 return fail(run, r, "Cannot create archive in %s: %m", run->schedule->destination);
+        r = destination_share_archive(run->out.fd, run->share_gid);
+        if (r < 0)
+                return fail(run, r, "Cannot give the new archive to group %s: %m", run->schedule->destination_group);
 
         r = output_open(run);
         if (r >= 0)
@@ -893,6 +904,7 @@ int backup_run(const Schedule *s, const BackupCallbacks *cb, BackupResult *ret) 
                 .schedule = s,
                 .cb = cb,
                 .dest_fd = -EBADF,
+                .share_gid = (gid_t) -1,
                 .out = ATOMIC_FILE_NULL,
         };
         int r;

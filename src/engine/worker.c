@@ -72,6 +72,10 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
                                 format_bytes(bytes, result.stats.bytes),
                                 format_bytes(abytes, result.stats.archive_bytes),
                                 format_duration(dur, result.duration_usec));
+                for (size_t i = 0; i < result.copies.n && !log_on_journal(); i++)
+                        fprintf(stderr, "  copied to %s: %u sent, %u already there, %u removed there\n",
+                                result.copies.targets[i].target, result.copies.targets[i].sent,
+                                result.copies.targets[i].present, result.copies.targets[i].deleted);
                 if (result.stats.warnings > 0 && !log_on_journal())
                         fprintf(stderr, "  with %" PRIu64 " warning%s (see above).\n",
                                 result.stats.warnings, result.stats.warnings == 1 ? "" : "s");

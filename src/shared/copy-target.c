@@ -69,7 +69,7 @@ static int parse_ssh(CopyTarget *t, const char *spec, const char *rest, char **r
         authority = slash ? strndup(rest, slash - rest) : strdup(rest);
         if (!authority)
                 return -ENOMEM;
-        if (!slash || slash[1] == 0)
+        if (!slash)
                 return errorf(ret_error, "CopyTo=%s: no path; give an absolute one: ssh://[USER@]HOST[:PORT]/PATH", spec);
 
         at = strrchr(authority, '@');
