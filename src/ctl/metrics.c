@@ -1,11 +1,52 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
 
+#include "copy-target.h"
 #include "fileio.h"
 #include "metrics.h"
 #include "path-util.h"
 
 int metrics_write(const char *dir, const char *name, const LastRun *last, bool overdue) {
+        Schedule s = { .name = (char *) name };
+        return metrics_write_full(dir, &s, last, overdue, NULL);
+}
+
+/* A label value: backslash and quote escaped (targets may hold them). */
+static void put_label(FILE *f, const char *v) {
+        for (; *v; v++) {
+                if (*v == '\\' || *v == '"')
+                        fputc('\\', f);
+                fputc(*v == '\n' ? ' ' : *v, f);
+        }
+}
+
+static void put_copy_metrics(FILE *f, const Schedule *s, const ScheduleState *state) {
+        if (!s->copy_to)
+                return;
+        fputs("# HELP alexandria_copy_last_success_timestamp_seconds Time of the last copy that left a CopyTo= target complete (0: never).\n"
+              "# TYPE alexandria_copy_last_success_timestamp_seconds gauge\n", f);
+        STRV_FOREACH(spec, s->copy_to) {
+                _cleanup_copy_target_free_ CopyTarget *t = NULL;
+                _cleanup_free_ char *error = NULL;
+                const CopyState *c = state ? state_copy_find(state, *spec) : NULL;
+                fprintf(f, "alexandria_copy_last_success_timestamp_seconds{schedule=\"%s\",target=\"", s->name);
+                put_label(f, copy_target_parse(*spec, &t, &error) >= 0 ? t->display : "?");
+                fprintf(f, "\"} %" PRIu64 "\n", c ? c->last_good_usec / USEC_PER_SEC : 0);
+        }
+        fputs("# HELP alexandria_copy_failed 1 if the last copy to a CopyTo= target failed.\n"
+              "# TYPE alexandria_copy_failed gauge\n", f);
+        STRV_FOREACH(spec, s->copy_to) {
+                _cleanup_copy_target_free_ CopyTarget *t = NULL;
+                _cleanup_free_ char *error = NULL;
+                const CopyState *c = state ? state_copy_find(state, *spec) : NULL;
+                fprintf(f, "alexandria_copy_failed{schedule=\"%s\",target=\"", s->name);
+                put_label(f, copy_target_parse(*spec, &t, &error) >= 0 ? t->display : "?");
+                fprintf(f, "\"} %d\n", c && c->failed_usec > 0 ? 1 : 0);
+        }
+}
+
+int metrics_write_full(const char *dir, const Schedule *s, const LastRun *last, bool overdue, const ScheduleState *state) {
+        const char *name = s->name;
         _cleanup_free_ char *text = NULL, *file = NULL, *path = NULL;
         size_t size = 0;
         int r;
@@ -37,6 +78,7 @@ int metrics_write(const char *dir, const char *name, const LastRun *last, bool o
         METRIC("overdue", "gauge", "1 if no archive came within 1.5 periods of the schedule.",
                "%d", overdue ? 1 : 0);
 #undef METRIC
+        put_copy_metrics(f, s, state);
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;
 

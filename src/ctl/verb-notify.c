@@ -55,7 +55,9 @@ int ctl_write_metrics(const Schedule *s, bool overdue) {
         if (!c.metrics_directory)
                 return 0;
         (void) history_last_run(s->name, &last);
-        r = metrics_write(c.metrics_directory, s->name, &last, overdue);
+        _cleanup_(state_done) ScheduleState state = {};
+        (void) state_load(paths.state_dir, s->name, &state);
+        r = metrics_write_full(c.metrics_directory, s, &last, overdue, &state);
         if (r < 0)
                 return log_error_errno(r, "Cannot write metrics of %s to %s: %m", s->name, c.metrics_directory);
         return 0;

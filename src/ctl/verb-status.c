@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "archive-list.h"
+#include "copy-target.h"
 #include "ctl.h"
 #include "format-util.h"
 #include "history.h"
@@ -26,12 +27,14 @@ typedef enum Health {
         HEALTH_INACTIVE = 1 << 5,       /* enabled, but its timer is not running */
         HEALTH_RUNNING  = 1 << 6,
         HEALTH_NOTIFY_FAILED = 1 << 7,  /* the last notification did not get through */
+        HEALTH_COPY_FAILED = 1 << 8,    /* the last copy to a CopyTo= target failed */
 } Health;
 
-#define HEALTH_UNHEALTHY (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INVALID | HEALTH_INACTIVE | HEALTH_NOTIFY_FAILED)
+#define HEALTH_UNHEALTHY (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INVALID | HEALTH_INACTIVE | HEALTH_NOTIFY_FAILED | HEALTH_COPY_FAILED)
 
 static const char *const health_names[] = {
         "FAILED", "OVERDUE", "DISABLED", "WARNINGS", "INVALID", "TIMER-INACTIVE", "RUNNING", "NOTIFY-FAILED",
+        "COPY-FAILED",
 };
 
 static void print_flags(unsigned flags) {
@@ -146,6 +149,11 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         }
         if (state.notify_error)
                 flags |= HEALTH_NOTIFY_FAILED;
+        STRV_FOREACH(spec, s->copy_to) {
+                const CopyState *c = state_copy_find(&state, *spec);
+                if (c && c->failed_usec > 0)
+                        flags |= HEALTH_COPY_FAILED;
+        }
 
         printf("%s", s->name);
         print_flags(flags);
@@ -176,6 +184,22 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         if (state.notify_error) {
                 char when[FORMAT_TIMESTAMP_MAX];
                 printf("    Notification failed (%s): %s\n", format_timestamp(when, state.notify_error_usec), state.notify_error);
+        }
+        STRV_FOREACH(spec, s->copy_to) {
+                _cleanup_copy_target_free_ CopyTarget *t = NULL;
+                _cleanup_free_ char *parse_error = NULL;
+                const CopyState *c = state_copy_find(&state, *spec);
+                const char *shown = copy_target_parse(*spec, &t, &parse_error) >= 0 ? t->display : "?";
+                char good[64], failed[64];
+                if (c && c->last_good_usec > 0)
+                        relative(good, c->last_good_usec, now);
+                else
+                        snprintf(good, sizeof good, "never");
+                if (c && c->failed_usec > 0)
+                        printf("    COPY FAILED to %s %s: %s\n      last good copy: %s\n", shown,
+                               relative(failed, c->failed_usec, now), strempty(c->error), good);
+                else
+                        printf("    Copy to %s: last good copy %s\n", shown, good);
         }
         if (flags & HEALTH_INACTIVE)
                 printf("    Timer %s is not running (%s): run '%s start %s'\n", timer, strempty(timer_state),
