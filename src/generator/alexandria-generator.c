@@ -2,7 +2,8 @@
 /*
  * alexandria-generator: schedules.d/NAME.conf → alexandria-NAME.timer, a
  * timers.target.wants/ link when Enabled=yes, and a drop-in for
- * alexandria@NAME.service (ReadWritePaths= the destination).
+ * alexandria@NAME.service (ReadWritePaths= the destination; the network
+ * and the state directory when CopyTo= is set).
  *
  * It follows systemd.generator(7): no bus, no waiting, writes only below
  * its output directory, and one bad schedule is logged and skipped without
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "copy-target.h"
 #include "fileio.h"
 #include "locations.h"
 #include "log.h"
@@ -73,7 +75,7 @@ static void text_done(Text *t) {
         free(t->buf);
 }
 
-static int generate_one(int out_fd, const Schedule *s, bool user) {
+static int generate_one(int out_fd, const Schedule *s, const Paths *paths, bool user) {
         char timer[UNIT_NAME_MAX], service[UNIT_NAME_MAX];
         _cleanup_free_ char *dropin_dir = NULL;
         Text t;
@@ -141,6 +143,28 @@ static int generate_one(int out_fd, const Schedule *s, bool user) {
                         put_unit_path(t.f, s->key_file);
                         fputc('\n', t.f);
                 }
+                /* CopyTo=: rsync, ssh and rclone reach the network (name
+                 * lookups need netlink) and the copy ledger lives in the state
+                 * directory. Schedules without it stay off the network. */
+                if (s->copy_to) {
+                        fputs("RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK\nReadWritePaths=-", t.f);
+                        put_quoted_path(t.f, paths->state_dir);
+                        fputc('\n', t.f);
+                }
+                /* an rclone :local: target is a directory the copy writes */
+                STRV_FOREACH(spec, s->copy_to) {
+                        _cleanup_copy_target_free_ CopyTarget *c = NULL;
+                        _cleanup_free_ char *error = NULL;
+                        if (copy_target_parse(*spec, &c, &error) < 0 || c->kind != COPY_RCLONE || !streq(c->remote, ":local:"))
+                                continue;
+                        fputs("ReadWritePaths=-", t.f);
+                        put_quoted_path(t.f, c->remote_path);
+                        fputc('\n', t.f);
+                }
+                /* DestinationGroup=: giving files to a group root is not in
+                 * needs CAP_CHOWN and fchown(2), which ~@privileged denies */
+                if (s->destination_group)
+                        fputs("CapabilityBoundingSet=CAP_CHOWN\nSystemCallFilter=@chown\n", t.f);
         }
         r = text_close(&t);
         if (r >= 0)
@@ -226,7 +250,7 @@ static int run(int argc, char *argv[]) {
                         log_error("Skipping schedule %s: %s", e->name, e->error ?: strerror(-e->error_code));
                         continue;
                 }
-                r = generate_one(out_fd, e->schedule, user);
+                r = generate_one(out_fd, e->schedule, &paths, user);
                 if (r < 0)
                         log_error_errno(r, "Skipping schedule %s: cannot write its units: %m", e->name);
         }
