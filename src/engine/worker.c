@@ -21,6 +21,17 @@ static int load(const Paths *paths, const char *name, Schedule **ret) {
                 return log_oom();
 
         r = schedule_load(path, paths->default_destination, paths->owner, ret, &error);
+        if (r >= 0) {
+                /* a group that is gone is bad input like a bad key, not a failed run */
+                _cleanup_free_ char *group_error = NULL;
+                r = schedule_check_group(*ret, &group_error);
+                if (r < 0) {
+                        *ret = schedule_free(*ret);
+                        if (asprintf(&error, "%s: %s", path, strempty(group_error)) < 0)
+                                error = NULL;
+                        r = -EINVAL;
+                }
+        }
         if (r == -ENOENT)
                 log_error("No schedule '%s': %s does not exist.", name, path);
         else if (r < 0)

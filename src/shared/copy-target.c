@@ -69,8 +69,6 @@ static int parse_ssh(CopyTarget *t, const char *spec, const char *rest, char **r
         authority = slash ? strndup(rest, slash - rest) : strdup(rest);
         if (!authority)
                 return -ENOMEM;
-        if (!slash)
-                return errorf(ret_error, "CopyTo=%s: no path; give an absolute one: ssh://[USER@]HOST[:PORT]/PATH", spec);
 
         at = strrchr(authority, '@');
         if (at) {
@@ -114,6 +112,8 @@ static int parse_ssh(CopyTarget *t, const char *spec, const char *rest, char **r
                 t->port = (unsigned) p;
         }
 
+        if (!slash)
+                return errorf(ret_error, "CopyTo=%s: no path; give an absolute one: ssh://[USER@]HOST[:PORT]/PATH", spec);
         if (!path_chars_are_safe(slash))
                 return errorf(ret_error, "CopyTo=%s: the path may only contain letters, digits and / . _ - + ~ @ , =", spec);
         if (has_dotdot(slash))
