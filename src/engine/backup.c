@@ -29,7 +29,7 @@
 #include "archive-sink.h"
 #include "archive-util.h"
 #include "backup.h"
-#include "destination.h"
+#include "share.h"
 #include "events.h"
 #include "fileio.h"
 #include "format-util.h"

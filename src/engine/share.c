@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 
 #include "archive-list.h"
-#include "destination.h"
+#include "share.h"
 
 static int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
 static int errorf(char **ret_error, int r, const char *format, ...) {
