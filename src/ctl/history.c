@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+
 #include "history.h"
 
 int history_open(const char *name, sd_journal **ret) {
@@ -40,7 +42,71 @@ EventKind history_kind(sd_journal *j) {
         return id ? event_kind_from_message_id(id) : _EVENT_INVALID;
 }
 
-int history_last_run(const char *name, LastRun *ret) {
+static int history_last_run_journal(const char *name, LastRun *ret);
+
+static EventKind event_of_result(RunResult r) {
+        return r == RUN_SUCCEEDED ? EVENT_RUN_SUCCEEDED : r == RUN_WARNINGS ? EVENT_RUN_WARNINGS : EVENT_RUN_FAILED;
+}
+
+int last_run_from_record(const RunRecord *rec, LastRun *ret) {
+        LastRun l = {
+                .kind = event_of_result(rec->result),
+                .time_usec = rec->end_usec ?: rec->start_usec,
+                .files = rec->files,
+                .bytes = rec->bytes_read,
+                .archive_bytes = rec->archive_bytes,
+                .duration_usec = rec->end_usec > rec->start_usec ? rec->end_usec - rec->start_usec : 0,
+                .warnings = rec->warnings,
+        };
+        int k;
+
+        /* the same words as the worker's journal event */
+        if (rec->result == RUN_FAILED)
+                k = asprintf(&l.message, "Backup of %s failed: %s", rec->schedule, rec->error ?: "unknown error");
+        else if (rec->warnings > 0)
+                k = asprintf(&l.message, "Backup done for %s in %s (%" PRIu64 " files, %" PRIu64 " bytes) with %" PRIu64 " warnings.",
+                             rec->schedule, strempty(rec->archive), rec->files, rec->bytes_read, rec->warnings);
+        else
+                k = asprintf(&l.message, "Backup done for %s in %s (%" PRIu64 " files, %" PRIu64 " bytes).",
+                             rec->schedule, strempty(rec->archive), rec->files, rec->bytes_read);
+        if (k < 0 || (rec->archive && !(l.archive = strdup(rec->archive)))) {
+                last_run_done(&l);
+                return -ENOMEM;
+        }
+        *ret = l;
+        return 0;
+}
+
+/* The records of the last RECORDS_SCANNED runs tell the last run and the
+ * last success; -ENOENT when there are none. */
+#define RECORDS_SCANNED 100
+static int last_run_from_records(const char *state_dir, const char *name, LastRun *ret) {
+        RunRecord *list = NULL;
+        size_t n = 0;
+        int r = record_list(state_dir, name, RECORDS_SCANNED, &list, &n);
+        if (r < 0)
+                return r;
+        if (n == 0)
+                r = -ENOENT;
+        else
+                r = last_run_from_record(&list[n - 1], ret);
+        for (size_t i = n; r >= 0 && i > 0; i--)
+                if (list[i - 1].result != RUN_FAILED) {
+                        ret->last_success_usec = list[i - 1].end_usec ?: list[i - 1].start_usec;
+                        break;
+                }
+        record_list_free(list, n);
+        return r;
+}
+
+int history_last_run(const char *state_dir, const char *name, LastRun *ret) {
+        int r = last_run_from_records(state_dir, name, ret);
+        if (r != -ENOENT)
+                return r;
+        return history_last_run_journal(name, ret);
+}
+
+static int history_last_run_journal(const char *name, LastRun *ret) {
         _cleanup_(sd_journal_closep) sd_journal *j = NULL;
         int r;
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <systemd/sd-journal.h>
 #include "events.h"
+#include "record.h"
 
 /* Opens the local journal filtered to Alexandria's events (of NAME, if set). */
 int history_open(const char *name, sd_journal **ret);
@@ -25,5 +26,9 @@ typedef struct LastRun {
         uint64_t files, bytes, archive_bytes, duration_usec, warnings;
         uint64_t last_success_usec;     /* 0: never */
 } LastRun;
-int history_last_run(const char *name, LastRun *ret);
+/* From the run records in STATE_DIR (record.h); from the journal only for
+ * a schedule that has none yet (runs from before records existed). */
+int history_last_run(const char *state_dir, const char *name, LastRun *ret);
+/* LAST as the worker's outcome event says it ("Backup done for …"). */
+int last_run_from_record(const RunRecord *rec, LastRun *ret);
 void last_run_done(LastRun *r);

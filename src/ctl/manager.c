@@ -167,6 +167,28 @@ int manager_get_i32(sd_bus *bus, const char *unit, const char *interface, const 
         return get_property(bus, unit, interface, property, 'i', ret, error);
 }
 
+int manager_get_invocation_id(sd_bus *bus, const char *unit, char ret[static 33], sd_bus_error *error) {
+        _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
+        _cleanup_free_ char *path = NULL;
+        const uint8_t *id;
+        size_t n;
+        int r = unit_path(unit, &path);
+        if (r < 0)
+                return r;
+        r = sd_bus_get_property(bus, DEST, path, "org.freedesktop.systemd1.Unit", "InvocationID", error, &reply, "ay");
+        if (r < 0)
+                return r;
+        r = sd_bus_message_read_array(reply, 'y', (const void **) &id, &n);
+        if (r < 0)
+                return r;
+        if (n != 16)
+                return -ENODATA;
+        /* the form systemd puts in $INVOCATION_ID: 32 lowercase hex digits */
+        for (size_t i = 0; i < n; i++)
+                snprintf(ret + 2 * i, 3, "%02x", id[i]);
+        return 0;
+}
+
 int manager_list_units(sd_bus *bus, const char *pattern, char ***ret, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *m = NULL, *reply = NULL;
         _cleanup_strv_free_ char **names = NULL;

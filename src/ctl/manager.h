@@ -37,6 +37,9 @@ int manager_get_u64(sd_bus *bus, const char *unit, const char *interface, const 
 int manager_get_i32(sd_bus *bus, const char *unit, const char *interface, const char *property,
                     int32_t *ret, sd_bus_error *error);
 
+/* UNIT's InvocationID as 32 hex digits, like $INVOCATION_ID. */
+int manager_get_invocation_id(sd_bus *bus, const char *unit, char ret[static 33], sd_bus_error *error);
+
 /* Names of loaded units matching PATTERN (e.g. "alexandria-*.timer"). */
 int manager_list_units(sd_bus *bus, const char *pattern, char ***ret, sd_bus_error *error);
 

@@ -8,6 +8,7 @@
 #include "ctl.h"
 #include "format-util.h"
 #include "log.h"
+#include "record.h"
 #include "verify.h"
 
 int ctl_load_key(const Schedule *s, const char *archive, CryptKeySource **ret) {
@@ -25,10 +26,29 @@ int ctl_load_key(const Schedule *s, const char *archive, CryptKeySource **ret) {
         return 0;
 }
 
+/* The entry count of archive A: from the record of the run that wrote it;
+ * only an archive from before run records (or whose record was dropped)
+ * is read whole to count them. */
+static int count_entries(const Schedule *s, const ArchiveInfo *a, const RunRecord *records, size_t n_records,
+                         CryptKeySource **key, bool *key_loaded, uint64_t *ret, char **ret_error) {
+        for (size_t j = n_records; j > 0; j--)
+                if (streq_ptr(records[j - 1].archive, a->path)) {
+                        *ret = records[j - 1].files;
+                        return 0;
+                }
+        if (!*key_loaded && a->encrypted) {
+                *key_loaded = true;
+                if (ctl_load_key(s, a->path, key) < 0)
+                        return -ENOKEY;
+        }
+        return archive_count_entries(a->path, *key, ret, ret_error);
+}
+
 static int print_archives(const Schedule *s) {
         const char *dir = s->destination, *schedule = s->name;
         ArchiveInfo *list = NULL;
-        size_t n = 0;
+        RunRecord *records = NULL;
+        size_t n = 0, n_records = 0;
         int r, ret = EXIT_OK;
 
         r = archive_list(dir, schedule, &list, &n);
@@ -36,6 +56,8 @@ static int print_archives(const Schedule *s) {
                 log_error_errno(r, "Cannot list archives in %s: %m", dir);
                 return EXIT_FAILED;
         }
+        if (arg.long_format && n > 0 && record_list(paths.state_dir, schedule, RECORDS_KEPT, &records, &n_records) < 0)
+                n_records = 0;
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
         bool key_loaded = false;
         for (size_t i = 0; i < n; i++) {
@@ -46,12 +68,11 @@ static int print_archives(const Schedule *s) {
                 char size[FORMAT_BYTES_MAX], when[FORMAT_TIMESTAMP_MAX];
                 _cleanup_free_ char *error = NULL;
                 uint64_t entries;
-                if (!key_loaded && list[i].encrypted) {
-                        key_loaded = true;
-                        if (ctl_load_key(s, list[i].path, &key) < 0)
-                                ret = EXIT_FAILED;
+                r = count_entries(s, &list[i], records, n_records, &key, &key_loaded, &entries, &error);
+                if (r == -ENOKEY) {
+                        ret = EXIT_FAILED;
+                        continue;
                 }
-                r = archive_count_entries(list[i].path, key, &entries, &error);
                 if (r < 0) {
                         printf("%s  %10s  %s  UNREADABLE: %s\n", list[i].path, format_bytes(size, list[i].size),
                                format_timestamp(when, list[i].time_usec), error ?: strerror(-r));
@@ -61,6 +82,7 @@ static int print_archives(const Schedule *s) {
                 printf("%s  %10s  %s  %" PRIu64 " entries\n", list[i].path, format_bytes(size, list[i].size),
                        format_timestamp(when, list[i].time_usec), entries);
         }
+        record_list_free(records, n_records);
         archive_list_free(list, n);
         return ret;
 }

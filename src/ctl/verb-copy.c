@@ -2,41 +2,15 @@
 /* copy NAME: what a run does after it linked its archive — bring every
  * CopyTo= target to hold the archives it should — now, without a new
  * backup. Under the schedule's lock, so never beside a running backup. */
-#include <fcntl.h>
-#include <sys/file.h>
-
 #include "copy.h"
 #include "ctl.h"
+#include "destination.h"
 #include "log.h"
-
-/* The lock a run holds (backup.c): the same file, the same flock. */
-static int lock_schedule(const Schedule *s, int *ret_fd) {
-        _cleanup_free_ char *name = NULL;
-        _cleanup_close_ int dir_fd = open(s->destination, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd < 0)
-                return log_error_errno(negative_errno(), "Cannot open destination %s: %m", s->destination);
-        if (asprintf(&name, ".alexandria-%s.lock", s->name) < 0)
-                return log_oom();
-        int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
-        if (fd < 0)
-                return log_error_errno(negative_errno(), "Cannot open lock %s/%s: %m", s->destination, name);
-        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-                int r = errno == EWOULDBLOCK ? -EBUSY : negative_errno();
-                safe_close(fd);
-                if (r == -EBUSY)
-                        log_error("A run of schedule '%s' is in progress (it holds %s/%s); it copies when it is done.",
-                                  s->name, s->destination, name);
-                else
-                        log_error_errno(r, "Cannot lock %s/%s: %m", s->destination, name);
-                return r;
-        }
-        *ret_fd = fd;
-        return 0;
-}
 
 int verb_copy(int argc, char **argv) {
         _cleanup_(schedule_dir_done) ScheduleDir d = {};
-        _cleanup_close_ int lock_fd = -EBADF;
+        _cleanup_(destination_close) Destination dest = DESTINATION_NULL;
+        _cleanup_free_ char *error = NULL;
         CopyResults res = {};
         const Schedule *s;
         int r;
@@ -54,9 +28,16 @@ int verb_copy(int argc, char **argv) {
         snprintf(field, sizeof field, "ALEXANDRIA_SCHEDULE=%s", s->name);
         log_set_context_field(field);
 
-        r = lock_schedule(s, &lock_fd);
-        if (r < 0)
-                return r == -EBUSY ? EXIT_BUSY : EXIT_FAILED;
+        /* the lock a run holds (destination.h) */
+        r = destination_open(s, &dest, &error);
+        if (r == -EBUSY) {
+                log_error("%s It copies when it is done.", strempty(error));
+                return EXIT_BUSY;
+        }
+        if (r < 0) {
+                log_error("%s", error ?: strerror(-r));
+                return EXIT_FAILED;
+        }
 
         r = copy_run(s, paths.state_dir, &res);
         for (size_t i = 0; i < res.n; i++) {

@@ -616,7 +616,7 @@ static void check_last_run(Doctor *d, const Schedule *s, const char *service_sta
         Check *c;
 
         unit_name_service(service, s->name);
-        (void) history_last_run(s->name, &last);
+        (void) history_last_run(paths.state_dir, s->name, &last);
         if (last.kind == EVENT_RUN_FAILED) {
                 c = problem(d, s->name, "last-run", "the last run, %s ago, failed: %s",
                             format_duration(ago, now > last.time_usec ? now - last.time_usec : 0),

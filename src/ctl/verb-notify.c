@@ -10,7 +10,6 @@
 #include "format-util.h"
 #include "history.h"
 #include "log.h"
-#include "manager.h"
 #include "metrics.h"
 #include "notify.h"
 #include "state.h"
@@ -54,7 +53,7 @@ int ctl_write_metrics(const Schedule *s, bool overdue) {
                 return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));
         if (!c.metrics_directory)
                 return 0;
-        (void) history_last_run(s->name, &last);
+        (void) history_last_run(paths.state_dir, s->name, &last);
         _cleanup_(state_done) ScheduleState state = {};
         (void) state_load(paths.state_dir, s->name, &state);
         r = metrics_write_full(c.metrics_directory, s, &last, overdue, &state);
@@ -77,15 +76,15 @@ static NotifyEvent outcome(const char **ret_result) {
         return NOTIFY_FAILED;
 }
 
-/* When the main process of this run of UNIT was started (realtime), 0 if
- * unknown: an outcome in the journal older than that is an earlier run's. */
-static uint64_t run_started(const char *unit) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        uint64_t t = 0;
-        if (manager_connect(arg.user, &bus) < 0)
-                return 0;
-        (void) manager_get_u64(bus, unit, "Service", "ExecMainStartTimestamp", &t, NULL);
-        return t;
+/* The record of the run that just ended: the worker's, found by the
+ * invocation systemd gave both of us. Without one, the worker never got
+ * to write it (binary gone, killed), and an older record is an earlier
+ * run's, whose reason is not this one's. */
+static int this_runs_record(const char *name, RunRecord *ret) {
+        const char *invocation = getenv("INVOCATION_ID");
+        if (isempty(invocation))
+                return -ENOENT;
+        return record_find(paths.state_dir, name, invocation, ret);
 }
 
 int verb_notify(int argc, char **argv) {
@@ -130,17 +129,10 @@ int verb_notify(int argc, char **argv) {
                 if (ev < 0)
                         return EXIT_OK;
 
-                /* The worker's own event says it best; it may be missing if the
-                 * worker never ran (binary gone, killed), and then the newest
-                 * outcome in the journal is an earlier run's, whose reason is
-                 * not this one's. */
+                _cleanup_(record_done) RunRecord rec = RUN_RECORD_NULL;
                 _cleanup_(last_run_done) LastRun last = { .kind = _EVENT_INVALID };
                 _cleanup_free_ char *fallback = NULL;
-                (void) history_last_run(name, &last);
-                bool ours = last.time_usec >= run_started(unit) &&
-                            ((ev == NOTIFY_FAILED && last.kind == EVENT_RUN_FAILED) ||
-                             (ev == NOTIFY_SUCCEEDED && last.kind == EVENT_RUN_SUCCEEDED) ||
-                             (ev == NOTIFY_WARNINGS && last.kind == EVENT_RUN_WARNINGS));
+                bool ours = this_runs_record(name, &rec) >= 0 && last_run_from_record(&rec, &last) >= 0;
                 if (!ours && asprintf(&fallback, "%s ended with result '%s' (exit %s %s)", unit, result,
                                       strempty(getenv("EXIT_CODE")), strempty(getenv("EXIT_STATUS"))) < 0)
                         return log_oom(), EXIT_FAILED;

@@ -4,11 +4,11 @@
  * with a progress line on a terminal. */
 #include <inttypes.h>
 
-#include "archive-list.h"
 #include "ctl.h"
 #include "format-util.h"
 #include "log.h"
 #include "manager.h"
+#include "record.h"
 #include "units.h"
 #include "worker.h"
 
@@ -105,12 +105,13 @@ static int run_via_manager(const Schedule *s) {
                 return EXIT_FAILED;
         }
 
-        /* The destination is the ground truth: the newest archive is this run's. */
-        ArchiveInfo *list = NULL;
-        size_t n = 0;
-        if (archive_list(s->destination, s->name, &list, &n) < 0)
-                n = 0;
-        const char *archive = n > 0 ? list[n - 1].path : NULL;
+        /* The worker's record of this very invocation names its archive. */
+        _cleanup_(record_done) RunRecord rec = RUN_RECORD_NULL;
+        char invocation[33];
+        if (manager_get_invocation_id(bus, unit, invocation, NULL) < 0 ||
+            record_find(paths.state_dir, s->name, invocation, &rec) < 0)
+                rec = RUN_RECORD_NULL;
+        const char *archive = rec.archive;
 
         int code;
         if (streq(job_result, "done") && status == EXIT_OK) {
@@ -127,10 +128,11 @@ static int run_via_manager(const Schedule *s) {
                 code = EXIT_BUSY;
         } else {
                 printf("%s: failed (job %s, result %s, exit status %" PRIi32 ")\n", unit, job_result, result, status);
+                if (rec.error)
+                        printf("%s\n", rec.error);
                 printf("See: %s logs %s\n", program_invocation_short_name, s->name);
                 code = EXIT_FAILED;
         }
-        archive_list_free(list, n);
         return code;
 }
 

@@ -103,7 +103,7 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         }
 
         _cleanup_(last_run_done) LastRun last = { .kind = _EVENT_INVALID };
-        (void) history_last_run(s->name, &last);
+        (void) history_last_run(paths.state_dir, s->name, &last);
         if (last.kind == EVENT_RUN_FAILED)
                 flags |= HEALTH_FAILED;
         else if (last.kind == EVENT_RUN_WARNINGS)

@@ -1,8 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* One run of one schedule: lock, walk the sources, write one archive
- * atomically, apply retention, and report it all as journal events.
+/* One run of one schedule, as a pipeline of stages, each a module:
+ *
+ *   destination  open it, take the schedule's lock, create the unnamed file
+ *   select       walk the sources: which entries, opened how   (select.h)
+ *   write        libarchive, compression, encryption, manifest (write.h)
+ *   link         fsync, link into place, fsync the directory   (destination.h)
+ *   verify       Verify=yes: read the new archive back          (verify.h)
+ *   copy         CopyTo=: send the offsite targets what they miss (copy.h)
+ *   prune        retention, only after the new archive is safe  (retention.h)
+ *
+ * and the outcome as journal events; the worker (worker.h) turns the result
+ * into the run record and the exit code.
  *
  * Problems with single files (unreadable, vanished, changed while read) are
  * warnings: counted, reported with what happened to the entry, and the
@@ -12,40 +22,26 @@
 
 #include <stdint.h>
 #include "copy.h"
+#include "encryption.h"
+#include "report.h"
 #include "schedule.h"
-
-typedef struct BackupStats {
-        uint64_t files;                 /* entries stored */
-        uint64_t bytes;                 /* file data read */
-        uint64_t warnings;
-        uint64_t archive_bytes;         /* bytes of archive written so far */
-} BackupStats;
-
-typedef struct BackupCallbacks {
-        /* Called after each entry and every few MiB; CURRENT is the path being read. */
-        void (*progress)(const BackupStats *stats, const char *current, void *userdata);
-        /* A warning about one file, already sent to the journal. NULL: print it
-         * on stderr unless stderr is the journal. */
-        void (*warning)(const char *message, void *userdata);
-        void *userdata;
-        /* Where stages keep what they need between runs (the copy ledger and
-         * per-target state); NULL: nothing is kept. */
-        const char *state_dir;
-} BackupCallbacks;
 
 typedef struct BackupResult {
         char *archive;                  /* full path of the new archive */
         BackupStats stats;
+        uint64_t start_usec;            /* realtime */
         uint64_t duration_usec;
         unsigned pruned;
+        char **warnings;                /* the first few warning messages */
         CopyResults copies;             /* the CopyTo= targets; copies.failed > 0 fails the run, the archive stays */
         char *error;                    /* why the run failed */
 } BackupResult;
 
-/* Returns 0 when an archive was written (check stats.warnings), -EBUSY when
+/* KEY: Encryption=yes's key, resolved by the caller (NULL otherwise).
+ * Returns 0 when an archive was written (check stats.warnings), -EBUSY when
  * another run of the schedule holds its lock, another negative errno when the
  * run failed (result.error says why). */
-int backup_run(const Schedule *s, const BackupCallbacks *cb, BackupResult *ret);
+int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbacks *cb, BackupResult *ret);
 void backup_result_done(BackupResult *r);
 
 /* Sources joined by spaces, for messages and the journal. */

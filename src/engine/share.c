@@ -1,24 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
 #include <grp.h>
-#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "archive-list.h"
+#include "format-util.h"
 #include "share.h"
 
-static int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
-static int errorf(char **ret_error, int r, const char *format, ...) {
-        va_list ap;
-        errno = -r;
-        va_start(ap, format);
-        if (vasprintf(ret_error, format, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return *ret_error ? r : -ENOMEM;
-}
-
-int destination_group(const Schedule *s, gid_t *ret_gid, char **ret_error) {
+int share_group(const Schedule *s, gid_t *ret_gid, char **ret_error) {
         *ret_gid = (gid_t) -1;
         if (!s->destination_group)
                 return 0;
@@ -42,7 +31,7 @@ static int share(int fd, gid_t gid, mode_t mode) {
         return 0;
 }
 
-int destination_share(int dir_fd, const Schedule *s, gid_t gid, char **ret_error) {
+int share_destination(int dir_fd, const Schedule *s, gid_t gid, char **ret_error) {
         ArchiveInfo *list = NULL;
         size_t n = 0;
         int r;
@@ -66,7 +55,7 @@ int destination_share(int dir_fd, const Schedule *s, gid_t gid, char **ret_error
         return r < 0 ? r : 0;
 }
 
-int destination_share_archive(int fd, gid_t gid) {
+int share_archive(int fd, gid_t gid) {
         if (gid == (gid_t) -1)
                 return 0;
         return share(fd, gid, 0640);

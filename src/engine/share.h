@@ -11,12 +11,12 @@
 
 /* The gid of S's DestinationGroup=, or (gid_t) -1 when it has none.
  * -ENOENT with *ret_error when the group does not exist. */
-int destination_group(const Schedule *s, gid_t *ret_gid, char **ret_error);
+int share_group(const Schedule *s, gid_t *ret_gid, char **ret_error);
 
 /* Gives the destination DIR_FD (the path DEST, for messages) and every
  * archive of S in it to GID; a no-op for (gid_t) -1. */
-int destination_share(int dir_fd, const Schedule *s, gid_t gid, char **ret_error);
+int share_destination(int dir_fd, const Schedule *s, gid_t gid, char **ret_error);
 
 /* Makes the archive being written on FD 0640 for GID (the unit's umask
  * took the group bits off); a no-op for (gid_t) -1. */
-int destination_share_archive(int fd, gid_t gid);
+int share_archive(int fd, gid_t gid);

@@ -1,97 +1,179 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
+#include <unistd.h>
 
 #include "events.h"
 #include "exit-codes.h"
 #include "format-util.h"
 #include "log.h"
 #include "path-util.h"
+#include "record.h"
 #include "worker.h"
 
-static int load(const Paths *paths, const char *name, Schedule **ret) {
-        _cleanup_free_ char *file = NULL, *path = NULL, *error = NULL;
+static int load(const Paths *paths, const char *name, Schedule **ret, char **ret_error) {
+        _cleanup_free_ char *file = NULL, *path = NULL;
         int r;
 
-        if (!schedule_name_is_valid(name)) {
-                log_error("Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit.",
-                          name, SCHEDULE_NAME_MAX);
-                return -EINVAL;
-        }
+        if (!schedule_name_is_valid(name))
+                return errorf(ret_error, -EINVAL,
+                              "Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit.",
+                              name, SCHEDULE_NAME_MAX);
         if (asprintf(&file, "%s.conf", name) < 0 || !(path = path_join(paths->schedules_dir, file)))
-                return log_oom();
+                return -ENOMEM;
 
-        r = schedule_load(path, paths->default_destination, paths->owner, ret, &error);
+        r = schedule_load(path, paths->default_destination, paths->owner, ret, ret_error);
         if (r >= 0) {
                 /* a group that is gone is bad input like a bad key, not a failed run */
                 _cleanup_free_ char *group_error = NULL;
                 r = schedule_check_group(*ret, &group_error);
                 if (r < 0) {
                         *ret = schedule_free(*ret);
-                        if (asprintf(&error, "%s: %s", path, strempty(group_error)) < 0)
-                                error = NULL;
-                        r = -EINVAL;
+                        return errorf(ret_error, -EINVAL, "%s: %s", path, strempty(group_error));
                 }
         }
-        if (r == -ENOENT)
-                log_error("No schedule '%s': %s does not exist.", name, path);
-        else if (r < 0)
-                log_error("%s", error ?: strerror(-r));
-        if (r < 0) {
-                EventFields f = EVENT_FIELDS_INIT(name);
-                f.error = r;
-                (void) event_emit(EVENT_RUN_FAILED, &f, "Backup of %s failed: %s", name,
-                                  r == -ENOENT ? "schedule file missing" : error ?: strerror(-r));
+        if (r == -ENOENT) {
+                free(*ret_error);
+                *ret_error = NULL;
+                return errorf(ret_error, r, "No schedule '%s': %s does not exist.", name, path);
         }
         return r;
 }
 
+/* Encryption=yes: the key comes as the systemd credential "alexandria.key"
+ * (LoadCredential= in the generated drop-in), or from KeyFile= itself. */
+static int load_key(const Schedule *s, CryptKeySource **ret, char **ret_error) {
+        _cleanup_free_ char *error = NULL, *credential = NULL;
+        const char *dir = getenv("CREDENTIALS_DIRECTORY"), *path = s->key_file;
+        int r;
+
+        *ret = NULL;
+        if (!s->encryption)
+                return 0;
+        if (dir) {
+                credential = path_join(dir, "alexandria.key");
+                if (!credential)
+                        return -ENOMEM;
+                if (access(credential, F_OK) >= 0)
+                        path = credential;
+        }
+        r = crypt_key_load(path, ret, &error);
+        if (r < 0)
+                return errorf(ret_error, r, "Cannot use key file %s: %s", path, error ?: strerror(-r));
+        return 0;
+}
+
+static int exit_code_of(int r, const BackupResult *res) {
+        if (r == -EBUSY)
+                return EXIT_BUSY;
+        if (r < 0 || res->copies.failed > 0)
+                return EXIT_FAILED;
+        return res->stats.warnings > 0 ? EXIT_WARNINGS : EXIT_OK;
+}
+
+/* The record of this run, for everything that reports on runs (record.h). */
+static void save_record(const Paths *paths, const char *name, const BackupResult *res, int exit_code) {
+        RunRecord rec = {
+                .schedule = (char *) name,
+                .invocation = getenv("INVOCATION_ID"),
+                .start_usec = res->start_usec ?: now_realtime_usec(),
+                .end_usec = now_realtime_usec(),
+                .result = exit_code == EXIT_OK ? RUN_SUCCEEDED : exit_code == EXIT_WARNINGS ? RUN_WARNINGS : RUN_FAILED,
+                .exit_status = exit_code,
+                .kind = res->archive ? (char *) "full" : NULL,
+                .archive = res->archive,
+                .files = res->stats.files,
+                .bytes_read = res->stats.bytes,
+                .archive_bytes = res->archive ? res->stats.archive_bytes : 0,
+                .warnings = res->stats.warnings,
+                .warning_messages = res->warnings,
+                .pruned = res->pruned,
+                .error = res->error,
+        };
+        _cleanup_strv_free_ char **copies = NULL;
+        for (size_t i = 0; i < res->copies.n; i++) {
+                const CopyOutcome *o = &res->copies.targets[i];
+                char *line;
+                if (asprintf(&line, "%s %u %u %u %s%s%s", o->error < 0 ? "failed" : "ok", o->sent, o->present, o->deleted,
+                             o->target, o->error < 0 ? " " : "", o->error < 0 ? strempty(o->message) : "") < 0 ||
+                    strv_push(&copies, line) < 0)
+                        break;
+        }
+        rec.copies = copies;
+        int r = record_save(paths->state_dir, &rec);
+        if (r < 0)
+                log_warning_errno(r, "Cannot write the run record of %s in %s: %m", name, paths->state_dir);
+}
+
+static void print_summary(const char *name, const BackupResult *res) {
+        char bytes[FORMAT_BYTES_MAX], abytes[FORMAT_BYTES_MAX], dur[FORMAT_DURATION_MAX];
+
+        fprintf(stderr, "Backup done for %s in %s (%" PRIu64 " files, %s read, %s written, %s).\n",
+                name, res->archive, res->stats.files,
+                format_bytes(bytes, res->stats.bytes),
+                format_bytes(abytes, res->stats.archive_bytes),
+                format_duration(dur, res->duration_usec));
+        for (size_t i = 0; i < res->copies.n; i++) {
+                const CopyOutcome *o = &res->copies.targets[i];
+                if (o->error < 0)
+                        fprintf(stderr, "  copy to %s FAILED: %s\n", o->target, strempty(o->message));
+                else
+                        fprintf(stderr, "  copied to %s: %u sent, %u already there, %u removed there\n",
+                                o->target, o->sent, o->present, o->deleted);
+        }
+        if (res->stats.warnings > 0)
+                fprintf(stderr, "  with %" PRIu64 " warning%s (see above).\n",
+                        res->stats.warnings, res->stats.warnings == 1 ? "" : "s");
+        if (res->copies.failed > 0)
+                fprintf(stderr, "Backup of %s failed: %s\n", name, strempty(res->error));
+}
+
 int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) {
         _cleanup_schedule_free_ Schedule *s = NULL;
-        char bytes[FORMAT_BYTES_MAX], abytes[FORMAT_BYTES_MAX], dur[FORMAT_DURATION_MAX];
-        BackupResult result = {};
+        _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
+        BackupResult res = { .start_usec = now_realtime_usec() };
         int r, code;
 
-        r = load(paths, name, &s);
-        if (r < 0)
-                return r == -ENOMEM ? EXIT_FAILED : EXIT_USAGE;
-
-        BackupCallbacks with_state = cb ? *cb : (BackupCallbacks) {};
-        with_state.state_dir = paths->state_dir;
-        r = backup_run(s, &with_state, &result);
-        if (r == -EBUSY) {
-                log_error("%s", result.error ?: "Another run of this schedule is in progress.");
-                code = EXIT_BUSY;
-        } else if (r < 0) {
-                /* The event carries the message to the journal; repeat it only where it would not land there. */
-                if (!log_on_journal())
-                        log_error("Backup of %s failed: %s", name, result.error ?: strerror(-r));
-                code = EXIT_FAILED;
-        } else if (result.copies.failed > 0) {
-                /* the copy stage sent its events; the archive is there */
-                if (!log_on_journal()) {
-                        fprintf(stderr, "Backup of %s wrote %s (kept), but copying it offsite failed:\n", name, result.archive);
-                        for (size_t i = 0; i < result.copies.n; i++)
-                                if (result.copies.targets[i].error < 0)
-                                        fprintf(stderr, "  %s: %s\n", result.copies.targets[i].target,
-                                                strempty(result.copies.targets[i].message));
-                }
-                code = EXIT_FAILED;
-        } else {
-                if (!log_on_journal())
-                        fprintf(stderr, "Backup done for %s in %s (%" PRIu64 " files, %s read, %s written, %s).\n",
-                                name, result.archive, result.stats.files,
-                                format_bytes(bytes, result.stats.bytes),
-                                format_bytes(abytes, result.stats.archive_bytes),
-                                format_duration(dur, result.duration_usec));
-                for (size_t i = 0; i < result.copies.n && !log_on_journal(); i++)
-                        fprintf(stderr, "  copied to %s: %u sent, %u already there, %u removed there\n",
-                                result.copies.targets[i].target, result.copies.targets[i].sent,
-                                result.copies.targets[i].present, result.copies.targets[i].deleted);
-                if (result.stats.warnings > 0 && !log_on_journal())
-                        fprintf(stderr, "  with %" PRIu64 " warning%s (see above).\n",
-                                result.stats.warnings, result.stats.warnings == 1 ? "" : "s");
-                code = result.stats.warnings > 0 ? EXIT_WARNINGS : EXIT_OK;
+        r = load(paths, name, &s, &res.error);
+        if (r < 0) {
+                /* Nothing ran: the schedule is wrong, which is bad input (2)
+                 * and changes nothing, not even the run records; status
+                 * shows the broken schedule itself. */
+                code = r == -ENOMEM ? EXIT_FAILED : EXIT_USAGE;
+                log_error("%s", res.error ?: strerror(-r));
+                EventFields f = EVENT_FIELDS_INIT(name);
+                f.error = r;
+                (void) event_emit(EVENT_RUN_FAILED, &f, "Backup of %s failed: %s", name,
+                                  r == -ENOENT ? "schedule file missing" : res.error ?: strerror(-r));
+                backup_result_done(&res);
+                return code;
         }
-        backup_result_done(&result);
+
+        r = load_key(s, &key, &res.error);
+        if (r >= 0) {
+                free(res.error);
+                res.error = NULL;
+                BackupCallbacks with_state = cb ? *cb : (BackupCallbacks) {};
+                with_state.state_dir = paths->state_dir;
+                r = backup_run(s, key, &with_state, &res);
+        } else {
+                EventFields f = EVENT_FIELDS_INIT(name);
+                f.error = r;
+                (void) event_emit(EVENT_RUN_FAILED, &f, "Backup of %s failed: %s", name, res.error);
+        }
+        code = exit_code_of(r, &res);
+
+        if (r == -EBUSY)
+                log_error("%s", res.error ?: "Another run of this schedule is in progress.");
+        else {
+                save_record(paths, name, &res, code);
+                /* The event carries the outcome to the journal; repeat it only where it would not land there. */
+                if (!log_on_journal()) {
+                        if (r < 0)
+                                log_error("Backup of %s failed: %s", name, res.error ?: strerror(-r));
+                        else
+                                print_summary(name, &res);
+                }
+        }
+        backup_result_done(&res);
         return code;
 }

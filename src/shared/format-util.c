@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "format-util.h"
@@ -55,4 +58,17 @@ uint64_t now_realtime_usec(void) {
 
 uint64_t now_monotonic_usec(void) {
         return now_usec(CLOCK_MONOTONIC);
+}
+
+int errorf(char **ret_error, int r, const char *format, ...) {
+        va_list ap;
+
+        if (!ret_error || *ret_error)
+                return r;
+        errno = r < 0 ? -r : r;
+        va_start(ap, format);
+        if (vasprintf(ret_error, format, ap) < 0)
+                *ret_error = NULL;
+        va_end(ap);
+        return *ret_error ? r : -ENOMEM;
 }

@@ -16,3 +16,9 @@ const char *format_duration(char buf[static FORMAT_DURATION_MAX], uint64_t usec)
 const char *format_timestamp(char buf[static FORMAT_TIMESTAMP_MAX], uint64_t usec);
 uint64_t now_realtime_usec(void);
 uint64_t now_monotonic_usec(void);
+
+/* The one way a function hands a message back with its error: formats into
+ * *RET_ERROR (with %m meaning R) unless a message is already there — the
+ * first, innermost one says most — and returns R (-ENOMEM if even the
+ * message cannot be made). "return errorf(ret_error, r, "Cannot open %s: %m", p);" */
+int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);

@@ -12,7 +12,7 @@ t_setup() {
         trap 't_cleanup' EXIT
         # User mode with a private home: nothing lands in /etc or /var.
         export HOME=$T/home XDG_CONFIG_HOME=$T/home/.config XDG_DATA_HOME=$T/home/.local/share
-        export ALEXANDRIA_CONFIG_DIR=$T/conf
+        export ALEXANDRIA_CONFIG_DIR=$T/conf ALEXANDRIA_STATE_DIR=$T/state
         mkdir -p "$HOME" "$ALEXANDRIA_CONFIG_DIR/schedules.d"
 }
 

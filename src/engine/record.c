@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "fileio.h"
+#include "path-util.h"
+#include "record.h"
+
+#define RECORD_SIZE_MAX (256 * 1024)
+
+static const char *const run_result_table[_RUN_RESULT_MAX] = {
+        [RUN_SUCCEEDED] = "succeeded",
+        [RUN_WARNINGS]  = "warnings",
+        [RUN_FAILED]    = "failed",
+};
+
+const char *run_result_to_string(RunResult r) {
+        return r >= 0 && r < _RUN_RESULT_MAX ? run_result_table[r] : NULL;
+}
+
+RunResult run_result_from_string(const char *s) {
+        for (RunResult r = 0; r < _RUN_RESULT_MAX; r++)
+                if (streq_ptr(s, run_result_table[r]))
+                        return r;
+        return _RUN_RESULT_INVALID;
+}
+
+void record_done(RunRecord *r) {
+        free(r->schedule);
+        free(r->invocation);
+        free(r->kind);
+        free(r->archive);
+        strv_free(r->warning_messages);
+        strv_free(r->copies);
+        free(r->error);
+        *r = RUN_RECORD_NULL;
+}
+
+void record_list_free(RunRecord *list, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                record_done(&list[i]);
+        free(list);
+}
+
+/* ---- text ---- */
+
+static int put(FILE *f, const char *key, const char *value) {
+        if (!value)
+                return 0;
+        fprintf(f, "%s=", key);
+        for (const char *p = value; *p; p++)
+                if (*p == '\\')
+                        fputs("\\\\", f);
+                else if (*p == '\n')
+                        fputs("\\n", f);
+                else if (*p == '\r')
+                        fputs("\\r", f);
+                else
+                        fputc(*p, f);
+        fputc('\n', f);
+        return 0;
+}
+
+static void put_u64(FILE *f, const char *key, uint64_t v) {
+        fprintf(f, "%s=%" PRIu64 "\n", key, v);
+}
+
+int record_format(const RunRecord *r, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        if (!f)
+                return -ENOMEM;
+
+        put(f, "SCHEDULE", r->schedule);
+        put(f, "INVOCATION", r->invocation);
+        put_u64(f, "START_USEC", r->start_usec);
+        put_u64(f, "END_USEC", r->end_usec);
+        put(f, "RESULT", run_result_to_string(r->result));
+        fprintf(f, "EXIT_STATUS=%i\n", r->exit_status);
+        put(f, "KIND", r->kind);
+        put(f, "ARCHIVE", r->archive);
+        put_u64(f, "FILES", r->files);
+        put_u64(f, "BYTES_READ", r->bytes_read);
+        put_u64(f, "ARCHIVE_BYTES", r->archive_bytes);
+        put_u64(f, "WARNINGS", r->warnings);
+        STRV_FOREACH(w, r->warning_messages)
+                put(f, "WARNING", *w);
+        put_u64(f, "PRUNED", r->pruned);
+        STRV_FOREACH(c, r->copies)
+                put(f, "COPY", *c);
+        put(f, "ERROR", r->error);
+
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+static char *unescape(const char *v) {
+        char *out = malloc(strlen(v) + 1), *o = out;
+        if (!out)
+                return NULL;
+        for (const char *p = v; *p; p++) {
+                if (*p != '\\' || !p[1]) {
+                        *o++ = *p;
+                        continue;
+                }
+                p++;
+                *o++ = *p == 'n' ? '\n' : *p == 'r' ? '\r' : *p;
+        }
+        *o = 0;
+        return out;
+}
+
+static int parse_u64(const char *v, uint64_t *ret) {
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(v, &end, 10);
+        if (errno != 0 || end == v || *end != 0 || *v == '-')
+                return -EBADMSG;
+        *ret = u;
+        return 0;
+}
+
+static int set_string(char **field, const char *v) {
+        char *s = unescape(v);
+        if (!s)
+                return -ENOMEM;
+        free(*field);
+        *field = s;
+        return 0;
+}
+
+int record_parse(const char *text, RunRecord *ret) {
+        _cleanup_(record_done) RunRecord r = RUN_RECORD_NULL;
+        _cleanup_free_ char *copy = strdup(text);
+        int k = 0;
+
+        if (!copy)
+                return -ENOMEM;
+        for (char *line = copy, *next; line && *line && k >= 0; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = 0;
+                char *eq = strchr(line, '=');
+                if (!eq)
+                        return -EBADMSG;
+                *eq = 0;
+                const char *key = line, *v = eq + 1;
+
+                if (streq(key, "SCHEDULE"))
+                        k = set_string(&r.schedule, v);
+                else if (streq(key, "INVOCATION"))
+                        k = set_string(&r.invocation, v);
+                else if (streq(key, "START_USEC"))
+                        k = parse_u64(v, &r.start_usec);
+                else if (streq(key, "END_USEC"))
+                        k = parse_u64(v, &r.end_usec);
+                else if (streq(key, "RESULT"))
+                        k = (r.result = run_result_from_string(v)) < 0 ? -EBADMSG : 0;
+                else if (streq(key, "EXIT_STATUS")) {
+                        uint64_t u;
+                        k = parse_u64(v, &u);
+                        if (k >= 0 && u > 255)
+                                k = -EBADMSG;
+                        r.exit_status = (int) u;
+                } else if (streq(key, "KIND"))
+                        k = set_string(&r.kind, v);
+                else if (streq(key, "ARCHIVE"))
+                        k = set_string(&r.archive, v);
+                else if (streq(key, "FILES"))
+                        k = parse_u64(v, &r.files);
+                else if (streq(key, "BYTES_READ"))
+                        k = parse_u64(v, &r.bytes_read);
+                else if (streq(key, "ARCHIVE_BYTES"))
+                        k = parse_u64(v, &r.archive_bytes);
+                else if (streq(key, "WARNINGS"))
+                        k = parse_u64(v, &r.warnings);
+                else if (streq(key, "WARNING")) {
+                        char *s = unescape(v);
+                        k = s ? strv_push(&r.warning_messages, s) : -ENOMEM;
+                } else if (streq(key, "COPY")) {
+                        char *s = unescape(v);
+                        k = s ? strv_push(&r.copies, s) : -ENOMEM;
+                } else if (streq(key, "PRUNED"))
+                        k = parse_u64(v, &r.pruned);
+                else if (streq(key, "ERROR"))
+                        k = set_string(&r.error, v);
+                /* else: a key of a newer version */
+        }
+        if (k < 0)
+                return k;
+        if (!r.schedule || r.result < 0 || r.start_usec == 0)
+                return -EBADMSG;
+        *ret = r;
+        r = RUN_RECORD_NULL;
+        return 0;
+}
+
+/* ---- files ---- */
+
+static char *records_dir(const char *state_dir, const char *name) {
+        _cleanup_free_ char *runs = path_join(state_dir, "runs");
+        return runs ? path_join(runs, name) : NULL;
+}
+
+static bool is_record_name(const char *n) {
+        return n[0] != '.' && endswith(n, ".run");
+}
+
+static int compare_names(const void *a, const void *b) {
+        return strcmp(*(char * const *) a, *(char * const *) b);
+}
+
+/* The record file names in DIR, sorted (= oldest first). */
+static int list_names(const char *dir, char ***ret, size_t *ret_n) {
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        _cleanup_strv_free_ char **names = NULL;
+        size_t n = 0;
+        struct dirent *de;
+
+        if (!d) {
+                if (errno != ENOENT)
+                        return negative_errno();
+                *ret = NULL, *ret_n = 0;
+                return 0;
+        }
+        while ((errno = 0, de = readdir(d)))
+                if (is_record_name(de->d_name)) {
+                        int r = strv_extend(&names, de->d_name);
+                        if (r < 0)
+                                return r;
+                        n++;
+                }
+        if (errno != 0)
+                return negative_errno();
+        if (n > 0)
+                qsort(names, n, sizeof *names, compare_names);
+        *ret = TAKE_PTR(names);
+        *ret_n = n;
+        return 0;
+}
+
+static int load_one(const char *dir, const char *file, RunRecord *ret) {
+        _cleanup_free_ char *path = path_join(dir, file), *text = NULL;
+        if (!path)
+                return -ENOMEM;
+        int r = read_file_full(path, RECORD_SIZE_MAX, &text);
+        if (r < 0)
+                return r;
+        return record_parse(text, ret);
+}
+
+int record_save(const char *state_dir, const RunRecord *rec) {
+        _cleanup_free_ char *dir = records_dir(state_dir, rec->schedule), *text = NULL, *path = NULL;
+        char file[64];
+        struct tm tm;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return r;
+        time_t t = (time_t) (rec->start_usec / USEC_PER_SEC);
+        if (!gmtime_r(&t, &tm))
+                return -EINVAL;
+        size_t n = strftime(file, sizeof file, "%Y%m%dT%H%M%S", &tm);
+        if (n == 0 || snprintf(file + n, sizeof file - n, ".%06" PRIu64 "Z.run", rec->start_usec % USEC_PER_SEC) < 0)
+                return -EINVAL;
+        r = record_format(rec, &text);
+        if (r < 0)
+                return r;
+        if (!(path = path_join(dir, file)))
+                return -ENOMEM;
+        r = write_file_atomic(path, text, 0600);
+        if (r < 0)
+                return r;
+
+        _cleanup_strv_free_ char **names = NULL;
+        size_t count;
+        if (list_names(dir, &names, &count) >= 0)
+                for (size_t i = 0; i + RECORDS_KEPT < count; i++) {
+                        _cleanup_free_ char *old = path_join(dir, names[i]);
+                        if (old)
+                                (void) unlink(old);
+                }
+        return 0;
+}
+
+int record_list(const char *state_dir, const char *name, size_t max, RunRecord **ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = records_dir(state_dir, name);
+        _cleanup_strv_free_ char **names = NULL;
+        RunRecord *list = NULL;
+        size_t count, n = 0;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = list_names(dir, &names, &count);
+        if (r < 0)
+                return r;
+        size_t first = count > max ? count - max : 0;
+        if (count > first && !(list = calloc(count - first, sizeof *list)))
+                return -ENOMEM;
+        for (size_t i = first; i < count; i++)
+                /* a damaged record is one run less in the history, not an error */
+                if (load_one(dir, names[i], &list[n]) >= 0)
+                        n++;
+        *ret = list;
+        *ret_n = n;
+        return 0;
+}
+
+static int find_newest(const char *state_dir, const char *name, const char *invocation, const char *archive,
+                       RunRecord *ret) {
+        _cleanup_free_ char *dir = records_dir(state_dir, name);
+        _cleanup_strv_free_ char **names = NULL;
+        size_t count;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        r = list_names(dir, &names, &count);
+        if (r < 0)
+                return r;
+        for (size_t i = count; i > 0; i--) {
+                RunRecord rec = RUN_RECORD_NULL;
+                if (load_one(dir, names[i - 1], &rec) < 0)
+                        continue;
+                if ((!invocation || streq_ptr(rec.invocation, invocation)) &&
+                    (!archive || streq_ptr(rec.archive, archive))) {
+                        *ret = rec;
+                        return 0;
+                }
+                record_done(&rec);
+        }
+        return -ENOENT;
+}
+
+int record_find(const char *state_dir, const char *name, const char *invocation, RunRecord *ret) {
+        return find_newest(state_dir, name, invocation, NULL, ret);
+}
+
+int record_find_archive(const char *state_dir, const char *name, const char *archive, RunRecord *ret) {
+        return find_newest(state_dir, name, NULL, archive, ret);
+}

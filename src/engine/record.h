@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The run record: the outcome of one run, written once by the worker that
+ * knows it, read by everything that reports on runs (notifications,
+ * metrics, status, run, backups -l, history). One small text file per run,
+ *
+ *   STATE_DIR/runs/NAME/YYYYmmddTHHMMSS.uuuuuuZ.run      (UTC start time)
+ *
+ * written atomically, mode 0600 (messages may quote paths), the newest
+ * RECORDS_KEPT kept. One KEY=VALUE per line; values escape "\\" and
+ * newlines as "\\\\" and "\\n"; readers ignore keys they do not know, so
+ * fields can be added. The keys are documented in alexandria-backup(8). */
+
+#include <stdint.h>
+#include "macro.h"
+
+#define RECORDS_KEPT 400
+
+typedef enum RunResult {
+        RUN_SUCCEEDED,
+        RUN_WARNINGS,
+        RUN_FAILED,
+        _RUN_RESULT_MAX,
+        _RUN_RESULT_INVALID = -EINVAL,
+} RunResult;
+
+const char *run_result_to_string(RunResult r);
+RunResult run_result_from_string(const char *s);
+
+typedef struct RunRecord {
+        char *schedule;
+        char *invocation;               /* systemd's $INVOCATION_ID, if run by the service */
+        uint64_t start_usec, end_usec;  /* realtime */
+        RunResult result;
+        int exit_status;
+        char *kind;                     /* "full" */
+        char *archive;                  /* full path of the archive written, or NULL */
+        uint64_t files, bytes_read, archive_bytes, warnings, pruned;
+        char **warning_messages;        /* the first few, NULL-terminated */
+        char **copies;                  /* per CopyTo= target: "ok|failed SENT PRESENT DELETED TARGET[ ERROR]" */
+        char *error;                    /* why it failed */
+} RunRecord;
+
+#define RUN_RECORD_NULL (RunRecord) { .result = _RUN_RESULT_INVALID }
+
+int record_format(const RunRecord *r, char **ret);
+int record_parse(const char *text, RunRecord *ret);
+
+/* Writes R under STATE_DIR and drops the oldest records beyond RECORDS_KEPT. */
+int record_save(const char *state_dir, const RunRecord *r);
+/* The newest record of NAME (with INVOCATION, if not NULL); -ENOENT if none. */
+int record_find(const char *state_dir, const char *name, const char *invocation, RunRecord *ret);
+/* At most the newest MAX records of NAME, oldest first (none: *ret_n = 0). */
+int record_list(const char *state_dir, const char *name, size_t max, RunRecord **ret, size_t *ret_n);
+/* The newest record of NAME that names ARCHIVE (a full path); -ENOENT if none. */
+int record_find_archive(const char *state_dir, const char *name, const char *archive, RunRecord *ret);
+
+void record_done(RunRecord *r);
+void record_list_free(RunRecord *list, size_t n);

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The run's first stage: which entries go into the archive. Walks every
+ * source in tar order, drops what Exclude= matches (before a directory is
+ * descended), the destination itself and sockets, opens each regular file
+ * once, and hands each chosen entry to the caller:
+ *
+ *   ENTRY  built by libarchive from the file (owner names, symlink target,
+ *          xattrs, ACLs), its pathname relative ("srv/data/x"), its
+ *          sourcepath the absolute path walked;
+ *   FD     the regular file, opened O_NOFOLLOW and checked to be the file
+ *          walked, or -EBADF (empty files and everything else);
+ *   ST     its stat, from FD when open.
+ *
+ * Problems with single files are warnings in the run's report; the walk goes
+ * on. A callback error stops it. Later selection rules (whole-server
+ * selection, incremental filtering) belong here. */
+
+#include <sys/stat.h>
+#include "report.h"
+#include "schedule.h"
+
+struct archive_entry;
+typedef int (*select_entry_fn)(struct archive_entry *entry, int fd, const struct stat *st, void *userdata,
+                               char **ret_error);
+
+typedef struct Selection Selection;
+
+/* DESTINATION: the open destination directory, never archived. */
+int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret);
+/* Every source must exist when the run starts: a missing one fails the run. */
+int selection_check_sources(const Selection *sel, char **ret_error);
+int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **ret_error);
+Selection *selection_free(Selection *sel);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Selection *, selection_free);
+
+/* Exclude= patterns, matched like rsync's: a pattern without '/' against
+ * each name below the source ("*.tmp", "cache"); one with '/' against the
+ * path below the source ("cache/tmp*"); one starting with '/' against the
+ * whole path. The source's own path never takes part, so Exclude=tmp does
+ * not exclude everything of a source under /tmp. */
+bool selection_excluded(char **patterns, const char *path, const char *source);

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: MIT */
+/* The run record: text round trip with hostile values, the files on disk
+ * (newest found, by invocation and by archive, the oldest dropped), and the
+ * exclude matching of the select stage. */
+#include <sys/stat.h>
+
+#include "record.h"
+#include "select.h"
+#include "test.h"
+
+static void test_round_trip(void) {
+        char *warnings[] = { (char *) "a: vanished", (char *) "multi\nline \\ back", NULL };
+        RunRecord r = {
+                .schedule = (char *) "web",
+                .invocation = (char *) "0123456789abcdef0123456789abcdef",
+                .start_usec = 1764690000123456, .end_usec = 1764690005000000,
+                .result = RUN_WARNINGS, .exit_status = 3,
+                .kind = (char *) "full",
+                .archive = (char *) "/var/backups/web/web-20251202T154000Z.tar.gz",
+                .files = 12, .bytes_read = 4096, .archive_bytes = 999, .warnings = 2, .pruned = 1,
+                .warning_messages = warnings,
+                .error = (char *) "line1\nline2\r=x",
+        };
+        char *text = NULL;
+        RunRecord back = RUN_RECORD_NULL;
+
+        ASSERT(record_format(&r, &text) == 0);
+        /* one line per key: a newline in a value never starts a key */
+        ASSERT(!strstr(text, "\nline2"));
+        ASSERT(record_parse(text, &back) == 0);
+        ASSERT_STREQ(back.schedule, "web");
+        ASSERT_STREQ(back.invocation, r.invocation);
+        ASSERT(back.start_usec == r.start_usec && back.end_usec == r.end_usec);
+        ASSERT(back.result == RUN_WARNINGS && back.exit_status == 3);
+        ASSERT_STREQ(back.kind, "full");
+        ASSERT_STREQ(back.archive, r.archive);
+        ASSERT(back.files == 12 && back.bytes_read == 4096 && back.archive_bytes == 999);
+        ASSERT(back.warnings == 2 && back.pruned == 1);
+        ASSERT_STREQ(back.warning_messages[0], "a: vanished");
+        ASSERT_STREQ(back.warning_messages[1], "multi\nline \\ back");
+        ASSERT(!back.warning_messages[2]);
+        ASSERT_STREQ(back.error, r.error);
+        record_done(&back);
+        free(text);
+
+        /* a newer version's keys are skipped; damage is refused */
+        ASSERT(record_parse("SCHEDULE=x\nSTART_USEC=5\nRESULT=failed\nCOPY_TARGET=y\n", &back) == 0);
+        ASSERT(back.result == RUN_FAILED);
+        record_done(&back);
+        ASSERT(record_parse("SCHEDULE=x\nSTART_USEC=5\nRESULT=maybe\n", &back) == -EBADMSG);
+        ASSERT(record_parse("SCHEDULE=x\nSTART_USEC=-5\nRESULT=failed\n", &back) == -EBADMSG);
+        ASSERT(record_parse("SCHEDULE=x\nno equals sign\n", &back) == -EBADMSG);
+        ASSERT(record_parse("START_USEC=5\nRESULT=failed\n", &back) == -EBADMSG);
+        ASSERT(record_parse("SCHEDULE=x\nSTART_USEC=5\nRESULT=failed\nEXIT_STATUS=300\n", &back) == -EBADMSG);
+}
+
+static void test_files(void) {
+        char dir[] = "/tmp/test-record.XXXXXX";
+        RunRecord r = { .schedule = (char *) "s", .result = RUN_SUCCEEDED }, found = RUN_RECORD_NULL;
+        char archive[64], invocation[40];
+        RunRecord *list;
+        size_t n;
+
+        ASSERT(mkdtemp(dir));
+        ASSERT(record_find(dir, "s", NULL, &found) == -ENOENT);
+        ASSERT(record_list(dir, "s", 10, &list, &n) == 0 && n == 0);
+        record_list_free(list, n);
+
+        for (unsigned i = 0; i < RECORDS_KEPT + 5; i++) {
+                snprintf(archive, sizeof archive, "/d/s-%u.tar", i);
+                snprintf(invocation, sizeof invocation, "inv%u", i);
+                r.start_usec = 1764690000000000 + (uint64_t) i * 1000;
+                r.archive = archive;
+                r.invocation = invocation;
+                ASSERT(record_save(dir, &r) == 0);
+        }
+        ASSERT(record_list(dir, "s", 1000, &list, &n) == 0);
+        ASSERT(n == RECORDS_KEPT);
+        ASSERT_STREQ(list[0].archive, "/d/s-5.tar");            /* the oldest went */
+        ASSERT_STREQ(list[n - 1].archive, "/d/s-404.tar");
+        record_list_free(list, n);
+
+        ASSERT(record_find(dir, "s", NULL, &found) == 0);
+        ASSERT_STREQ(found.archive, "/d/s-404.tar");
+        record_done(&found);
+        ASSERT(record_find(dir, "s", "inv100", &found) == 0);
+        ASSERT_STREQ(found.archive, "/d/s-100.tar");
+        record_done(&found);
+        ASSERT(record_find(dir, "s", "inv1", &found) == -ENOENT);  /* dropped */
+        ASSERT(record_find_archive(dir, "s", "/d/s-7.tar", &found) == 0);
+        ASSERT(found.start_usec == 1764690000000000 + 7000);
+        record_done(&found);
+        ASSERT(record_find(dir, "other", NULL, &found) == -ENOENT);
+
+        /* records are private: messages may quote paths */
+        char p[256];
+        snprintf(p, sizeof p, "%s/runs/s", dir);
+        struct stat st;
+        ASSERT(stat(p, &st) == 0 && (st.st_mode & 077) == 0);
+
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+        ASSERT(system(cmd) == 0);
+}
+
+static void test_excluded(void) {
+        char *patterns[] = { (char *) "*.tmp", (char *) "cache/tmp*", (char *) "/srv/data/abs", (char *) "tmp", NULL };
+
+        ASSERT(selection_excluded(patterns, "/srv/data/x.tmp", "/srv/data"));
+        ASSERT(selection_excluded(patterns, "/srv/data/sub/y.tmp", "/srv/data"));
+        ASSERT(!selection_excluded(patterns, "/srv/data/x.tmpl", "/srv/data"));
+        /* with '/': against the path below the source */
+        ASSERT(selection_excluded(patterns, "/srv/data/cache/tmp1", "/srv/data"));
+        ASSERT(!selection_excluded(patterns, "/srv/data/a/cache/tmp1", "/srv/data"));
+        /* a leading '/': the whole path */
+        ASSERT(selection_excluded(patterns, "/srv/data/abs", "/srv/data"));
+        ASSERT(!selection_excluded(patterns, "/srv/other/abs", "/srv/other"));
+        /* the source's own path never takes part: a source under /tmp keeps its files */
+        ASSERT(!selection_excluded(patterns, "/tmp/src/file", "/tmp/src"));
+        ASSERT(selection_excluded(patterns, "/tmp/src/tmp", "/tmp/src"));
+}
+
+int main(void) {
+        test_round_trip();
+        test_files();
+        test_excluded();
+        return 0;
+}
