@@ -115,7 +115,7 @@ static void print_summary(const char *name, const BackupResult *res) {
         for (size_t i = 0; i < res->copies.n; i++) {
                 const CopyOutcome *o = &res->copies.targets[i];
                 if (o->error < 0)
-                        fprintf(stderr, "  copy to %s FAILED: %s\n", o->target, strempty(o->message));
+                        fprintf(stderr, "  %s: copy FAILED: %s\n", o->target, strempty(o->message));
                 else
                         fprintf(stderr, "  copied to %s: %u sent, %u already there, %u removed there\n",
                                 o->target, o->sent, o->present, o->deleted);
