@@ -193,3 +193,21 @@ else
 fi
 unset RCLONE_BWLIMIT
 check "other schedules' files are untouched at the end" test "$(foreign)" = "$foreign_before"
+
+# ---- rclone's sftp backend, to the same sshd: an on-the-fly remote whose
+# parameters reach rclone through its environment, never its command line
+ssh-keygen -q -t ed25519 -N '' -C sftp -f "$SSHD_DIR/sftp_key"
+echo "command=\"/usr/lib/openssh/sftp-server\",restrict $(cat "$SSHD_DIR/sftp_key.pub")" >> "$SSHD_DIR/authorized_keys"
+SFTP=$T/sftp
+mkdir -p "$SFTP"
+SFTP_TARGET="rclone::sftp,host=127.0.0.1,port=$SSHD_PORT,user=root,key_file=$SSHD_DIR/sftp_key,known_hosts_file=$KNOWN_HOSTS,shell_type=none:$SFTP"
+t_schedule off "Source=$SRC" "Destination=$DEST" "Compression=none" "Keep=3" "CopyKeep=2" "CopyTo=$SFTP_TARGET"
+sleep 1.1; run
+check "rclone :sftp: run exits 0" test "$rc" -eq 0 || show_err
+check "rclone :sftp: the newest 2 archives are on the sftp target, byte for byte" \
+        test "$(archives_in "$SFTP")" = "$(local_archives | tail -2)" -a -n "$(archives_in "$SFTP")"
+check "... the newest one complete" same_content "$(basename "$(newest)")" "$SFTP"
+check "stderr names the target with its parameters hidden" grep -q "copied to rclone::sftp,…:$SFTP: 2 sent" "$T/err"
+check "... and never the key's path" sh -c "! grep -q sftp_key '$T/err'"
+"$CTL" --user --no-reload list >"$T/list" 2>&1
+check "list shows the target redacted" grep -q "CopyTo=rclone::sftp,…:$SFTP" "$T/list"
