@@ -20,29 +20,34 @@ static void put_label(FILE *f, const char *v) {
         }
 }
 
+/* One series per CopyTo= target of S: METRIC{schedule=,target=} VALUE(target's state). */
+static void put_copy_series(FILE *f, const Schedule *s, const ScheduleState *state, const char *metric, const char *help,
+                            uint64_t (*value)(const CopyState *c)) {
+        fprintf(f, "# HELP alexandria_%s %s\n# TYPE alexandria_%s gauge\n", metric, help, metric);
+        STRV_FOREACH(spec, s->copy_to) {
+                _cleanup_copy_target_free_ CopyTarget *t = NULL;
+                _cleanup_free_ char *error = NULL;
+                const CopyState *c = state ? state_copy_find(state, *spec) : NULL;
+                fprintf(f, "alexandria_%s{schedule=\"%s\",target=\"", metric, s->name);
+                put_label(f, copy_target_parse(*spec, &t, &error) >= 0 ? t->display : "?");
+                fprintf(f, "\"} %" PRIu64 "\n", c ? value(c) : 0);
+        }
+}
+
+static uint64_t copy_last_success(const CopyState *c) {
+        return c->last_good_usec / USEC_PER_SEC;
+}
+
+static uint64_t copy_failed(const CopyState *c) {
+        return c->failed_usec > 0;
+}
+
 static void put_copy_metrics(FILE *f, const Schedule *s, const ScheduleState *state) {
         if (!s->copy_to)
                 return;
-        fputs("# HELP alexandria_copy_last_success_timestamp_seconds Time of the last copy that left a CopyTo= target complete (0: never).\n"
-              "# TYPE alexandria_copy_last_success_timestamp_seconds gauge\n", f);
-        STRV_FOREACH(spec, s->copy_to) {
-                _cleanup_copy_target_free_ CopyTarget *t = NULL;
-                _cleanup_free_ char *error = NULL;
-                const CopyState *c = state ? state_copy_find(state, *spec) : NULL;
-                fprintf(f, "alexandria_copy_last_success_timestamp_seconds{schedule=\"%s\",target=\"", s->name);
-                put_label(f, copy_target_parse(*spec, &t, &error) >= 0 ? t->display : "?");
-                fprintf(f, "\"} %" PRIu64 "\n", c ? c->last_good_usec / USEC_PER_SEC : 0);
-        }
-        fputs("# HELP alexandria_copy_failed 1 if the last copy to a CopyTo= target failed.\n"
-              "# TYPE alexandria_copy_failed gauge\n", f);
-        STRV_FOREACH(spec, s->copy_to) {
-                _cleanup_copy_target_free_ CopyTarget *t = NULL;
-                _cleanup_free_ char *error = NULL;
-                const CopyState *c = state ? state_copy_find(state, *spec) : NULL;
-                fprintf(f, "alexandria_copy_failed{schedule=\"%s\",target=\"", s->name);
-                put_label(f, copy_target_parse(*spec, &t, &error) >= 0 ? t->display : "?");
-                fprintf(f, "\"} %d\n", c && c->failed_usec > 0 ? 1 : 0);
-        }
+        put_copy_series(f, s, state, "copy_last_success_timestamp_seconds",
+                        "Time of the last copy that left a CopyTo= target complete (0: never).", copy_last_success);
+        put_copy_series(f, s, state, "copy_failed", "1 if the last copy to a CopyTo= target failed.", copy_failed);
 }
 
 int metrics_write_full(const char *dir, const Schedule *s, const LastRun *last, bool overdue, const ScheduleState *state) {

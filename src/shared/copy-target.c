@@ -1,20 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 #include <ctype.h>
-#include <stdarg.h>
 
 #include "copy-target.h"
+#include "format-util.h"
 
 #define SPEC_MAX 4096
-
-static int errorf(char **ret_error, const char *format, ...) _printf_(2, 3);
-static int errorf(char **ret_error, const char *format, ...) {
-        va_list ap;
-        va_start(ap, format);
-        if (vasprintf(ret_error, format, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return *ret_error ? -EINVAL : -ENOMEM;
-}
 
 CopyTarget *copy_target_free(CopyTarget *t) {
         if (!t)
@@ -77,7 +67,7 @@ static int parse_ssh(CopyTarget *t, const char *spec, const char *rest, char **r
                         return -ENOMEM;
                 if (isempty(t->user) || t->user[0] == '-' ||
                     strspn(t->user, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != strlen(t->user))
-                        return errorf(ret_error, "CopyTo=%s: '%s' is not a user name", spec, t->user);
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: '%s' is not a user name", spec, t->user);
                 host = at + 1;
         } else
                 host = authority;
@@ -86,13 +76,13 @@ static int parse_ssh(CopyTarget *t, const char *spec, const char *rest, char **r
                 host_end = strchr(host, ']');
                 if (!host_end || host_end == host + 1 ||
                     strspn(host + 1, "0123456789abcdefABCDEF:.") != (size_t) (host_end - host - 1))
-                        return errorf(ret_error, "CopyTo=%s: '%s' is not an IPv6 address in brackets", spec, host);
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: '%s' is not an IPv6 address in brackets", spec, host);
                 t->host = strndup(host + 1, host_end - host - 1);
                 host_end++;
         } else {
                 host_end = host + strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_");
                 if (host_end == host || host[0] == '-' || host[0] == '.' || (*host_end && *host_end != ':'))
-                        return errorf(ret_error, "CopyTo=%s: '%s' is not a host name", spec, host);
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: '%s' is not a host name", spec, host);
                 t->host = strndup(host, host_end - host);
         }
         if (!t->host)
@@ -100,28 +90,28 @@ static int parse_ssh(CopyTarget *t, const char *spec, const char *rest, char **r
         if (*host_end == ':')
                 port = host_end + 1;
         else if (*host_end)
-                return errorf(ret_error, "CopyTo=%s: unexpected '%s' after the host", spec, host_end);
+                return errorf(ret_error, -EINVAL, "CopyTo=%s: unexpected '%s' after the host", spec, host_end);
 
         if (port) {
                 if (isempty(port) || strspn(port, "0123456789") != strlen(port))
-                        return errorf(ret_error, "CopyTo=%s: '%s' is not a port number; the path must be absolute: "
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: '%s' is not a port number; the path must be absolute: "
                                       "ssh://[USER@]HOST[:PORT]/PATH", spec, port);
                 unsigned long p = strlen(port) > 5 ? 0 : strtoul(port, NULL, 10);
                 if (p < 1 || p > 65535)
-                        return errorf(ret_error, "CopyTo=%s: port %s is out of range (1-65535)", spec, port);
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: port %s is out of range (1-65535)", spec, port);
                 t->port = (unsigned) p;
         }
 
         if (!slash)
-                return errorf(ret_error, "CopyTo=%s: no path; give an absolute one: ssh://[USER@]HOST[:PORT]/PATH", spec);
+                return errorf(ret_error, -EINVAL, "CopyTo=%s: no path; give an absolute one: ssh://[USER@]HOST[:PORT]/PATH", spec);
         if (!path_chars_are_safe(slash))
-                return errorf(ret_error, "CopyTo=%s: the path may only contain letters, digits and / . _ - + ~ @ , =", spec);
+                return errorf(ret_error, -EINVAL, "CopyTo=%s: the path may only contain letters, digits and / . _ - + ~ @ , =", spec);
         if (has_dotdot(slash))
-                return errorf(ret_error, "CopyTo=%s: the path contains a '..' component", spec);
+                return errorf(ret_error, -EINVAL, "CopyTo=%s: the path contains a '..' component", spec);
         /* "ssh://host/~/x" is ssh's home-relative path, which rrsync and a
          * forced command would not take either: absolute only. */
         if (slash[1] == '~')
-                return errorf(ret_error, "CopyTo=%s: the path must be absolute, not relative to the home directory", spec);
+                return errorf(ret_error, -EINVAL, "CopyTo=%s: the path must be absolute, not relative to the home directory", spec);
         t->path = strdup(slash);
         if (!t->path)
                 return -ENOMEM;
@@ -138,15 +128,15 @@ static int parse_rclone(CopyTarget *t, const char *spec, const char *rest, char 
                 /* ":backend[,key=value…]:" — values may be "quoted" (to hold a ':' or ',') */
                 size_t n = strspn(rest + 1, "abcdefghijklmnopqrstuvwxyz0123456789");
                 if (n == 0)
-                        return errorf(ret_error, "CopyTo=%s: expected an rclone backend after 'rclone::' (such as :local: or :sftp,host=…:)", spec);
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: expected an rclone backend after 'rclone::' (such as :local: or :sftp,host=…:)", spec);
                 bool quoted = false;
                 for (end = rest + 1 + n; *end && (quoted || *end != ':'); end++)
                         if (*end == '"')
                                 quoted = !quoted;
                 if (*end != ':' || quoted)
-                        return errorf(ret_error, "CopyTo=%s: the on-the-fly remote is not closed by ':'", spec);
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: the on-the-fly remote is not closed by ':'", spec);
                 if (rest[1 + n] != ':' && rest[1 + n] != ',')
-                        return errorf(ret_error, "CopyTo=%s: '%.*s' is not an rclone backend name", spec, (int) (end - rest - 1), rest + 1);
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: '%.*s' is not an rclone backend name", spec, (int) (end - rest - 1), rest + 1);
                 path = end + 1;
                 t->remote = strndup(rest, path - rest);
                 /* the parameters are where keys and passwords go */
@@ -155,10 +145,10 @@ static int parse_rclone(CopyTarget *t, const char *spec, const char *rest, char 
         } else {
                 end = strchr(rest, ':');
                 if (!end)
-                        return errorf(ret_error, "CopyTo=%s: expected rclone:REMOTE:PATH", spec);
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: expected rclone:REMOTE:PATH", spec);
                 if (end == rest || rest[0] == '-' ||
                     strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+@-") != (size_t) (end - rest))
-                        return errorf(ret_error, "CopyTo=%s: '%.*s' is not an rclone remote name", spec, (int) (end - rest), rest);
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: '%.*s' is not an rclone remote name", spec, (int) (end - rest), rest);
                 path = end + 1;
                 t->remote = strndup(rest, path - rest);
                 t->display = strdup(spec);
@@ -167,14 +157,14 @@ static int parse_rclone(CopyTarget *t, const char *spec, const char *rest, char 
                 return -ENOMEM;
 
         if (!path_chars_are_safe(path))
-                return errorf(ret_error, "CopyTo=%s: the path may only contain letters, digits and / . _ - + ~ @ , =", t->display);
+                return errorf(ret_error, -EINVAL, "CopyTo=%s: the path may only contain letters, digits and / . _ - + ~ @ , =", t->display);
         if (has_dotdot(path))
-                return errorf(ret_error, "CopyTo=%s: the path contains a '..' component", t->display);
+                return errorf(ret_error, -EINVAL, "CopyTo=%s: the path contains a '..' component", t->display);
         if (path[0] == '-')
-                return errorf(ret_error, "CopyTo=%s: the path must not start with '-'", t->display);
+                return errorf(ret_error, -EINVAL, "CopyTo=%s: the path must not start with '-'", t->display);
         /* rclone resolves a relative local path against its working directory */
         if (streq(t->remote, ":local:") && path[0] != '/')
-                return errorf(ret_error, "CopyTo=%s: a :local: path must be absolute", t->display);
+                return errorf(ret_error, -EINVAL, "CopyTo=%s: a :local: path must be absolute", t->display);
         t->remote_path = strdup(path);
         if (!t->remote_path)
                 return -ENOMEM;
@@ -188,11 +178,11 @@ int copy_target_parse(const char *spec, CopyTarget **ret, char **ret_error) {
         int r;
 
         if (isempty(spec))
-                return errorf(ret_error, "CopyTo= is empty: give ssh://[USER@]HOST[:PORT]/PATH or rclone:REMOTE:PATH");
+                return errorf(ret_error, -EINVAL, "CopyTo= is empty: give ssh://[USER@]HOST[:PORT]/PATH or rclone:REMOTE:PATH");
         if (strlen(spec) > SPEC_MAX)
-                return errorf(ret_error, "CopyTo= is longer than %d characters", SPEC_MAX);
+                return errorf(ret_error, -EINVAL, "CopyTo= is longer than %d characters", SPEC_MAX);
         if (has_control_or_space(spec))
-                return errorf(ret_error, "CopyTo= contains a space or a control character");
+                return errorf(ret_error, -EINVAL, "CopyTo= contains a space or a control character");
         t = calloc(1, sizeof *t);
         if (!t)
                 return -ENOMEM;
@@ -209,9 +199,9 @@ int copy_target_parse(const char *spec, CopyTarget **ret, char **ret_error) {
         } else {
                 const char *colon = strstr(spec, "://");
                 if (colon)
-                        return errorf(ret_error, "CopyTo=%s: unknown scheme '%.*s' (use ssh://[USER@]HOST[:PORT]/PATH or rclone:REMOTE:PATH)",
+                        return errorf(ret_error, -EINVAL, "CopyTo=%s: unknown scheme '%.*s' (use ssh://[USER@]HOST[:PORT]/PATH or rclone:REMOTE:PATH)",
                                       spec, (int) (colon - spec), spec);
-                return errorf(ret_error, "CopyTo=%s: unknown scheme (use ssh://[USER@]HOST[:PORT]/PATH or rclone:REMOTE:PATH)", spec);
+                return errorf(ret_error, -EINVAL, "CopyTo=%s: unknown scheme (use ssh://[USER@]HOST[:PORT]/PATH or rclone:REMOTE:PATH)", spec);
         }
         if (r < 0)
                 return r;

@@ -51,3 +51,25 @@ wait_for() {
                 sleep 0.02
         done
 }
+
+# Everything below $T but $T/out, for "nothing changed" checks.
+snapshot() { find "$T" -path "$T/out" -prune -o -print | sort; }
+
+# expect_refused DESCRIPTION EXPECTED-MESSAGE-FRAGMENT COMMAND…: COMMAND
+# exits 2, says FRAGMENT, and changes nothing on disk.
+expect_refused() {
+        local desc=$1 fragment=$2; shift 2
+        local before after rc
+        before=$(snapshot)
+        "$@" >"$T/out" 2>&1; rc=$?
+        after=$(snapshot)
+        if [ "$rc" -ne 2 ]; then
+                fail "$desc: exit $rc, expected 2 ($(head -c 300 "$T/out"))"
+        elif ! grep -qF -- "$fragment" "$T/out"; then
+                fail "$desc: message does not say '$fragment': $(head -c 300 "$T/out")"
+        elif [ "$before" != "$after" ]; then
+                fail "$desc: something changed on disk: $(diff <(echo "$before") <(echo "$after") | head -5)"
+        else
+                ok "$desc"
+        fi
+}

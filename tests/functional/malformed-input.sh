@@ -6,25 +6,6 @@ t_setup
 
 mkdir -p "$T/src" && echo data > "$T/src/file"
 cd "$T"
-snapshot() { find "$T" -path "$T/out" -prune -o -print | sort; }
-
-# expect_refused DESCRIPTION EXPECTED-MESSAGE-FRAGMENT COMMAND…
-expect_refused() {
-        local desc=$1 fragment=$2; shift 2
-        local before after rc
-        before=$(snapshot)
-        "$@" >"$T/out" 2>&1; rc=$?
-        after=$(snapshot)
-        if [ "$rc" -ne 2 ]; then
-                fail "$desc: exit $rc, expected 2 ($(head -c 300 "$T/out"))"
-        elif ! grep -qF -- "$fragment" "$T/out"; then
-                fail "$desc: message does not say '$fragment': $(head -c 300 "$T/out")"
-        elif [ "$before" != "$after" ]; then
-                fail "$desc: something changed on disk: $(diff <(echo "$before") <(echo "$after") | head -5)"
-        else
-                ok "$desc"
-        fi
-}
 
 create() { "$CTL" --user --no-reload create "$@"; }
 
