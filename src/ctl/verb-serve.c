@@ -133,11 +133,11 @@ static int parse_path(const char *name, const char *path, char **ret_archive, co
         path += strspn(path, "/");
         const char *rest = startswith(path, name);
         if (!rest || (*rest && *rest != '/')) {
-                *ret_problem = "outside the schedule's archives (ask for NAME/)";
+                *ret_problem = "it is outside the schedule's archives (ask for NAME/)";
                 return -EPERM;
         }
         if (!*rest) {
-                *ret_problem = "ask for NAME/ (with the slash): the archives, not a directory named after the schedule";
+                *ret_problem = "ask for NAME/ with the slash (the archives), not for a directory named after the schedule";
                 return -EPERM;
         }
         rest += strspn(rest, "/");
@@ -147,7 +147,7 @@ static int parse_path(const char *name, const char *path, char **ret_archive, co
         }
         _cleanup_free_ char *owner = NULL;
         if (strchr(rest, '/') || !archive_name_parse(rest, &owner, NULL, NULL, NULL) || !streq(owner, name)) {
-                *ret_problem = "outside the schedule's archives (ask for NAME/ or NAME/ARCHIVE)";
+                *ret_problem = "it is outside the schedule's archives (ask for NAME/ or NAME/ARCHIVE)";
                 return -EPERM;
         }
         *ret_archive = strdup(rest);
@@ -196,7 +196,7 @@ static int serve_rsync(const Request *q, const char *name) {
         if (r == -ENOMEM)
                 return log_oom(), EXIT_FAILED;
         if (r < 0)
-                return refuse(q, name, "path %s is %s", words[first_path], problem);
+                return refuse(q, name, "path %s: %s", words[first_path], problem);
 
         r = archive_list(s->destination, s->name, &list, &n);
         if (r < 0) {
