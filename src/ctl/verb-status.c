@@ -116,6 +116,11 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         if (arg.notify)
                 (void) state_lock(paths.state_dir, s->name, &lock_fd);
         (void) state_load(paths.state_dir, s->name, &state);
+        STRV_FOREACH(spec, s->copy_to) {
+                const CopyState *c = state_copy_find(&state, *spec);
+                if (c && c->failed_usec > 0)
+                        flags |= HEALTH_COPY_FAILED;
+        }
 
         /* The watchdog: tell once when a schedule turns bad, once when it recovers. */
         if (arg.notify) {
@@ -123,12 +128,13 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
                 char field[128];
                 snprintf(field, sizeof field, "ALEXANDRIA_SCHEDULE=%s", s->name);
                 log_set_context_field(field);
-                bool bad = flags & (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INACTIVE);
-                NotifyEvent ev = flags & HEALTH_FAILED ? NOTIFY_FAILED : NOTIFY_OVERDUE;
+                bool bad = flags & (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INACTIVE | HEALTH_COPY_FAILED);
+                NotifyEvent ev = flags & (HEALTH_FAILED | HEALTH_COPY_FAILED) ? NOTIFY_FAILED : NOTIFY_OVERDUE;
                 char msg[256];
                 if (bad && state_reported_ok(&state)) {
                         snprintf(msg, sizeof msg, "%s: %s", s->name,
-                                 ev == NOTIFY_FAILED ? "the last backup failed" :
+                                 flags & HEALTH_FAILED ? "the last backup failed" :
+                                 flags & HEALTH_COPY_FAILED ? "the last copy to an offsite target failed" :
                                  flags & HEALTH_OVERDUE ? "no archive for more than 1.5 times the schedule's period" :
                                                           "the timer is not running");
                         NotifyMessage m = { .message = msg, .unit = service };
@@ -149,11 +155,6 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         }
         if (state.notify_error)
                 flags |= HEALTH_NOTIFY_FAILED;
-        STRV_FOREACH(spec, s->copy_to) {
-                const CopyState *c = state_copy_find(&state, *spec);
-                if (c && c->failed_usec > 0)
-                        flags |= HEALTH_COPY_FAILED;
-        }
 
         printf("%s", s->name);
         print_flags(flags);
