@@ -36,6 +36,8 @@ static void help(void) {
                "  doctor [NAME]                   Check the installation and schedules: each problem\n"
                "                                  with its cause and fix; exit 1 if there is one\n"
                "  logs [NAME]                     Journal history of schedules\n"
+               "  history NAME [--json]           One line per run: time, result, kind, files, bytes\n"
+               "                                  read, archive size, duration (from the run records)\n"
                "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
                "  copy NAME                       Send the offsite targets (CopyTo=) what they are\n"
                "                                  missing, now, without a new backup\n"
@@ -77,7 +79,8 @@ static void help(void) {
                "     --dry-run                    With restore: say what would be written\n"
                "     --key FILE                   Key for encrypted archives (default: the\n"
                "                                  schedule's KeyFile=)\n"
-               "     --json                       With doctor: print the checks as one JSON array\n"
+               "     --json                       With doctor: print the checks as one JSON array;\n"
+               "                                  with history: the runs as one JSON array\n"
                "\n"
                "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
                "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
@@ -217,6 +220,7 @@ static const struct Verb {
         { "doctor",  1, 2,       verb_doctor },
         { "backups", 1, 2,       verb_backups },
         { "logs",    1, 2,       verb_logs },
+        { "history", 2, 2,       verb_history },
         { "restore", 2, INT_MAX, verb_restore },
         { "verify",  1, 2,       verb_verify },
         { "keygen",  2, 2,       verb_keygen },

@@ -50,6 +50,7 @@ int verb_status(int argc, char **argv);
 int verb_doctor(int argc, char **argv);
 int verb_backups(int argc, char **argv);
 int verb_logs(int argc, char **argv);
+int verb_history(int argc, char **argv);
 int verb_restore(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_keygen(int argc, char **argv);
@@ -77,5 +78,7 @@ struct NotifyMessage;
 int ctl_notify(const Schedule *s, NotifyEvent e, const struct NotifyMessage *m, struct ScheduleState *state);
 /* Writes S's metrics if alexandria.conf has [Metrics] Directory=. */
 int ctl_write_metrics(const Schedule *s, bool overdue);
+/* The one-line trend of NAME's recent runs (size, duration) that status NAME ends with. */
+void ctl_print_trend(const char *name);
 /* For exit codes: -EINVAL/-ENOENT & co mean bad input (2), anything else 1. */
 int exit_code_for(int r);

@@ -69,6 +69,12 @@ int last_run_from_record(const RunRecord *rec, LastRun *ret) {
         else
                 k = asprintf(&l.message, "Backup done for %s in %s (%" PRIu64 " files, %" PRIu64 " bytes).",
                              rec->schedule, strempty(rec->archive), rec->files, rec->bytes_read);
+        if (k >= 0 && rec->shrunk) {
+                _cleanup_free_ char *m = TAKE_PTR(l.message);
+                k = asprintf(&l.message, "%s It read far less than usual: %s.", m, rec->shrunk);
+                if (k >= 0 && !(l.shrunk = strdup(rec->shrunk)))
+                        k = -1;
+        }
         if (k < 0 || (rec->archive && !(l.archive = strdup(rec->archive)))) {
                 last_run_done(&l);
                 return -ENOMEM;
@@ -146,5 +152,6 @@ static int history_last_run_journal(const char *name, LastRun *ret) {
 void last_run_done(LastRun *r) {
         free(r->message);
         free(r->archive);
+        free(r->shrunk);
         *r = (LastRun) { .kind = _EVENT_INVALID };
 }

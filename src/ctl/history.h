@@ -25,6 +25,7 @@ typedef struct LastRun {
         char *archive;
         uint64_t files, bytes, archive_bytes, duration_usec, warnings;
         uint64_t last_success_usec;     /* 0: never */
+        char *shrunk;                   /* the last run read far less than usual (record.h) */
 } LastRun;
 /* From the run records in STATE_DIR (record.h); from the journal only for
  * a schedule that has none yet (runs from before records existed). */

@@ -88,11 +88,9 @@ static int this_runs_record(const char *name, RunRecord *ret) {
 }
 
 int verb_notify(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
         _cleanup_(state_done) ScheduleState state = {};
         const char *name = argv[1], *what = argv[2];
         char unit[UNIT_NAME_MAX], field[128];
-        const ScheduleEntry *e;
         int r;
 
         if (!streq(what, "started") && !streq(what, "finished")) {
@@ -101,15 +99,14 @@ int verb_notify(int argc, char **argv) {
         }
         snprintf(field, sizeof field, "ALEXANDRIA_SCHEDULE=%s", name);
         log_set_context_field(field);
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
-        e = schedule_dir_find(&d, name);
-        if (!e || !e->schedule) {
-                log_error("No valid schedule '%s' to notify about.", name);
+        /* Only this schedule's file: the service runs notify twice a run. */
+        _cleanup_schedule_free_ Schedule *s = NULL;
+        _cleanup_free_ char *error = NULL;
+        r = schedule_load_name(paths.schedules_dir, name, paths.default_destination, paths.owner, &s, &error);
+        if (r < 0) {
+                log_error("No valid schedule '%s' to notify about: %s", name, error ?: strerror(-r));
                 return EXIT_USAGE;
         }
-        const Schedule *s = e->schedule;
         unit_name_service(unit, name);
 
         _cleanup_close_ int lock_fd = -EBADF;

@@ -13,6 +13,7 @@
 #include "events.h"
 #include "fileio.h"
 #include "log.h"
+#include "mounts.h"
 #include "manager.h"
 #include "path-util.h"
 #include "units.h"
@@ -95,6 +96,19 @@ static char *schedule_file(const char *name) {
         return path;
 }
 
+/* The service may write only inside its destination, so it must exist
+ * before the first run, also for hand-written schedules. Not on the disk
+ * underneath one that is not mounted: the run will fail saying so, and a
+ * directory there would hide it. */
+static int make_destination(const Schedule *s) {
+        _cleanup_free_ char *unmounted = NULL;
+        if (mounts_check_path("Destination", s->destination, &unmounted) < 0) {
+                log_warning("%s", unmounted ?: "The destination is on a disk that is not mounted.");
+                return 0;
+        }
+        return mkdir_p(s->destination, 0700);
+}
+
 /* The schedule files are the truth: reload the manager (the generator runs),
  * start the timer of every enabled schedule, and stop every other
  * alexandria-*.timer (disabled, deleted or broken schedules). */
@@ -117,9 +131,7 @@ static int sync_manager(void) {
                         continue;
                 if (strv_extend(&wanted, unit_name_timer(timer, s->name)) < 0)
                         return log_oom();
-                /* The service may write only inside its destination, so it must
-                 * exist before the first run, also for hand-written schedules. */
-                r = mkdir_p(s->destination, 0700);
+                r = make_destination(s);
                 if (r < 0)
                         ret = log_error_errno(r, "Cannot create destination %s of schedule %s: %m", s->destination, s->name);
         }
@@ -156,7 +168,8 @@ static int sync_manager(void) {
                         continue;
                 sd_bus_error_free(&error);
                 r = manager_stop_unit(bus, *t, &error);
-                if (r < 0)
+                /* a timer unloaded since the listing (a reload by the path unit) is stopped */
+                if (r < 0 && !sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit"))
                         ret = log_error_errno(r, "Cannot stop %s: %s", *t, bus_error_text(&error, r));
                 /* A timer whose file vanished under it is "failed"; forget it. */
                 (void) manager_reset_failed(bus, *t, NULL);
@@ -298,8 +311,7 @@ int verb_create(int argc, char **argv) {
                 return EXIT_USAGE;
         }
 
-        /* The service may write only inside the destination, so it must exist before the first run. */
-        r = mkdir_p(s->destination, 0700);
+        r = make_destination(s);
         if (r < 0) {
                 log_error_errno(r, "Cannot create destination %s: %m", s->destination);
                 return EXIT_FAILED;

@@ -27,14 +27,16 @@ typedef enum Health {
         HEALTH_INACTIVE = 1 << 5,       /* enabled, but its timer is not running */
         HEALTH_RUNNING  = 1 << 6,
         HEALTH_NOTIFY_FAILED = 1 << 7,  /* the last notification did not get through */
-        HEALTH_COPY_FAILED = 1 << 8,    /* the last copy to a CopyTo= target failed */
+        HEALTH_SHRUNK   = 1 << 8,       /* the last run read far less than usual */
+        HEALTH_COPY_FAILED = 1 << 9,    /* the last copy to a CopyTo= target failed */
 } Health;
 
-#define HEALTH_UNHEALTHY (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INVALID | HEALTH_INACTIVE | HEALTH_NOTIFY_FAILED | HEALTH_COPY_FAILED)
+#define HEALTH_UNHEALTHY (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INVALID | HEALTH_INACTIVE | HEALTH_NOTIFY_FAILED | \
+                          HEALTH_SHRUNK | HEALTH_COPY_FAILED)
 
 static const char *const health_names[] = {
         "FAILED", "OVERDUE", "DISABLED", "WARNINGS", "INVALID", "TIMER-INACTIVE", "RUNNING", "NOTIFY-FAILED",
-        "COPY-FAILED",
+        "SHRUNK", "COPY-FAILED",
 };
 
 static void print_flags(unsigned flags) {
@@ -108,6 +110,8 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
                 flags |= HEALTH_FAILED;
         else if (last.kind == EVENT_RUN_WARNINGS)
                 flags |= HEALTH_WARNINGS;
+        if (last.shrunk)
+                flags |= HEALTH_SHRUNK;
         else if (last.kind == EVENT_RUN_SUCCEEDED && !(streq_ptr(service_state, "failed")))
                 flags &= ~HEALTH_FAILED;
 
@@ -182,6 +186,8 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
                 printf("    Newest archive: none in %s\n", s->destination);
         if (flags & HEALTH_OVERDUE)
                 printf("    Overdue: no archive for more than 1.5 times the schedule's period\n");
+        if (flags & HEALTH_SHRUNK)
+                printf("    Shrunk: the last run read far less than usual: %s\n", last.shrunk);
         if (state.notify_error) {
                 char when[FORMAT_TIMESTAMP_MAX];
                 printf("    Notification failed (%s): %s\n", format_timestamp(when, state.notify_error_usec), state.notify_error);
@@ -227,6 +233,8 @@ int verb_status(int argc, char **argv) {
                 if (ctl_find_schedule(&d, argv[1], &e) < 0)
                         return EXIT_USAGE;
                 all = status_one(bus, e);
+                if (e->schedule)
+                        ctl_print_trend(e->schedule->name);
         } else {
                 if (d.n == 0)
                         printf("No schedules in %s.\n", paths.schedules_dir);

@@ -79,6 +79,22 @@ static int verify_new_archive(const Schedule *s, const CryptKeySource *key, cons
         return 0;
 }
 
+/* ShrinkWarn=: a run that read far less than usual wrote an archive, but
+ * probably not of what it should have (an unmounted disk, a moved source):
+ * a warning, and no retention, so the usual archives are not pruned for it. */
+static int compare_with_usual(const Schedule *s, const RunUsual *usual, RunReport *report, char **ret_shrunk) {
+        int r = shrink_check(usual, report->stats.files, report->stats.bytes, s->shrink_warn, ret_shrunk);
+        if (r <= 0)
+                return r;
+        report->stats.warnings++;
+        EventFields f = EVENT_FIELDS_INIT(s->name);
+        f.files = report->stats.files;
+        f.bytes = report->stats.bytes;
+        (void) event_emit(EVENT_RUN_SHRANK, &f, "Backup of %s read far less than usual: %s. Older archives are not pruned.",
+                          s->name, *ret_shrunk);
+        return 1;
+}
+
 static void emit_outcome(const Schedule *s, const char *sources, const BackupResult *res, int r) {
         EventFields f = EVENT_FIELDS_INIT(s->name);
         f.source = sources;
@@ -108,11 +124,11 @@ static void emit_outcome(const Schedule *s, const char *sources, const BackupRes
                                   s->name, res->archive, res->stats.files, res->stats.bytes);
 }
 
-int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbacks *cb, BackupResult *ret) {
+int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
         uint64_t start = now_monotonic_usec();
         _cleanup_(destination_close) Destination dest = DESTINATION_NULL;
         _cleanup_(selection_freep) Selection *sel = NULL;
-        _cleanup_(report_done) RunReport report = { .schedule = s->name, .cb = cb };
+        _cleanup_(report_done) RunReport report = { .schedule = s->name, .cb = in->cb };
         _cleanup_free_ char *sources = schedule_sources_string(s), *name = NULL;
         BackupResult res = { .start_usec = now_realtime_usec() };
         int r;
@@ -138,20 +154,23 @@ int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbac
         if (r >= 0)
                 r = destination_create_archive(&dest, res.start_usec, &name, &res.error);
         if (r >= 0)
-                r = write_archive(s, key, &dest, sel, &report, &res.error);
+                r = write_archive(s, in->key, &dest, sel, &report, &res.error);
         if (r >= 0)
                 r = destination_link_archive(&dest, &res.archive, &res.error);
         if (r >= 0)
-                r = verify_new_archive(s, key, res.archive, &res.error);
+                r = verify_new_archive(s, in->key, res.archive, &res.error);
         /* Offsite copies, once the archive is linked (copy.h): a failed one
          * fails the run, but the archive stays and retention still runs. */
-        if (r >= 0 && copy_run(s, cb ? cb->state_dir : NULL, &res.copies) < 0) {
+        if (r >= 0 && copy_run(s, in->state_dir, &res.copies) < 0) {
                 const CopyOutcome *o = copy_results_first_failure(&res.copies);
                 (void) errorf(&res.error, -EIO, "the archive %s is written and kept, but the copy to %s failed: %s",
                               res.archive, o ? o->target : "the offsite targets", o ? strempty(o->message) : "out of memory");
         }
+        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, &res.shrunk) : 0;
+        if (shrank < 0)
+                r = shrank;
         /* Retention runs only after the new archive is safely in place. */
-        if (r >= 0 && retention_apply(s, res.archive, &res.pruned) < 0)
+        if (r >= 0 && !shrank && retention_apply(s, res.archive, &res.pruned) < 0)
                 report.stats.warnings++;
 
         if (r == -ENOMEM && !res.error)
@@ -168,6 +187,7 @@ void backup_result_done(BackupResult *r) {
         free(r->archive);
         copy_results_done(&r->copies);
         strv_free(r->warnings);
+        free(r->shrunk);
         free(r->error);
         *r = (BackupResult) {};
 }

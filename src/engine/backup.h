@@ -10,6 +10,9 @@
  *   verify       Verify=yes: read the new archive back          (verify.h)
  *   copy         CopyTo=: send the offsite targets what they miss (copy.h)
  *   prune        retention, only after the new archive is safe  (retention.h)
+ *   compare      ShrinkWarn=: far less than usual is a warning  (shrink.h)
+ *   prune        retention, only after the new archive is safe,
+ *                and never after a run that shrank              (retention.h)
  *
  * and the outcome as journal events; the worker (worker.h) turns the result
  * into the run record and the exit code.
@@ -25,6 +28,15 @@
 #include "encryption.h"
 #include "report.h"
 #include "schedule.h"
+#include "shrink.h"
+
+/* What the caller resolved before the run. */
+typedef struct BackupInput {
+        const CryptKeySource *key;      /* Encryption=yes's key, or NULL */
+        const BackupCallbacks *cb;      /* may be NULL */
+        RunUsual usual;                 /* what earlier runs read, for ShrinkWarn= */
+        const char *state_dir;          /* the copy stage's ledger and per-target state; NULL: none kept */
+} BackupInput;
 
 typedef struct BackupResult {
         char *archive;                  /* full path of the new archive */
@@ -34,14 +46,14 @@ typedef struct BackupResult {
         unsigned pruned;
         char **warnings;                /* the first few warning messages */
         CopyResults copies;             /* the CopyTo= targets; copies.failed > 0 fails the run, the archive stays */
+        char *shrunk;                   /* ShrinkWarn=: how far below usual, or NULL */
         char *error;                    /* why the run failed */
 } BackupResult;
 
-/* KEY: Encryption=yes's key, resolved by the caller (NULL otherwise).
- * Returns 0 when an archive was written (check stats.warnings), -EBUSY when
+/* Returns 0 when an archive was written (check stats.warnings), -EBUSY when
  * another run of the schedule holds its lock, another negative errno when the
  * run failed (result.error says why). */
-int backup_run(const Schedule *s, const CryptKeySource *key, const BackupCallbacks *cb, BackupResult *ret);
+int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret);
 void backup_result_done(BackupResult *r);
 
 /* Sources joined by spaces, for messages and the journal. */

@@ -9,6 +9,7 @@
 #include "share.h"
 #include "format-util.h"
 #include "log.h"
+#include "mounts.h"
 #include "path-util.h"
 
 /* A second run of the same schedule must not write beside the first. The
@@ -42,6 +43,10 @@ int destination_open(const Schedule *s, Destination *d, char **ret_error) {
 
         *d = DESTINATION_NULL;
         d->schedule = s;
+        /* not even a mkdir on the disk underneath an unmounted one */
+        r = mounts_check_path("Destination", dest, ret_error);
+        if (r < 0)
+                return r;
         if (mkdir(dest, 0700) < 0 && errno != EEXIST) {
                 r = mkdir_p(dest, 0700);
                 if (r < 0)

@@ -25,6 +25,7 @@ static const struct {
         [EVENT_COPY_FAILED]       = { "copy-failed", "bcaa79212e6e401c8432799ed73f20ae", LOG_ERR },
         [EVENT_SERVE_ALLOWED]     = { "served",    "4bfb5127b68647d98084258dcaaca768", LOG_NOTICE },
         [EVENT_SERVE_REFUSED]     = { "serve-refused", "59fcc443655246bf95370883c02e02f4", LOG_WARNING },
+        [EVENT_RUN_SHRANK]        = { "shrank",    "2f7bf1fc6b464426ab888f0a5dc5bd41", LOG_WARNING },
 };
 
 const char *event_kind_to_string(EventKind k) {

@@ -23,6 +23,7 @@ typedef enum EventKind {
         EVENT_COPY_FAILED,
         EVENT_SERVE_ALLOWED,            /* a request through `alexandria-ctl serve` */
         EVENT_SERVE_REFUSED,
+        EVENT_RUN_SHRANK,
         _EVENT_MAX,
         _EVENT_INVALID = -EINVAL,
 } EventKind;

@@ -36,6 +36,7 @@ void record_done(RunRecord *r) {
         strv_free(r->warning_messages);
         strv_free(r->copies);
         free(r->error);
+        free(r->shrunk);
         *r = RUN_RECORD_NULL;
 }
 
@@ -93,6 +94,7 @@ int record_format(const RunRecord *r, char **ret) {
         STRV_FOREACH(c, r->copies)
                 put(f, "COPY", *c);
         put(f, "ERROR", r->error);
+        put(f, "SHRUNK", r->shrunk);
 
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -190,6 +192,8 @@ int record_parse(const char *text, RunRecord *ret) {
                         k = parse_u64(v, &r.pruned);
                 else if (streq(key, "ERROR"))
                         k = set_string(&r.error, v);
+                else if (streq(key, "SHRUNK"))
+                        k = set_string(&r.shrunk, v);
                 /* else: a key of a newer version */
         }
         if (k < 0)

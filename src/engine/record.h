@@ -40,6 +40,7 @@ typedef struct RunRecord {
         char **warning_messages;        /* the first few, NULL-terminated */
         char **copies;                  /* per CopyTo= target: "ok|failed SENT PRESENT DELETED TARGET[ ERROR]" */
         char *error;                    /* why it failed */
+        char *shrunk;                   /* ShrinkWarn=: "12 files, 4 KiB read; usually …" */
 } RunRecord;
 
 #define RUN_RECORD_NULL (RunRecord) { .result = _RUN_RESULT_INVALID }

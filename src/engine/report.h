@@ -25,9 +25,6 @@ typedef struct BackupCallbacks {
          * on stderr unless stderr is the journal. */
         void (*warning)(const char *message, void *userdata);
         void *userdata;
-        /* Where stages keep what they need between runs (the copy ledger and
-         * per-target state); NULL: nothing is kept. */
-        const char *state_dir;
 } BackupCallbacks;
 
 /* The run record keeps this many warning messages; the count is exact. */

@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "format-util.h"
 #include "log.h"
+#include "mounts.h"
 #include "select.h"
 
 struct Selection {
@@ -68,6 +69,9 @@ Selection *selection_free(Selection *sel) {
 int selection_check_sources(const Selection *sel, char **ret_error) {
         STRV_FOREACH(p, sel->schedule->sources) {
                 struct stat st;
+                int r = mounts_check_path("Source", *p, ret_error);
+                if (r < 0)
+                        return r;
                 /* stat, not lstat: a symlink to nothing is a missing source */
                 if (stat(*p, &st) < 0)
                         return errorf(ret_error, negative_errno(), "Source %s: %m", *p);

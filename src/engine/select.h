@@ -29,7 +29,9 @@ typedef struct Selection Selection;
 
 /* DESTINATION: the open destination directory, never archived. */
 int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret);
-/* Every source must exist when the run starts: a missing one fails the run. */
+/* Every source must exist when the run starts, and not be the empty
+ * directory under a mount point that is not mounted (mounts.h): either
+ * fails the run. */
 int selection_check_sources(const Selection *sel, char **ret_error);
 int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **ret_error);
 Selection *selection_free(Selection *sel);

@@ -8,36 +8,8 @@
 #include "log.h"
 #include "path-util.h"
 #include "record.h"
+#include "schedule-dir.h"
 #include "worker.h"
-
-static int load(const Paths *paths, const char *name, Schedule **ret, char **ret_error) {
-        _cleanup_free_ char *file = NULL, *path = NULL;
-        int r;
-
-        if (!schedule_name_is_valid(name))
-                return errorf(ret_error, -EINVAL,
-                              "Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit.",
-                              name, SCHEDULE_NAME_MAX);
-        if (asprintf(&file, "%s.conf", name) < 0 || !(path = path_join(paths->schedules_dir, file)))
-                return -ENOMEM;
-
-        r = schedule_load(path, paths->default_destination, paths->owner, ret, ret_error);
-        if (r >= 0) {
-                /* a group that is gone is bad input like a bad key, not a failed run */
-                _cleanup_free_ char *group_error = NULL;
-                r = schedule_check_group(*ret, &group_error);
-                if (r < 0) {
-                        *ret = schedule_free(*ret);
-                        return errorf(ret_error, -EINVAL, "%s: %s", path, strempty(group_error));
-                }
-        }
-        if (r == -ENOENT) {
-                free(*ret_error);
-                *ret_error = NULL;
-                return errorf(ret_error, r, "No schedule '%s': %s does not exist.", name, path);
-        }
-        return r;
-}
 
 /* Encryption=yes: the key comes as the systemd credential "alexandria.key"
  * (LoadCredential= in the generated drop-in), or from KeyFile= itself. */
@@ -88,6 +60,7 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .warning_messages = res->warnings,
                 .pruned = res->pruned,
                 .error = res->error,
+                .shrunk = res->shrunk,
         };
         _cleanup_strv_free_ char **copies = NULL;
         for (size_t i = 0; i < res->copies.n; i++) {
@@ -102,6 +75,17 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
         int r = record_save(paths->state_dir, &rec);
         if (r < 0)
                 log_warning_errno(r, "Cannot write the run record of %s in %s: %m", name, paths->state_dir);
+}
+
+/* What the earlier runs read, from their records. */
+static void usual_of(const Paths *paths, const char *name, RunUsual *ret) {
+        RunRecord *list = NULL;
+        size_t n = 0;
+        /* failed runs are skipped: look back further than SHRINK_HISTORY */
+        if (record_list(paths->state_dir, name, 4 * SHRINK_HISTORY, &list, &n) < 0)
+                n = 0;
+        shrink_usual(list, n, ret);
+        record_list_free(list, n);
 }
 
 static void print_summary(const char *name, const BackupResult *res) {
@@ -120,6 +104,8 @@ static void print_summary(const char *name, const BackupResult *res) {
                         fprintf(stderr, "  copied to %s: %u sent, %u already there, %u removed there\n",
                                 o->target, o->sent, o->present, o->deleted);
         }
+        if (res->shrunk)
+                fprintf(stderr, "  It read far less than usual: %s; older archives were not pruned.\n", res->shrunk);
         if (res->stats.warnings > 0)
                 fprintf(stderr, "  with %" PRIu64 " warning%s (see above).\n",
                         res->stats.warnings, res->stats.warnings == 1 ? "" : "s");
@@ -133,7 +119,16 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         BackupResult res = { .start_usec = now_realtime_usec() };
         int r, code;
 
-        r = load(paths, name, &s, &res.error);
+        r = schedule_load_name(paths->schedules_dir, name, paths->default_destination, paths->owner, &s, &res.error);
+        if (r >= 0) {
+                /* a group that is gone is bad input like a bad key, not a failed run */
+                _cleanup_free_ char *group_error = NULL;
+                r = schedule_check_group(s, &group_error);
+                if (r < 0) {
+                        r = errorf(&res.error, -EINVAL, "%s: %s", strempty(s->path), strempty(group_error));
+                        s = schedule_free(s);
+                }
+        }
         if (r < 0) {
                 /* Nothing ran: the schedule is wrong, which is bad input (2)
                  * and changes nothing, not even the run records; status
@@ -150,11 +145,11 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
 
         r = load_key(s, &key, &res.error);
         if (r >= 0) {
+                BackupInput in = { .key = key, .cb = cb, .state_dir = paths->state_dir };
+                usual_of(paths, name, &in.usual);
                 free(res.error);
                 res.error = NULL;
-                BackupCallbacks with_state = cb ? *cb : (BackupCallbacks) {};
-                with_state.state_dir = paths->state_dir;
-                r = backup_run(s, key, &with_state, &res);
+                r = backup_run(s, &in, &res);
         } else {
                 EventFields f = EVENT_FIELDS_INIT(name);
                 f.error = r;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "path-util.h"
+#include "format-util.h"
 #include "schedule-dir.h"
 
 static int entry_compare(const void *a, const void *b) {
@@ -73,4 +74,24 @@ const ScheduleEntry *schedule_dir_find(const ScheduleDir *d, const char *name) {
                 if (streq(d->entries[i].name, name))
                         return &d->entries[i];
         return NULL;
+}
+
+int schedule_load_name(const char *dir, const char *name, const char *default_destination, uid_t owner,
+                       Schedule **ret, char **ret_error) {
+        _cleanup_free_ char *file = NULL, *path = NULL;
+        int r;
+
+        if (!schedule_name_is_valid(name))
+                return errorf(ret_error, -EINVAL,
+                              "Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit.",
+                              name, SCHEDULE_NAME_MAX);
+        if (asprintf(&file, "%s.conf", name) < 0 || !(path = path_join(dir, file)))
+                return -ENOMEM;
+        r = schedule_load(path, default_destination, owner, ret, ret_error);
+        if (r == -ENOENT) {
+                free(*ret_error);
+                *ret_error = NULL;
+                return errorf(ret_error, r, "No schedule '%s': %s does not exist.", name, path);
+        }
+        return r;
 }

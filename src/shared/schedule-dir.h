@@ -25,3 +25,9 @@ typedef struct ScheduleDir {
 int schedule_dir_load(const char *dir, const char *default_destination, uid_t owner, ScheduleDir *ret);
 void schedule_dir_done(ScheduleDir *d);
 const ScheduleEntry *schedule_dir_find(const ScheduleDir *d, const char *name);
+
+/* Loads only schedule NAME (DIR/NAME.conf), for those that need one: the
+ * worker and the service's notify. -ENOENT (with a message) if it is not
+ * there; an invalid NAME is -EINVAL. */
+int schedule_load_name(const char *dir, const char *name, const char *default_destination, uid_t owner,
+                       Schedule **ret, char **ret_error);

@@ -96,6 +96,7 @@ int schedule_new(const char *name, const char *default_destination, Schedule **r
                 .enabled = true,
                 .compression = COMPRESSION_GZIP,
                 .notify_on_warnings = true,
+                .shrink_warn = SCHEDULE_SHRINK_WARN_DEFAULT,
         };
         s->name = strdup(name);
         s->destination = strdup(default_destination);
@@ -343,6 +344,28 @@ static int key_destination_group(Schedule *s, const char *key, const char *v, ch
         return 0;
 }
 
+static int key_shrink_warn(Schedule *s, const char *key, const char *v, char **ret_error) {
+        uint64_t u;
+        const char *digits = v;
+        _cleanup_free_ char *copy = NULL;
+
+        /* only the word: "0" would read as 0%, which means nothing */
+        if (streq(v, "no")) {
+                s->shrink_warn = 0;
+                return 0;
+        }
+        if (endswith(v, "%")) {
+                copy = strndup(v, strlen(v) - 1);
+                if (!copy)
+                        return -ENOMEM;
+                digits = copy;
+        }
+        if (parse_uint(digits, 99, &u) < 0 || u < 1)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a percentage from 1%% to 99%%, or no", key, v);
+        s->shrink_warn = (unsigned) u;
+        return 0;
+}
+
 static int key_notify_command(Schedule *s, const char *key, const char *v, char **ret_error) {
         if (isempty(v))
                 return errorf(ret_error, -EINVAL, "%s= is empty: give a command", key);
@@ -400,6 +423,7 @@ static const struct ScheduleKey {
         { "Backup",   "RcloneConfig",       key_rclone_config },
         { "Backup",   "CopyKeep",           key_copy_keep },
         { "Backup",   "DestinationGroup",   key_destination_group },
+        { "Backup",   "ShrinkWarn",         key_shrink_warn },
         { "Notify",   "NotifyCommand",      key_notify_command },
         { "Notify",   "Mail",               key_mail, true },
         { "Notify",   "PingURL",            key_ping_url },
@@ -704,6 +728,8 @@ int schedule_to_string(const Schedule *s, char **ret) {
                 fprintf(f, "CopyKeep=%u\n", s->copy_keep);
         if (s->destination_group)
                 fprintf(f, "DestinationGroup=%s\n", s->destination_group);
+        if (s->shrink_warn != SCHEDULE_SHRINK_WARN_DEFAULT)
+                fprintf(f, s->shrink_warn ? "ShrinkWarn=%u%%\n" : "ShrinkWarn=no\n", s->shrink_warn);
         if (s->notify_command || s->mail || s->ping_url || !s->notify_on_warnings) {
                 fputs("\n[Notify]\n", f);
                 if (s->notify_command)
@@ -734,7 +760,8 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
         if (schedule_daily_time(s, &h, &m) && strv_length(s->sources) == 1 && !s->excludes &&
             streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
             s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption &&
-            !s->key_file && !s->copy_to && !s->destination_group && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings)
+            !s->key_file && !s->copy_to && !s->destination_group && !s->notify_command && !s->mail && !s->ping_url &&
+            s->notify_on_warnings && s->shrink_warn == SCHEDULE_SHRINK_WARN_DEFAULT)
                 fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
         else {
                 fprintf(f, "%s OnCalendar=%s", s->name, s->on_calendar);
@@ -770,6 +797,8 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                         fprintf(f, " CopyKeep=%u", s->copy_keep);
                 if (s->destination_group)
                         fprintf(f, " DestinationGroup=%s", s->destination_group);
+                if (s->shrink_warn != SCHEDULE_SHRINK_WARN_DEFAULT)
+                        fprintf(f, s->shrink_warn ? " ShrinkWarn=%u%%" : " ShrinkWarn=no", s->shrink_warn);
                 if (s->notify_command)
                         fprintf(f, " NotifyCommand=%s", s->notify_command);
                 STRV_FOREACH(address, s->mail)

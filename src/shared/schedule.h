@@ -14,6 +14,7 @@
 #define SCHEDULE_KEEP_MAX 100000
 /* CopyKeep=all: a copy target never deletes (append-only remotes prune themselves). */
 #define COPY_KEEP_ALL UINT32_MAX
+#define SCHEDULE_SHRINK_WARN_DEFAULT 50
 
 typedef enum Compression {
         COMPRESSION_GZIP,
@@ -53,6 +54,7 @@ typedef struct Schedule {
         char *rclone_config;            /* RcloneConfig=: absolute path, NULL: rclone's default */
         unsigned copy_keep;             /* CopyKeep=: newest N on each target; 0: what the destination keeps; COPY_KEEP_ALL */
         char *destination_group;        /* DestinationGroup=: destination 0750, archives 0640 for this group */
+        unsigned shrink_warn;           /* ShrinkWarn=: warn when a run reads this % less than usual; 0: no */
 
         /* [Notify] */
         char *notify_command;           /* run through /bin/sh with ALEXANDRIA_* variables */

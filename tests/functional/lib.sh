@@ -31,6 +31,8 @@ ok()   { T_COUNT=$((T_COUNT + 1)); echo "ok - $*"; }
 fail() { T_COUNT=$((T_COUNT + 1)); T_FAILED=$((T_FAILED + 1)); echo "not ok - $*"; }
 # check DESCRIPTION COMMAND…: passes when COMMAND succeeds
 check() { local d=$1; shift; if "$@"; then ok "$d"; else fail "$d"; fi; }
+# check_eq DESCRIPTION EXPECTED ACTUAL
+check_eq() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1: expected '$2', got '$3'"; fi; }
 
 # Writes schedule NAME with the given [Backup] lines (Source=… etc.).
 t_schedule() {

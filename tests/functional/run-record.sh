@@ -34,7 +34,7 @@ check "its record says failed, exit 1" test "$(field RESULT)/$(field EXIT_STATUS
 grep -q "^ERROR=Source $T/src: No such file or directory$" "$(newest)" && ok "its record says why" || fail "ERROR: $(field ERROR)"
 check "a failed run names no archive" test -z "$(field ARCHIVE)"
 
-mkdir -p "$T/src"; echo x > "$T/src/x"
+mkdir -p "$T/src/d"; echo one > "$T/src/a"; echo two > "$T/src/d/b"
 "$CTL" run --here rec 2>/dev/null
 check "run --here records its run too" test "$(field RESULT)" = succeeded
 check "three runs, three records" test "$(ls "$R" | wc -l)" -eq 3

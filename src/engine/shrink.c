@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "format-util.h"
+#include "shrink.h"
+
+static int compare_u64(const void *a, const void *b) {
+        uint64_t x = *(const uint64_t *) a, y = *(const uint64_t *) b;
+        return x < y ? -1 : x > y;
+}
+
+static uint64_t median(uint64_t *v, size_t n) {
+        qsort(v, n, sizeof *v, compare_u64);
+        return n % 2 ? v[n / 2] : v[n / 2 - 1] / 2 + v[n / 2] / 2 + (v[n / 2 - 1] % 2 + v[n / 2] % 2) / 2;
+}
+
+void shrink_usual(const RunRecord *records, size_t n, RunUsual *ret) {
+        uint64_t files[SHRINK_HISTORY], bytes[SHRINK_HISTORY];
+        size_t k = 0;
+
+        for (size_t i = n; i > 0 && k < SHRINK_HISTORY; i--)
+                if (records[i - 1].result != RUN_FAILED && records[i - 1].archive) {
+                        files[k] = records[i - 1].files;
+                        bytes[k] = records[i - 1].bytes_read;
+                        k++;
+                }
+        *ret = (RunUsual) { .known = k > 0 };
+        if (k > 0) {
+                ret->files = median(files, k);
+                ret->bytes = median(bytes, k);
+        }
+}
+
+/* "48,210": counts people compare at a glance */
+static const char *grouped(char buf[static 32], uint64_t v) {
+        char digits[24];
+        int n = snprintf(digits, sizeof digits, "%" PRIu64, v), o = 0;
+        for (int i = 0; i < n; i++) {
+                if (i > 0 && (n - i) % 3 == 0)
+                        buf[o++] = ',';
+                buf[o++] = digits[i];
+        }
+        buf[o] = 0;
+        return buf;
+}
+
+static bool below(uint64_t now, uint64_t usual, unsigned percent) {
+        /* now < usual * (100 - percent) / 100, without overflow */
+        return (long double) now * 100 < (long double) usual * (100 - percent);
+}
+
+int shrink_check(const RunUsual *usual, uint64_t files, uint64_t bytes, unsigned percent, char **ret_message) {
+        char f1[32], f2[32], b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX];
+
+        *ret_message = NULL;
+        if (!usual->known)
+                return 0;
+        bool emptied = bytes == 0 && usual->bytes > 0;
+        bool shrank = percent > 0 && (below(files, usual->files, percent) || below(bytes, usual->bytes, percent));
+        if (!emptied && !shrank)
+                return 0;
+        if (asprintf(ret_message, "%s files, %s read; usually %s files, %s",
+                     grouped(f1, files), format_bytes(b1, bytes), grouped(f2, usual->files),
+                     format_bytes(b2, usual->bytes)) < 0) {
+                *ret_message = NULL;
+                return -ENOMEM;
+        }
+        return 1;
+}

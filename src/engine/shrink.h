@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/* The backup that shrinks: a run that reads far less than the runs before
+ * it (the disk did not mount, a source moved) is a warning, whatever it
+ * wrote. "Usual" is the median of the last SHRINK_HISTORY runs that wrote
+ * an archive, from their run records. */
+
+#include <stdint.h>
+#include "record.h"
+
+#define SHRINK_HISTORY 7
+
+typedef struct RunUsual {
+        bool known;                     /* there was at least one earlier run */
+        uint64_t files, bytes;          /* medians */
+} RunUsual;
+
+/* RECORDS: oldest first, as record_list() gives them. */
+void shrink_usual(const RunRecord *records, size_t n, RunUsual *ret);
+
+/* Whether a run of FILES entries and BYTES read shrank against USUAL: by
+ * more than PERCENT (0: never), or to no data at all where there was data
+ * (always). *RET_MESSAGE then says it with both figures. */
+int shrink_check(const RunUsual *usual, uint64_t files, uint64_t bytes, unsigned percent, char **ret_message);

@@ -1,0 +1,87 @@
+#!/bin/bash
+# The backup that shrinks: far less than the runs before it is a warning
+# (exit 3) that names both figures, prunes nothing, shows in status until a
+# normal run; an emptied source always warns. history shows every run.
+source "$(dirname "$0")/lib.sh"
+t_setup
+mkdir -p "$T/src"
+for i in $(seq 1 100); do echo "file $i with some content" > "$T/src/f$i"; done
+t_schedule sh "Source=$T/src" "Destination=$T/dest" "Keep=2"
+run() { "$BACKUP" "$1" 2>"$T/err"; }
+status() { "$CTL" --no-reload status "$1"; }
+
+for i in 1 2 3; do run sh; done; rc=$?
+check "normal runs exit 0" test "$rc" -eq 0
+check "Keep=2 kept two" test "$("$CTL" backups sh | wc -l)" -eq 2
+
+for i in $(seq 1 90); do rm "$T/src/f$i"; done   # 90 of 100 files go
+before=$("$CTL" backups sh)
+run sh; rc=$?
+check_eq "a run that lost 90% of its files exits 3" 3 "$rc"
+grep -q "far less than usual: 11 files, .* read; usually 101 files" "$T/err" && ok "it says both figures" || fail "stderr: $(cat "$T/err")"
+after=$("$CTL" backups sh)
+check "it pruned nothing (the usual archives stay)" test "$(grep -c . <<<"$after")" -eq 3
+grep -qF "$before" <<<"$after" && ok "the older archives are still there" || fail "archives: $after"
+st=$(status sh); rc=$?
+grep -q "^sh.* SHRUNK" <<<"$st" && ok "status flags SHRUNK" || fail "status: $st"
+grep -q "Shrunk: the last run read far less than usual: 11 files" <<<"$st" && ok "status says how far" || fail "status: $st"
+check_eq "status exits 1 while the schedule has shrunk" 1 "$rc"
+grep -q "^    Trend (last [0-9]* runs): sizes .*; durations " <<<"$st" && ok "status ends with a trend line" || fail "status: $st"
+
+# the same level again is the new usual only after more runs; a normal run clears SHRUNK
+for i in $(seq 1 90); do echo "file $i with some content" > "$T/src/g$i"; done
+run sh; rc=$?
+check_eq "back to normal: exit 0" 0 "$rc"
+st=$(status sh)
+grep -q "SHRUNK" <<<"$st" && fail "SHRUNK stays after a normal run: $st" || ok "a normal run clears SHRUNK"
+
+# empty is always a warning, even with ShrinkWarn=no
+t_schedule off "Source=$T/src2" "Destination=$T/dest2" "ShrinkWarn=no"
+mkdir -p "$T/src2"; echo data > "$T/src2/a"
+run off; run off
+rm "$T/src2/a"; : > "$T/src2/empty"
+run off; rc=$?
+check_eq "an emptied source warns even with ShrinkWarn=no" 3 "$rc"
+grep -q "far less than usual: 2 files, 0 B read; usually 2 files, 5 B" "$T/err" && ok "and says so" || fail "stderr: $(cat "$T/err")"
+echo back > "$T/src2/a"
+for i in 1 2; do run off; done
+rm "$T/src2/a"; echo x > "$T/src2/tiny"
+run off; rc=$?
+check_eq "with ShrinkWarn=no, less data (but some) is no warning" 0 "$rc"
+
+# ShrinkWarn=30%: 40% fewer bytes warns
+t_schedule pct "Source=$T/src3" "Destination=$T/dest3" "ShrinkWarn=30%"
+mkdir -p "$T/src3"; head -c 1000 /dev/zero > "$T/src3/a"
+run pct; run pct
+head -c 600 /dev/zero > "$T/src3/a"
+run pct; rc=$?
+check_eq "ShrinkWarn=30%: 40% fewer bytes is a warning" 3 "$rc"
+
+# bad values are refused, naming file, line and key
+for v in 0 100 150% -5 abc 50%% '' yes; do
+        t_schedule bad "Source=$T/src" "Destination=$T/destbad" "ShrinkWarn=$v"
+        "$BACKUP" bad 2>"$T/err"; rc=$?
+        check_eq "ShrinkWarn=$v is refused (exit 2)" 2 "$rc"
+        grep -q "bad.conf:6: ShrinkWarn=" "$T/err" && ok "ShrinkWarn=$v: the message names file, line and key" || fail "stderr: $(cat "$T/err")"
+done
+rm -f "$ALEXANDRIA_CONFIG_DIR/schedules.d/bad.conf"
+"$CTL" --no-reload create bad2 --on-calendar daily --source "$T/src" --dest "$T/dest4" >/dev/null 2>&1
+check "create writes no ShrinkWarn= line for the default" bash -c '! grep -q ShrinkWarn "$1"' _ "$ALEXANDRIA_CONFIG_DIR/schedules.d/bad2.conf"
+
+# history: one line per run, and JSON for scripts
+h=$("$CTL" history sh)
+check "history has one line per run" test "$(grep -c . <<<"$h")" -eq 5
+grep -q "warnings .* shrunk: 11 files" <<<"$h" && ok "history shows the shrunk run" || fail "history: $h"
+"$CTL" history --json sh | python3 -c '
+import json, sys
+runs = json.load(sys.stdin)
+assert len(runs) == 5, runs
+assert [r["result"] for r in runs] == ["succeeded"] * 3 + ["warnings", "succeeded"], runs
+assert runs[3]["shrunk"].startswith("11 files"), runs[3]
+assert all(r["files"] > 0 and r["archive"] for r in runs)
+' && ok "history --json is one array with every run" || fail "history --json"
+"$CTL" history nosuch > "$T/out"; rc=$?
+check_eq "history of a schedule without runs exits 0" 0 "$rc"
+grep -q "No runs of nosuch recorded" "$T/out" && ok "and says so" || fail "$(cat "$T/out")"
+"$CTL" history 'bad/name' 2>/dev/null; rc=$?
+check_eq "history of an invalid name exits 2" 2 "$rc"
