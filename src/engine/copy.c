@@ -771,6 +771,15 @@ int copy_run(const Schedule *s, const char *state_dir, CopyResults *ret) {
         umask(old_umask);
 
         if (state_dir && r != -ENOMEM) {
+                /* a target no longer in CopyTo= is no longer ours to prune */
+                char **kept = NULL;
+                STRV_FOREACH(line, ledger.lines) {
+                        _cleanup_free_ char *spec = strndup(*line, strcspn(*line, "\t"));
+                        if (spec && strv_contains(s->copy_to, spec) && strv_extend(&kept, *line) < 0)
+                                break;
+                }
+                strv_free(ledger.lines);
+                ledger.lines = kept;
                 int k = ledger_save(state_dir, s->name, &ledger);
                 if (k >= 0)
                         k = record_state(s, state_dir, &res);

@@ -3,7 +3,7 @@
  * alexandria-generator: schedules.d/NAME.conf → alexandria-NAME.timer, a
  * timers.target.wants/ link when Enabled=yes, and a drop-in for
  * alexandria@NAME.service (ReadWritePaths= the destination; the network
- * and the state directory when CopyTo= is set).
+ * and :local: targets when CopyTo= is set).
  *
  * It follows systemd.generator(7): no bus, no waiting, writes only below
  * its output directory, and one bad schedule is logged and skipped without
@@ -75,7 +75,7 @@ static void text_done(Text *t) {
         free(t->buf);
 }
 
-static int generate_one(int out_fd, const Schedule *s, const Paths *paths, bool user) {
+static int generate_one(int out_fd, const Schedule *s, bool user) {
         char timer[UNIT_NAME_MAX], service[UNIT_NAME_MAX];
         _cleanup_free_ char *dropin_dir = NULL;
         Text t;
@@ -158,13 +158,9 @@ static int generate_one(int out_fd, const Schedule *s, const Paths *paths, bool 
                         fputc('\n', t.f);
                 }
                 /* CopyTo=: rsync, ssh and rclone reach the network (name
-                 * lookups need netlink) and the copy ledger lives in the state
-                 * directory. Schedules without it stay off the network. */
-                if (s->copy_to) {
-                        fputs("RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK\nReadWritePaths=-", t.f);
-                        put_quoted_path(t.f, paths->state_dir);
-                        fputc('\n', t.f);
-                }
+                 * lookups need netlink). Schedules without it stay off it. */
+                if (s->copy_to)
+                        fputs("RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK\n", t.f);
                 /* an rclone :local: target is a directory the copy writes */
                 STRV_FOREACH(spec, s->copy_to) {
                         _cleanup_copy_target_free_ CopyTarget *c = NULL;
@@ -264,7 +260,7 @@ static int run(int argc, char *argv[]) {
                         log_error("Skipping schedule %s: %s", e->name, e->error ?: strerror(-e->error_code));
                         continue;
                 }
-                r = generate_one(out_fd, e->schedule, &paths, user);
+                r = generate_one(out_fd, e->schedule, user);
                 if (r < 0)
                         log_error_errno(r, "Skipping schedule %s: cannot write its units: %m", e->name);
         }
