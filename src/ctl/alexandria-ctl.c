@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /* alexandria-ctl: the one command people type. Options are parsed once for
- * all verbs; a verb table (name, argument counts, handler) dispatches. */
+ * all verbs; a verb table (name, argument counts, what to set up, which
+ * options it takes, handler) dispatches. */
 #include <getopt.h>
 #include <limits.h>
 #include <locale.h>
 
 #include "ctl.h"
 #include "log.h"
+#include "manager.h"
 
 CtlArgs arg = {};
 Paths paths = {};
+CtlContext ctx = { .lock_fd = -EBADF };
 
 static void help(void) {
         printf("Usage: %1$s [OPTIONS] VERB [ARGS]\n"
@@ -82,48 +85,91 @@ static void help(void) {
                "     --json                       With doctor: print the checks as one JSON array;\n"
                "                                  with history: the runs as one JSON array\n"
                "\n"
+               "Options given to a verb that does not take them are an error.\n"
+               "\n"
                "Exit status: 0 ok, 1 failed, 2 bad usage or input (nothing changed),\n"
                "3 archive written with warnings, 4 another run holds the schedule's lock.\n"
                "See alexandria-ctl(1) and alexandria.schedule(5).\n",
                program_invocation_short_name);
 }
 
+/* Options by what they apply to: the dispatcher refuses one that the verb
+ * does not take, so a typo or a misplaced option never passes silently. */
+typedef enum CtlOption {
+        OPT_GLOBAL      = 1 << 0,       /* --user, --config-dir, --no-reload */
+        OPT_HERE        = 1 << 1,
+        OPT_LONG        = 1 << 2,
+        OPT_ON_CALENDAR = 1 << 3,
+        OPT_SOURCE      = 1 << 4,
+        OPT_EXCLUDE     = 1 << 5,
+        OPT_DEST        = 1 << 6,
+        OPT_COMPRESSION = 1 << 7,
+        OPT_KEEP        = 1 << 8,
+        OPT_TO          = 1 << 9,
+        OPT_AT          = 1 << 10,
+        OPT_OVERWRITE   = 1 << 11,
+        OPT_LIST        = 1 << 12,
+        OPT_DRY_RUN     = 1 << 13,
+        OPT_KEY         = 1 << 14,
+        OPT_NOTIFY      = 1 << 15,
+        OPT_JSON        = 1 << 16,
+        OPT_COPY_TO     = 1 << 17,
+        OPT_COPY_KEEP   = 1 << 18,
+} CtlOption;
+
+#define OPTS_CREATE (OPT_ON_CALENDAR | OPT_SOURCE | OPT_EXCLUDE | OPT_DEST | OPT_COMPRESSION | OPT_KEEP | \
+                     OPT_COPY_TO | OPT_COPY_KEEP)
+#define OPTS_RESTORE (OPT_TO | OPT_AT | OPT_OVERWRITE | OPT_LIST | OPT_DRY_RUN | OPT_KEY)
+
+enum {
+        ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
+        ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
+        ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
+        ARG_JSON, ARG_COPY_TO, ARG_COPY_KEEP,
+};
+
+/* Every option once: for getopt_long(), and what it applies to. */
+static const struct {
+        struct option getopt;
+        CtlOption applies_to;
+} option_table[] = {
+        { { "help",        no_argument,       NULL, 'h' },             OPT_GLOBAL },
+        { { "version",     no_argument,       NULL, ARG_VERSION },     OPT_GLOBAL },
+        { { "user",        no_argument,       NULL, ARG_USER },        OPT_GLOBAL },
+        { { "config-dir",  required_argument, NULL, ARG_CONFIG_DIR },  OPT_GLOBAL },
+        { { "no-reload",   no_argument,       NULL, ARG_NO_RELOAD },   OPT_GLOBAL },
+        { { "here",        no_argument,       NULL, ARG_HERE },        OPT_HERE },
+        { { "long",        no_argument,       NULL, 'l' },             OPT_LONG },
+        { { "on-calendar", required_argument, NULL, ARG_ON_CALENDAR }, OPT_ON_CALENDAR },
+        { { "source",      required_argument, NULL, ARG_SOURCE },      OPT_SOURCE },
+        { { "exclude",     required_argument, NULL, ARG_EXCLUDE },     OPT_EXCLUDE },
+        { { "dest",        required_argument, NULL, ARG_DEST },        OPT_DEST },
+        { { "compression", required_argument, NULL, ARG_COMPRESSION }, OPT_COMPRESSION },
+        { { "keep",        required_argument, NULL, ARG_KEEP },        OPT_KEEP },
+        { { "to",          required_argument, NULL, ARG_TO },          OPT_TO },
+        { { "at",          required_argument, NULL, ARG_AT },          OPT_AT },
+        { { "overwrite",   no_argument,       NULL, ARG_OVERWRITE },   OPT_OVERWRITE },
+        { { "list",        no_argument,       NULL, ARG_LIST },        OPT_LIST },
+        { { "dry-run",     no_argument,       NULL, ARG_DRY_RUN },     OPT_DRY_RUN },
+        { { "key",         required_argument, NULL, ARG_KEY },         OPT_KEY },
+        { { "notify",      no_argument,       NULL, ARG_NOTIFY },      OPT_NOTIFY },
+        { { "json",        no_argument,       NULL, ARG_JSON },        OPT_JSON },
+        { { "copy-to",     required_argument, NULL, ARG_COPY_TO },     OPT_COPY_TO },
+        { { "copy-keep",   required_argument, NULL, ARG_COPY_KEEP },   OPT_COPY_KEEP },
+};
+
+static unsigned options_given;
+
 static int parse_argv(int argc, char *argv[]) {
-        enum {
-                ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
-                ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
-                ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
-                ARG_JSON, ARG_COPY_TO, ARG_COPY_KEEP,
-        };
-        static const struct option options[] = {
-                { "help",        no_argument,       NULL, 'h' },
-                { "version",     no_argument,       NULL, ARG_VERSION },
-                { "user",        no_argument,       NULL, ARG_USER },
-                { "config-dir",  required_argument, NULL, ARG_CONFIG_DIR },
-                { "no-reload",   no_argument,       NULL, ARG_NO_RELOAD },
-                { "here",        no_argument,       NULL, ARG_HERE },
-                { "long",        no_argument,       NULL, 'l' },
-                { "on-calendar", required_argument, NULL, ARG_ON_CALENDAR },
-                { "source",      required_argument, NULL, ARG_SOURCE },
-                { "exclude",     required_argument, NULL, ARG_EXCLUDE },
-                { "dest",        required_argument, NULL, ARG_DEST },
-                { "compression", required_argument, NULL, ARG_COMPRESSION },
-                { "keep",        required_argument, NULL, ARG_KEEP },
-                { "to",          required_argument, NULL, ARG_TO },
-                { "at",          required_argument, NULL, ARG_AT },
-                { "overwrite",   no_argument,       NULL, ARG_OVERWRITE },
-                { "list",        no_argument,       NULL, ARG_LIST },
-                { "dry-run",     no_argument,       NULL, ARG_DRY_RUN },
-                { "key",         required_argument, NULL, ARG_KEY },
-                { "notify",      no_argument,       NULL, ARG_NOTIFY },
-                { "json",        no_argument,       NULL, ARG_JSON },
-                { "copy-to",     required_argument, NULL, ARG_COPY_TO },
-                { "copy-keep",   required_argument, NULL, ARG_COPY_KEEP },
-                {}
-        };
+        struct option options[ELEMENTSOF(option_table) + 1] = {};
         int c;
 
-        while ((c = getopt_long(argc, argv, "hl", options, NULL)) >= 0)
+        for (size_t i = 0; i < ELEMENTSOF(option_table); i++)
+                options[i] = option_table[i].getopt;
+        while ((c = getopt_long(argc, argv, "hl", options, NULL)) >= 0) {
+                for (size_t i = 0; i < ELEMENTSOF(option_table); i++)
+                        if (option_table[i].getopt.val == c)
+                                options_given |= option_table[i].applies_to;
                 switch (c) {
                 case 'h':
                         help();
@@ -202,34 +248,78 @@ static int parse_argv(int argc, char *argv[]) {
                 default:
                         return -EINVAL;
                 }
+        }
         return 1;
 }
+
+/* What the dispatcher sets up before the verb runs (CtlContext). */
+typedef enum VerbFlags {
+        VERB_LOCK      = 1 << 0,        /* take the lock on schedules.d */
+        VERB_SCHEDULES = 1 << 1,        /* load schedules.d (under the lock, if taken) */
+        VERB_BUS       = 1 << 2,        /* connect to the manager, unless --no-reload */
+} VerbFlags;
 
 static const struct Verb {
         const char *name;
         int min_args, max_args;         /* counting the verb itself */
+        VerbFlags flags;
+        unsigned options;               /* beyond OPT_GLOBAL */
         int (*run)(int argc, char **argv);
 } verbs[] = {
-        { "create",  2, 2,       verb_create },
-        { "delete",  2, 2,       verb_delete },
-        { "list",    1, 1,       verb_list },
-        { "start",   1, INT_MAX, verb_start },
-        { "stop",    1, INT_MAX, verb_stop },
-        { "run",     2, 2,       verb_run },
-        { "status",  1, 2,       verb_status },
-        { "doctor",  1, 2,       verb_doctor },
-        { "backups", 1, 2,       verb_backups },
-        { "logs",    1, 2,       verb_logs },
-        { "history", 2, 2,       verb_history },
-        { "restore", 2, INT_MAX, verb_restore },
-        { "verify",  1, 2,       verb_verify },
-        { "keygen",  2, 2,       verb_keygen },
-        { "notify",  3, 3,       verb_notify },
-        { "reload",  1, 1,       verb_reload },
-        { "report-failure", 2, 2, verb_report_failure },
-        { "copy",    2, 2,       verb_copy },
-        { "serve",   2, 2,       verb_serve },
+        { "create",  2, 2,       0,                          OPTS_CREATE,  verb_create },
+        { "delete",  2, 2,       VERB_LOCK | VERB_SCHEDULES | VERB_BUS, 0, verb_delete },
+        { "list",    1, 1,       VERB_SCHEDULES,             0,            verb_list },
+        { "start",   1, INT_MAX, VERB_LOCK | VERB_SCHEDULES, 0,            verb_start },
+        { "stop",    1, INT_MAX, VERB_LOCK | VERB_SCHEDULES, 0,            verb_stop },
+        { "run",     2, 2,       VERB_SCHEDULES,             OPT_HERE,     verb_run },
+        { "status",  1, 2,       VERB_SCHEDULES,             OPT_NOTIFY,   verb_status },
+        /* doctor reports a schedules directory it cannot trust instead of failing on it */
+        { "doctor",  1, 2,       0,                          OPT_JSON,     verb_doctor },
+        { "backups", 1, 2,       VERB_SCHEDULES,             OPT_LONG | OPT_KEY, verb_backups },
+        { "logs",    1, 2,       0,                          0,            verb_logs },
+        { "history", 2, 2,       0,                          OPT_JSON,     verb_history },
+        { "restore", 2, INT_MAX, VERB_SCHEDULES,             OPTS_RESTORE, verb_restore },
+        /* verify ARCHIVE must work without any schedule (a recovery machine) */
+        { "verify",  1, 2,       0,                          OPT_KEY,      verb_verify },
+        { "keygen",  2, 2,       0,                          0,            verb_keygen },
+        /* notify says whose log its messages are before it reads anything */
+        { "notify",  3, 3,       0,                          0,            verb_notify },
+        { "reload",  1, 1,       VERB_LOCK,                  0,            verb_reload },
+        { "report-failure", 2, 2, 0,                         0,            verb_report_failure },
+        /* copy takes the schedule's own lock (destination.h), as a run does */
+        { "copy",    2, 2,       VERB_SCHEDULES,             0,            verb_copy },
+        { "serve",   2, 2,       VERB_SCHEDULES,             0,            verb_serve },
 };
+
+static int check_options(const struct Verb *v) {
+        unsigned extra = options_given & ~(v->options | OPT_GLOBAL);
+        for (size_t i = 0; extra && i < ELEMENTSOF(option_table); i++)
+                if (extra & option_table[i].applies_to) {
+                        log_error("Option %s--%s does not apply to '%s'. See %s --help.",
+                                  option_table[i].getopt.val == 'l' ? "-l/" : "", option_table[i].getopt.name,
+                                  v->name, program_invocation_short_name);
+                        return EXIT_USAGE;
+                }
+        return EXIT_OK;
+}
+
+static int setup(const struct Verb *v) {
+        int r;
+
+        if (v->flags & VERB_LOCK) {
+                r = ctl_lock_config(&ctx.lock_fd);
+                if (r < 0)
+                        return exit_code_for(r);
+        }
+        if (v->flags & VERB_SCHEDULES) {
+                r = ctl_load_schedules(&ctx.schedules);
+                if (r != EXIT_OK)
+                        return r;
+        }
+        if ((v->flags & VERB_BUS) && !arg.no_reload && manager_connect(arg.user, &ctx.bus) < 0)
+                return EXIT_FAILED;     /* said why */
+        return EXIT_OK;
+}
 
 static int dispatch(int argc, char **argv) {
         if (argc == 0) {
@@ -237,20 +327,41 @@ static int dispatch(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++) {
-                if (!streq(argv[0], verbs[i].name))
+                const struct Verb *v = &verbs[i];
+                if (!streq(argv[0], v->name))
                         continue;
-                if (argc < verbs[i].min_args) {
+                if (argc < v->min_args) {
                         log_error("Too few arguments for '%s'. See %s --help.", argv[0], program_invocation_short_name);
                         return EXIT_USAGE;
                 }
-                if (argc > verbs[i].max_args) {
+                if (argc > v->max_args) {
                         log_error("Too many arguments for '%s'. See %s --help.", argv[0], program_invocation_short_name);
                         return EXIT_USAGE;
                 }
-                return verbs[i].run(argc, argv);
+                int r = check_options(v);
+                if (r == EXIT_OK)
+                        r = setup(v);
+                if (r == EXIT_OK)
+                        r = v->run(argc, argv);
+                return r;
         }
         log_error("Unknown verb '%s'. See %s --help.", argv[0], program_invocation_short_name);
         return EXIT_USAGE;
+}
+
+/* Output that did not arrive is a failure, as with systemd's tools: a
+ * listing cut short by a full disk must not look complete. */
+static int check_stdout(int r) {
+        if (fflush(stdout) == 0 && !ferror(stdout))
+                return r;
+        log_error_errno(errno > 0 ? errno : EIO, "Cannot write to standard output: %m");
+        return r == EXIT_OK || r == EXIT_WARNINGS ? EXIT_FAILED : r;
+}
+
+static void ctx_done(void) {
+        schedule_dir_done(&ctx.schedules);
+        ctx.bus = sd_bus_flush_close_unref(ctx.bus);
+        ctx.lock_fd = safe_close(ctx.lock_fd);
 }
 
 int main(int argc, char *argv[]) {
@@ -260,21 +371,19 @@ int main(int argc, char *argv[]) {
         log_setup(LOG_TARGET_AUTO);
 
         r = parse_argv(argc, argv);
-        if (r <= 0) {
-                strv_free(arg.sources);
-                strv_free(arg.excludes);
-                strv_free(arg.copy_to);
-                return r < 0 ? EXIT_USAGE : EXIT_OK;
+        if (r <= 0)
+                r = r < 0 ? EXIT_USAGE : EXIT_OK;
+        else {
+                r = paths_init(arg.user, arg.config_dir, &paths);
+                if (r < 0) {
+                        log_error_errno(r, "Cannot determine the configuration directory (is $HOME set?): %m");
+                        r = EXIT_USAGE;
+                } else
+                        r = dispatch(argc - optind, argv + optind);
         }
 
-        r = paths_init(arg.user, arg.config_dir, &paths);
-        if (r < 0) {
-                log_error_errno(r, "Cannot determine the configuration directory (is $HOME set?): %m");
-                return EXIT_USAGE;
-        }
-
-        r = dispatch(argc - optind, argv + optind);
-
+        r = check_stdout(r);
+        ctx_done();
         paths_done(&paths);
         strv_free(arg.sources);
         strv_free(arg.excludes);

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* State shared by the verbs of alexandria-ctl: the parsed command line and
- * where things live. Each verb is int verb_x(int argc, char **argv) and
- * returns an exit code of exit-codes.h, having said what went wrong. */
+/* State shared by the verbs of alexandria-ctl: the parsed command line,
+ * where things live, and what the dispatcher set up as the verb's table
+ * entry asked (alexandria-ctl.c). Each verb is int verb_x(int argc, char
+ * **argv) and returns an exit code of exit-codes.h, having said what went
+ * wrong. The helpers below, used by several verbs, live in ctl-util.c. */
 
 #include <stdint.h>
+#include <systemd/sd-bus.h>
 #include "exit-codes.h"
 #include "encryption.h"
 #include "locations.h"
@@ -40,6 +43,14 @@ typedef struct CtlArgs {
 extern CtlArgs arg;
 extern Paths paths;
 
+/* Set up by the dispatcher for verbs whose table entry asks for it. */
+typedef struct CtlContext {
+        int lock_fd;                    /* VERB_LOCK: the lock on schedules.d, held until exit */
+        ScheduleDir schedules;          /* VERB_SCHEDULES, loaded after the lock */
+        sd_bus *bus;                    /* VERB_BUS: the manager; NULL with --no-reload */
+} CtlContext;
+extern CtlContext ctx;
+
 int verb_create(int argc, char **argv);
 int verb_delete(int argc, char **argv);
 int verb_list(int argc, char **argv);
@@ -60,12 +71,16 @@ int verb_report_failure(int argc, char **argv);
 int verb_copy(int argc, char **argv);
 int verb_serve(int argc, char **argv);
 
-/* Loads the schedules directory; logs and returns an exit code on failure. */
+/* Loads the schedules directory; logs and returns an exit code on failure
+ * (2 for a directory that is not trusted, see schedule-dir.h). */
 int ctl_load_schedules(ScheduleDir *ret);
 /* INDEX or NAME → entry; logs and returns -ENOENT if there is none. */
 int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const ScheduleEntry **ret);
 /* The same, for a schedule that loaded: logs why a broken one is refused (-EINVAL). */
 int ctl_find_valid_schedule(const ScheduleDir *d, const char *index_or_name, const Schedule **ret);
+/* Serializes every change to the schedules directory (creating it first):
+ * concurrent creates never lose a schedule. Logs on failure. */
+int ctl_lock_config(int *ret_fd);
 /* The key for ARCHIVE (of schedule S, if known): --key FILE, else the
  * schedule's KeyFile=; none (*ret = NULL) for a plain archive. Logs and
  * returns a negative errno if it cannot be loaded. */
@@ -78,6 +93,11 @@ struct NotifyMessage;
 int ctl_notify(const Schedule *s, NotifyEvent e, const struct NotifyMessage *m, struct ScheduleState *state);
 /* Writes S's metrics if alexandria.conf has [Metrics] Directory=. */
 int ctl_write_metrics(const Schedule *s, bool overdue);
+/* Result= and ExecMainStatus= of SERVICE, as the manager says. */
+int ctl_service_result(sd_bus *bus, const char *service, char **ret_result, int32_t *ret_status, sd_bus_error *error);
+/* S for a terminal: escaped (escape.h) when stdout is one, else as it is;
+ * *buf owns what needs freeing. Never NULL ("?" on OOM). */
+const char *ctl_printable(const char *s, char **buf);
 /* The one-line trend of NAME's recent runs (size, duration) that status NAME ends with. */
 void ctl_print_trend(const char *name);
 /* For exit codes: -EINVAL/-ENOENT & co mean bad input (2), anything else 1. */

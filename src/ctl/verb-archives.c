@@ -11,21 +11,6 @@
 #include "record.h"
 #include "verify.h"
 
-int ctl_load_key(const Schedule *s, const char *archive, CryptKeySource **ret) {
-        _cleanup_free_ char *error = NULL;
-        const char *path = arg.key ?: s ? s->key_file : NULL;
-        int r;
-
-        *ret = NULL;
-        /* A plain archive needs no key: a broken key file must not stop it. */
-        if (!path || !archive_file_is_encrypted(archive))
-                return 0;
-        r = crypt_key_load(path, ret, &error);
-        if (r < 0)
-                return log_error_errno(r, "Cannot use key file %s: %s", path, error ?: strerror(-r));
-        return 0;
-}
-
 /* The entry count of archive A: from the record of the run that wrote it;
  * only an archive from before run records (or whose record was dropped)
  * is read whole to count them. */
@@ -88,22 +73,18 @@ static int print_archives(const Schedule *s) {
 }
 
 int verb_backups(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        const ScheduleDir *d = &ctx.schedules;
         int r, ret = EXIT_OK;
-
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
 
         if (argc > 1) {
                 const Schedule *s;
-                if (ctl_find_valid_schedule(&d, argv[1], &s) < 0)
+                if (ctl_find_valid_schedule(d, argv[1], &s) < 0)
                         return EXIT_USAGE;
                 return print_archives(s);
         }
 
-        for (size_t i = 0; i < d.n; i++) {
-                const Schedule *s = d.entries[i].schedule;
+        for (size_t i = 0; i < d->n; i++) {
+                const Schedule *s = d->entries[i].schedule;
                 if (!s)
                         continue;
                 r = print_archives(s);
@@ -113,12 +94,20 @@ int verb_backups(int argc, char **argv) {
         return ret;
 }
 
+/* The verdict is the point of verify: one that cannot be written is a failure. */
+static int verify_verdict_written(void) {
+        if (fflush(stdout) == 0 && !ferror(stdout))
+                return EXIT_OK;
+        log_error_errno(errno > 0 ? -errno : -EIO, "Cannot write to standard output: %m");
+        return EXIT_FAILED;
+}
+
 static int verify_one(const char *archive, const Schedule *s) {
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
         VerifyResult res;
         if (ctl_load_key(s, archive, &key) < 0)
                 return EXIT_FAILED;
-        int r = verify_archive(archive, key, &res);
+        int r = verify_archive(archive, key, archive_report_log, NULL, &res);
         if (r < 0)
                 return EXIT_FAILED;
         if (!verify_result_ok(&res)) {
@@ -126,10 +115,11 @@ static int verify_one(const char *archive, const Schedule *s) {
                        (unsigned long long) res.entries, (unsigned long long) res.missing,
                        (unsigned long long) res.extra, (unsigned long long) res.corrupt,
                        res.has_manifest ? "" : "; no manifest");
+                (void) verify_verdict_written();
                 return EXIT_FAILED;
         }
         printf("%s: OK (%llu entries match the manifest)\n", archive, (unsigned long long) res.entries);
-        return EXIT_OK;
+        return verify_verdict_written();
 }
 
 static int verify_newest(const Schedule *s) {

@@ -8,17 +8,13 @@
 #include "log.h"
 
 int verb_copy(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
         _cleanup_(destination_close) Destination dest = DESTINATION_NULL;
         _cleanup_free_ char *error = NULL;
         CopyResults res = {};
         const Schedule *s;
         int r;
 
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
-        if (ctl_find_valid_schedule(&d, argv[1], &s) < 0)
+        if (ctl_find_valid_schedule(&ctx.schedules, argv[1], &s) < 0)
                 return EXIT_USAGE;
         if (!s->copy_to) {
                 log_error("Schedule '%s' has no CopyTo= target.", s->name);

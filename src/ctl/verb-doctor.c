@@ -34,6 +34,7 @@
 
 #include "archive-list.h"
 #include "ctl.h"
+#include "escape.h"
 #include "json-util.h"
 #include "format-util.h"
 #include "history.h"
@@ -128,26 +129,6 @@ static void fix(Doctor *d, Check *c, const char *format, ...) {
 
 /* ---- output --------------------------------------------------------------- */
 
-
-static void put_text(FILE *f, const char *s) {
-        for (const unsigned char *p = (const unsigned char *) s; *p;) {
-                size_t n = utf8_sequence(p);
-                /* C0 and C1 controls, DEL, and bytes that are not UTF-8: a
-                 * terminal must not act on them. */
-                if (n == 0 || (n == 1 && (*p < 0x20 || *p == 0x7f))) {
-                        fprintf(f, "\\x%02x", *p);
-                        p++;
-                } else if (n == 2 && p[0] == 0xc2 && p[1] < 0xa0) {
-                        fprintf(f, "\\u%04x", p[1]);
-                        p += 2;
-                } else {
-                        fwrite(p, 1, n, f);
-                        p += n;
-                }
-        }
-}
-
-
 static void print_json(const Doctor *d) {
         fputs("[\n", stdout);
         for (size_t i = 0; i < d->n; i++) {
@@ -236,6 +217,36 @@ static bool is_executable_file(const char *path) {
 }
 
 /* ---- the installation ----------------------------------------------------- */
+
+/* The configuration directory and schedules.d: whoever may write them may
+ * delete, rename or add schedules, so every command refuses them (trust.h);
+ * here they are reported with the fix. Returns whether they are trusted. */
+static bool check_config_directories(Doctor *d) {
+        const char *dirs[] = { paths.config_dir, paths.schedules_dir };
+        bool trusted = true;
+
+        for (size_t i = 0; i < ELEMENTSOF(dirs); i++) {
+                struct stat st;
+                Check *c;
+                if (stat(dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
+                        continue;       /* missing: no schedules, nothing to trust */
+                if (st.st_uid != paths.owner) {
+                        c = problem(d, NULL, "config-directory", "%s is owned by uid %u, not by uid %u whose backups it "
+                                    "decides: no schedule in it is run, listed or checked.",
+                                    dirs[i], (unsigned) st.st_uid, (unsigned) paths.owner);
+                        fix(d, c, "chown %u '%s' (and check who changed it).", (unsigned) paths.owner, dirs[i]);
+                        trusted = false;
+                } else if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+                        c = problem(d, NULL, "config-directory", "%s is group- or world-writable, so others could delete "
+                                    "or replace schedules: no schedule in it is run, listed or checked.", dirs[i]);
+                        fix(d, c, "chmod go-w '%s' (and check that its schedules are yours).", dirs[i]);
+                        trusted = false;
+                }
+        }
+        if (trusted)
+                passed(d, NULL, "config-directory");
+        return trusted;
+}
 
 static void check_worker(Doctor *d) {
         const char *w = ALEXANDRIA_WORKER_PATH;
@@ -784,11 +795,14 @@ int verb_doctor(int argc, char **argv) {
         _cleanup_(doctor_done) Doctor d = {};
         int r;
 
-        r = ctl_load_schedules(&dir);
-        if (r != EXIT_OK)
-                return r;
+        bool trusted = check_config_directories(&d);
+        if (trusted) {
+                r = ctl_load_schedules(&dir);
+                if (r != EXIT_OK)
+                        return r;
+        }
         const ScheduleEntry *only = NULL;
-        if (argc > 1 && ctl_find_schedule(&dir, argv[1], &only) < 0)
+        if (trusted && argc > 1 && ctl_find_schedule(&dir, argv[1], &only) < 0)
                 return EXIT_USAGE;
 
         /* System schedules run as root: what access(2) says for anybody else

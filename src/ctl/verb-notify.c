@@ -15,53 +15,6 @@
 #include "state.h"
 #include "units.h"
 
-/* Sends E and records the outcome: a failed channel must stay visible. */
-int ctl_notify(const Schedule *s, NotifyEvent e, const NotifyMessage *m, ScheduleState *state) {
-        _cleanup_free_ char *error = NULL;
-        int r = notify_send(s, e, m, &error);
-
-        if (r < 0) {
-                log_error("Notifying about %s of %s failed: %s", notify_event_to_string(e), s->name, strempty(error));
-                free(state->notify_error);
-                state->notify_error = TAKE_PTR(error);
-                state->notify_error_usec = now_realtime_usec();
-                return r;
-        }
-        /* Only an event that went through every configured channel clears an
-         * earlier failure: started and succeeded only ping (notify.h), and
-         * must not hide a mail address that bounces or a NotifyCommand= that
-         * fails until the next failure needs them. */
-        bool all = (!s->notify_command && !s->mail) ||
-                   e == NOTIFY_FAILED || e == NOTIFY_OVERDUE || e == NOTIFY_RECOVERED ||
-                   (e == NOTIFY_WARNINGS && s->notify_on_warnings);
-        if (all) {
-                free(state->notify_error);
-                state->notify_error = NULL;
-                state->notify_error_usec = 0;
-        }
-        return r;
-}
-
-int ctl_write_metrics(const Schedule *s, bool overdue) {
-        _cleanup_(config_done) Config c = {};
-        _cleanup_(last_run_done) LastRun last = { .kind = _EVENT_INVALID };
-        _cleanup_free_ char *error = NULL;
-        int r;
-
-        r = config_load(paths.config_file, paths.owner, &c, &error);
-        if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));
-        if (!c.metrics_directory)
-                return 0;
-        (void) history_last_run(paths.state_dir, s->name, &last);
-        _cleanup_(state_done) ScheduleState state = {};
-        (void) state_load(paths.state_dir, s->name, &state);
-        r = metrics_write_full(c.metrics_directory, s, &last, overdue, &state);
-        if (r < 0)
-                return log_error_errno(r, "Cannot write metrics of %s to %s: %m", s->name, c.metrics_directory);
-        return 0;
-}
-
 /* The outcome of the run that just ended, from what systemd hands
  * ExecStopPost= ($EXIT_CODE, $EXIT_STATUS, $SERVICE_RESULT). */
 static NotifyEvent outcome(const char **ret_result) {

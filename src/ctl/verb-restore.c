@@ -103,7 +103,6 @@ static int pick_archive(const char *name, const Schedule *s, const char *archive
 }
 
 int verb_restore(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
         _cleanup_strv_free_ char **selected = NULL;
         _cleanup_free_ char *archive = NULL, *target = NULL;
         const char *name = argv[1], *archive_arg = NULL;
@@ -140,10 +139,7 @@ int verb_restore(int argc, char **argv) {
                         return log_oom(), EXIT_FAILED;
         }
 
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
-        const ScheduleEntry *e = schedule_dir_find(&d, name);
+        const ScheduleEntry *e = schedule_dir_find(&ctx.schedules, name);
         r = pick_archive(name, e ? e->schedule : NULL, archive_arg, &archive);
         if (r < 0)
                 return exit_code_for(r);
@@ -162,12 +158,12 @@ int verb_restore(int argc, char **argv) {
                 .paths = selected,
                 .mode = arg.list_entries ? RESTORE_LIST : arg.dry_run ? RESTORE_DRY_RUN : RESTORE_EXTRACT,
                 .overwrite = arg.overwrite,
+                .escape_names = isatty(STDOUT_FILENO),
+                .report = archive_report_log,
         };
         RestoreStats st;
         r = restore_archive(archive, &o, &st);
-        if (r < 0)
-                return EXIT_FAILED;
-        if (o.mode == RESTORE_EXTRACT)
+        if (o.mode == RESTORE_EXTRACT && (r >= 0 || st.entries > 0))
                 fprintf(stderr, "Restored %llu entries from %s into %s.\n", (unsigned long long) st.entries, archive, target);
         if (st.existing > 0)
                 fprintf(stderr, "%llu existing files were not overwritten (use --overwrite).\n", (unsigned long long) st.existing);
@@ -175,5 +171,9 @@ int verb_restore(int argc, char **argv) {
                 fprintf(stderr, "%llu unsafe entries were refused.\n", (unsigned long long) st.refused);
         if (st.failed > 0)
                 fprintf(stderr, "%llu entries could not be restored.\n", (unsigned long long) st.failed);
-        return st.existing + st.refused + st.failed + st.unmatched > 0 ? EXIT_FAILED : EXIT_OK;
+        if (st.damaged > 0)
+                fprintf(stderr, "%llu damaged entries were not restored (named above).\n", (unsigned long long) st.damaged);
+        if (o.mode == RESTORE_EXTRACT && st.unchecked)
+                fprintf(stderr, "The restored files were not checked against a manifest.\n");
+        return r >= 0 && restore_stats_ok(&st) ? EXIT_OK : EXIT_FAILED;
 }

@@ -97,9 +97,7 @@ static int run_via_manager(const Schedule *s) {
                 return EXIT_FAILED;
         }
         sd_bus_error_free(&error);
-        r = manager_get_i32(bus, unit, "Service", "ExecMainStatus", &status, &error);
-        if (r >= 0)
-                r = manager_get_string(bus, unit, "Service", "Result", &result, &error);
+        r = ctl_service_result(bus, unit, &result, &status, &error);
         if (r < 0) {
                 log_error_errno(r, "Cannot read the result of %s: %s", unit, bus_error_text(&error, r));
                 return EXIT_FAILED;
@@ -137,17 +135,11 @@ static int run_via_manager(const Schedule *s) {
 }
 
 int verb_run(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
         const Schedule *s;
-        int r;
 
         if (arg.here)
                 return run_here(argv[1]);
-
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
-        if (ctl_find_valid_schedule(&d, argv[1], &s) < 0)
+        if (ctl_find_valid_schedule(&ctx.schedules, argv[1], &s) < 0)
                 return EXIT_USAGE;
         return run_via_manager(s);
 }

@@ -18,75 +18,6 @@
 #include "path-util.h"
 #include "units.h"
 
-int exit_code_for(int r) {
-        switch (r) {
-        case -EINVAL: case -ENOENT: case -EEXIST: case -E2BIG: case -ERANGE:
-        case -ENAMETOOLONG: case -EPERM: case -ENOTDIR: case -ELOOP:
-                return EXIT_USAGE;
-        default:
-                return r < 0 ? EXIT_FAILED : EXIT_OK;
-        }
-}
-
-int ctl_load_schedules(ScheduleDir *ret) {
-        int r = schedule_dir_load(paths.schedules_dir, paths.default_destination, paths.owner, ret);
-        if (r < 0) {
-                log_error_errno(r, "Cannot read schedules in %s: %m", paths.schedules_dir);
-                return EXIT_FAILED;
-        }
-        return EXIT_OK;
-}
-
-int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const ScheduleEntry **ret) {
-        /* A name wins over an index: a schedule may well be called "1". */
-        const ScheduleEntry *e = schedule_dir_find(d, index_or_name);
-
-        if (!e && isdigit((unsigned char) index_or_name[0]) &&
-            strspn(index_or_name, "0123456789") == strlen(index_or_name) && strlen(index_or_name) < 9) {
-                unsigned long i = strtoul(index_or_name, NULL, 10);
-                if (i < d->n)
-                        e = &d->entries[i];
-        }
-        if (!e) {
-                log_error("No schedule '%s' in %s (see '%s list').", index_or_name, paths.schedules_dir,
-                          program_invocation_short_name);
-                return -ENOENT;
-        }
-        *ret = e;
-        return 0;
-}
-
-int ctl_find_valid_schedule(const ScheduleDir *d, const char *index_or_name, const Schedule **ret) {
-        const ScheduleEntry *e;
-        int r = ctl_find_schedule(d, index_or_name, &e);
-        if (r < 0)
-                return r;
-        if (!e->schedule) {
-                log_error("%s", e->error ?: strerror(-e->error_code));
-                return -EINVAL;
-        }
-        *ret = e->schedule;
-        return 0;
-}
-
-/* Serializes every change to the schedules directory: concurrent creates
- * never lose a schedule. The kernel drops the lock when we exit. */
-static int lock_config(int *ret_fd) {
-        int r = mkdir_p(paths.schedules_dir, 0755);
-        if (r < 0)
-                return log_error_errno(r, "Cannot create %s: %m", paths.schedules_dir);
-        int fd = open(paths.schedules_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-                return log_error_errno(negative_errno(), "Cannot open %s: %m", paths.schedules_dir);
-        if (flock(fd, LOCK_EX) < 0) {
-                r = log_error_errno(negative_errno(), "Cannot lock %s: %m", paths.schedules_dir);
-                safe_close(fd);
-                return r;
-        }
-        *ret_fd = fd;
-        return 0;
-}
-
 static char *schedule_file(const char *name) {
         char *file, *path;
         if (asprintf(&file, "%s.conf", name) < 0)
@@ -113,7 +44,7 @@ static int make_destination(const Schedule *s) {
  * start the timer of every enabled schedule, and stop every other
  * alexandria-*.timer (disabled, deleted or broken schedules). */
 static int sync_manager(void) {
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *own_bus = NULL;
         _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_(schedule_dir_done) ScheduleDir d = {};
         _cleanup_strv_free_ char **wanted = NULL, **loaded = NULL;
@@ -121,9 +52,9 @@ static int sync_manager(void) {
 
         if (arg.no_reload)
                 return 0;
-        r = schedule_dir_load(paths.schedules_dir, paths.default_destination, paths.owner, &d);
-        if (r < 0)
-                return log_error_errno(r, "Cannot read schedules in %s: %m", paths.schedules_dir);
+        /* Read again: this is what the generator will see after the change. */
+        if (ctl_load_schedules(&d) != EXIT_OK)
+                return -EIO;
         for (size_t i = 0; i < d.n; i++) {
                 const Schedule *s = d.entries[i].schedule;
                 char timer[UNIT_NAME_MAX];
@@ -136,9 +67,13 @@ static int sync_manager(void) {
                         ret = log_error_errno(r, "Cannot create destination %s of schedule %s: %m", s->destination, s->name);
         }
 
-        r = manager_connect(arg.user, &bus);
-        if (r < 0)
-                return r;
+        sd_bus *bus = ctx.bus;
+        if (!bus) {
+                r = manager_connect(arg.user, &own_bus);
+                if (r < 0)
+                        return r;
+                bus = own_bus;
+        }
         r = manager_reload(bus, &error);
         if (r < 0)
                 return log_error_errno(r, "Cannot reload the systemd manager: %s", bus_error_text(&error, r));
@@ -178,24 +113,25 @@ static int sync_manager(void) {
 }
 
 int verb_reload(int argc, char **argv) {
-        _cleanup_close_ int lock_fd = -EBADF;
-        if (lock_config(&lock_fd) < 0)
-                return EXIT_FAILED;
         return sync_manager() < 0 ? EXIT_FAILED : EXIT_OK;
 }
 
-static bool has_control_chars(const char *s) {
-        for (; *s; s++)
-                if ((unsigned char) *s < 0x20 || *s == 0x7f)
-                        return true;
-        return false;
+/* One assignment of the long form, VALUE checked under the option's own
+ * name: the message must name what the user typed. */
+static int add_assignment(char ***assignments, const char *option, const char *key, const char *value, char **ret_error) {
+        int r = schedule_value_check(option, value, ret_error);
+        if (r < 0)
+                return r;
+        char *a;
+        if (asprintf(&a, "%s=%s", key, value) < 0)
+                return -ENOMEM;
+        return strv_push(assignments, a);
 }
 
-/* The long form goes through the very parser that reads schedule files, so
- * both forms are validated by one piece of code. */
+/* The long form goes through the very key parsers that read schedule
+ * files, as the short form does: both are validated by one piece of code. */
 static int schedule_from_options(const char *name, Schedule **ret, char **ret_error) {
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
+        _cleanup_strv_free_ char **assignments = NULL;
         int r;
 
         if (!arg.on_calendar || !arg.sources) {
@@ -203,56 +139,50 @@ static int schedule_from_options(const char *name, Schedule **ret, char **ret_er
                                     "(or use the short form PATH;HH:MM;NAME)");
                 return -EINVAL;
         }
-        _cleanup_fclose_ FILE *f = open_memstream(&text, &size);
-        if (!f)
-                return -ENOMEM;
 
-#define PUT(key, value)                                                                          \
-        do {                                                                                     \
-                if (has_control_chars(value)) {                                                  \
-                        r = asprintf(ret_error, "--%s contains a control character", key);       \
-                        return r < 0 ? -ENOMEM : -EINVAL;                                        \
-                }                                                                                \
-                fprintf(f, "%s=%s\n", key, value);                                               \
-        } while (0)
-
-        fputs("[Schedule]\n", f);
-        PUT("OnCalendar", arg.on_calendar);
-        fputs("[Backup]\n", f);
+        r = add_assignment(&assignments, "--on-calendar", "OnCalendar", arg.on_calendar, ret_error);
         STRV_FOREACH(p, arg.sources) {
                 _cleanup_free_ char *abs = NULL;
+                if (r < 0)
+                        return r;
                 if (**p == 0) {
                         *ret_error = strdup("--source is empty");
                         return -EINVAL;
                 }
-                r = path_make_absolute_cwd(*p, &abs);
-                if (r < 0)
-                        return r;
-                PUT("Source", abs);
+                /* As typed first: resolving the path would hide a trailing space. */
+                r = schedule_value_check("--source", *p, ret_error);
+                if (r >= 0)
+                        r = path_make_absolute_cwd(*p, &abs);
+                if (r >= 0)
+                        r = add_assignment(&assignments, "--source", "Source", abs, ret_error);
         }
         STRV_FOREACH(p, arg.excludes)
-                PUT("Exclude", *p);
-        if (arg.destination) {
+                if (r >= 0)
+                        r = add_assignment(&assignments, "--exclude", "Exclude", *p, ret_error);
+        if (r >= 0 && arg.destination) {
                 _cleanup_free_ char *abs = NULL;
-                r = arg.destination[0] ? path_make_absolute_cwd(arg.destination, &abs) : 0;
-                if (r < 0)
-                        return r;
-                PUT("Destination", abs ?: "");
+                r = schedule_value_check("--dest", arg.destination, ret_error);
+                if (r >= 0 && arg.destination[0])
+                        r = path_make_absolute_cwd(arg.destination, &abs);
+                if (r >= 0)
+                        r = add_assignment(&assignments, "--dest", "Destination", abs ?: "", ret_error);
         }
-        if (arg.compression)
-                PUT("Compression", arg.compression);
-        if (arg.keep)
-                PUT("Keep", arg.keep);
+        if (r >= 0 && arg.compression)
+                r = add_assignment(&assignments, "--compression", "Compression", arg.compression, ret_error);
+        if (r >= 0 && arg.keep)
+                r = add_assignment(&assignments, "--keep", "Keep", arg.keep, ret_error);
         STRV_FOREACH(c, arg.copy_to)
-                PUT("CopyTo", *c);
-        if (arg.copy_keep)
-                PUT("CopyKeep", arg.copy_keep);
-#undef PUT
-        if (fflush(f) != 0)
-                return -ENOMEM;
-        fclose(TAKE_PTR(f));
+                if (r >= 0)
+                        r = add_assignment(&assignments, "--copy-to", "CopyTo", *c, ret_error);
+        if (r >= 0 && arg.copy_keep)
+                r = add_assignment(&assignments, "--copy-keep", "CopyKeep", arg.copy_keep, ret_error);
+        if (r < 0)
+                return r;
 
-        return schedule_parse_string(text, name, "command line", paths.default_destination, ret, ret_error);
+        _cleanup_free_ char *origin = NULL;
+        if (asprintf(&origin, "Invalid schedule '%s'", name) < 0)
+                return -ENOMEM;
+        return schedule_from_assignments(name, assignments, origin, paths.default_destination, ret, ret_error);
 }
 
 int verb_create(int argc, char **argv) {
@@ -275,7 +205,7 @@ int verb_create(int argc, char **argv) {
                 if (r == -ENOMEM)
                         return log_oom(), EXIT_FAILED;
                 log_error("%s", error ?: strerror(-r));
-                return EXIT_USAGE;
+                return exit_code_for(r);
         }
 
         r = schedule_check_sources(s, &error);
@@ -300,29 +230,32 @@ int verb_create(int argc, char **argv) {
                 return EXIT_FAILED;
         }
 
-        r = lock_config(&lock_fd);
+        r = ctl_lock_config(&lock_fd);
         if (r < 0)
-                return EXIT_FAILED;
+                return exit_code_for(r);
         path = schedule_file(s->name);
         if (!path)
                 return log_oom(), EXIT_FAILED;
-        if (access(path, F_OK) == 0) {
+
+        /* Never over an existing file, whoever put it there and when. */
+        r = schedule_to_string(s, &text);
+        if (r < 0)
+                return log_oom(), EXIT_FAILED;
+        r = write_file_atomic_full(path, text, strlen(text), schedule_file_mode(s), false);
+        if (r == -EEXIST) {
                 log_error("Schedule '%s' already exists (%s); delete it first, or edit the file.", s->name, path);
                 return EXIT_USAGE;
+        }
+        if (r < 0) {
+                log_error_errno(r, "Cannot write %s: %m", path);
+                return EXIT_FAILED;
         }
 
         r = make_destination(s);
         if (r < 0) {
                 log_error_errno(r, "Cannot create destination %s: %m", s->destination);
-                return EXIT_FAILED;
-        }
-
-        r = schedule_to_string(s, &text);
-        if (r < 0)
-                return log_oom(), EXIT_FAILED;
-        r = write_file_atomic(path, text, 0644);
-        if (r < 0) {
-                log_error_errno(r, "Cannot write %s: %m", path);
+                if (unlink(path) < 0)
+                        log_error_errno(negative_errno(), "Cannot remove %s again: %m", path);
                 return EXIT_FAILED;
         }
 
@@ -343,17 +276,10 @@ int verb_create(int argc, char **argv) {
 }
 
 int verb_delete(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
-        _cleanup_close_ int lock_fd = -EBADF;
         const ScheduleEntry *e;
         int r;
 
-        if (lock_config(&lock_fd) < 0)
-                return EXIT_FAILED;
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
-        r = ctl_find_schedule(&d, argv[1], &e);
+        r = ctl_find_schedule(&ctx.schedules, argv[1], &e);
         if (r < 0)
                 return EXIT_USAGE;
 
@@ -363,13 +289,10 @@ int verb_delete(int argc, char **argv) {
 
         /* Stop the timer first: a schedule that is gone must not fire once more,
          * even if the reload below fails. */
-        if (!arg.no_reload) {
-                _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        if (ctx.bus) {
                 _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
                 char timer[UNIT_NAME_MAX];
-                if (manager_connect(arg.user, &bus) < 0)
-                        return EXIT_FAILED;
-                r = manager_stop_unit(bus, unit_name_timer(timer, name), &error);
+                r = manager_stop_unit(ctx.bus, unit_name_timer(timer, name), &error);
                 if (r < 0 && !sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit")) {
                         log_error_errno(r, "Cannot stop %s: %s", timer, bus_error_text(&error, r));
                         return EXIT_FAILED;
@@ -394,21 +317,20 @@ int verb_delete(int argc, char **argv) {
 }
 
 int verb_list(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
-        int r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
+        const ScheduleDir *d = &ctx.schedules;
 
-        for (size_t i = 0; i < d.n; i++) {
-                const ScheduleEntry *e = &d.entries[i];
-                _cleanup_free_ char *line = NULL;
+        for (size_t i = 0; i < d->n; i++) {
+                const ScheduleEntry *e = &d->entries[i];
+                _cleanup_free_ char *line = NULL, *b1 = NULL, *b2 = NULL;
+                /* A file name can hold any byte; the schedule's own values are checked. */
                 if (!e->schedule) {
-                        printf("%zu: %s (invalid: %s)\n", i, e->name, e->error ?: strerror(-e->error_code));
+                        printf("%zu: %s (invalid: %s)\n", i, ctl_printable(e->name, &b1),
+                               ctl_printable(e->error ?: strerror(-e->error_code), &b2));
                         continue;
                 }
                 if (schedule_format_line(e->schedule, paths.default_destination, &line) < 0)
                         return log_oom(), EXIT_FAILED;
-                printf("%zu: %s\n", i, line);
+                printf("%zu: %s\n", i, ctl_printable(line, &b1));
         }
         return EXIT_OK;
 }
@@ -455,44 +377,41 @@ static int set_enabled_in_text(const char *text, bool enabled, char **ret) {
 }
 
 static int set_enabled(int argc, char **argv, bool enabled) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
-        _cleanup_close_ int lock_fd = -EBADF;
+        const ScheduleDir *d = &ctx.schedules;
         _cleanup_strv_free_ char **names = NULL;
         int r, ret = EXIT_OK;
-
-        if (lock_config(&lock_fd) < 0)
-                return EXIT_FAILED;
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
 
         /* Resolve every name before changing anything: a typo changes nothing. */
         if (argc > 1)
                 for (int i = 1; i < argc; i++) {
                         const Schedule *s;
-                        if (ctl_find_valid_schedule(&d, argv[i], &s) < 0)
+                        if (ctl_find_valid_schedule(d, argv[i], &s) < 0)
                                 return EXIT_USAGE;
                         if (strv_extend(&names, s->name) < 0)
                                 return log_oom(), EXIT_FAILED;
                 }
         else
-                for (size_t i = 0; i < d.n; i++)
-                        if (d.entries[i].schedule && strv_extend(&names, d.entries[i].name) < 0)
+                for (size_t i = 0; i < d->n; i++)
+                        if (d->entries[i].schedule && strv_extend(&names, d->entries[i].name) < 0)
                                 return log_oom(), EXIT_FAILED;
 
         STRV_FOREACH(n, names) {
-                const ScheduleEntry *e = schedule_dir_find(&d, *n);
+                const ScheduleEntry *e = schedule_dir_find(d, *n);
                 _cleanup_free_ char *text = NULL, *edited = NULL, *error = NULL;
                 _cleanup_schedule_free_ Schedule *check = NULL;
 
                 if (e->schedule->enabled != enabled) {
-                        r = read_file_full(e->path, 65536, &text);
+                        struct stat st;
+                        r = stat(e->path, &st) < 0 ? negative_errno() : 0;
+                        if (r >= 0)
+                                r = read_file_full(e->path, 65536, &text);
                         if (r >= 0)
                                 r = set_enabled_in_text(text, enabled, &edited);
                         if (r >= 0)
                                 r = schedule_parse_string(edited, *n, e->path, paths.default_destination, &check, &error);
+                        /* Never readable by more than before, and not by others at all with a secret in it. */
                         if (r >= 0)
-                                r = write_file_atomic(e->path, edited, 0644);
+                                r = write_file_atomic(e->path, edited, (st.st_mode & 0644 & schedule_file_mode(check)) | 0600);
                         if (r < 0) {
                                 log_error("Cannot set Enabled=%s in %s: %s", enabled ? "yes" : "no", e->path,
                                           error ?: strerror(-r));

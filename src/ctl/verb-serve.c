@@ -246,11 +246,9 @@ static int serve_rsync(const Request *q, const char *name) {
 }
 
 int verb_serve(int argc, char **argv) {
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
         const char *name = argv[1], *command = getenv("SSH_ORIGINAL_COMMAND");
         const ScheduleEntry *e;
         Request q;
-        int r;
 
         if (!schedule_name_is_valid(name)) {
                 log_error("Invalid schedule name '%s'.", name);
@@ -260,10 +258,7 @@ int verb_serve(int argc, char **argv) {
         snprintf(field, sizeof field, "ALEXANDRIA_SCHEDULE=%s", name);
         log_set_context_field(field);
 
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
-        e = schedule_dir_find(&d, name);
+        e = schedule_dir_find(&ctx.schedules, name);
         request_init(&q, e ? e->schedule : NULL, name, command);
         if (!e || !e->schedule)
                 return refuse(&q, name, "there is no valid schedule '%s' here", name);

@@ -62,7 +62,9 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         unsigned flags = 0;
 
         if (!s) {
-                printf("%s INVALID\n    %s\n", e->name, e->error ?: strerror(-e->error_code));
+                _cleanup_free_ char *b1 = NULL, *b2 = NULL;
+                printf("%s INVALID\n    %s\n", ctl_printable(e->name, &b1),
+                       ctl_printable(e->error ?: strerror(-e->error_code), &b2));
                 return HEALTH_INVALID;
         }
 
@@ -218,30 +220,27 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
 
 int verb_status(int argc, char **argv) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        const ScheduleDir *d = &ctx.schedules;
         unsigned all = 0;
-        int r;
 
-        r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
+        /* Not VERB_BUS: without the manager, status still shows what the files and the journal know. */
         if (!arg.no_reload && manager_connect(arg.user, &bus) < 0)
                 bus = NULL;     /* said why; show what the files and the journal know */
 
         if (argc > 1) {
                 const ScheduleEntry *e;
-                if (ctl_find_schedule(&d, argv[1], &e) < 0)
+                if (ctl_find_schedule(d, argv[1], &e) < 0)
                         return EXIT_USAGE;
                 all = status_one(bus, e);
                 if (e->schedule)
                         ctl_print_trend(e->schedule->name);
         } else {
-                if (d.n == 0)
+                if (d->n == 0)
                         printf("No schedules in %s.\n", paths.schedules_dir);
-                for (size_t i = 0; i < d.n; i++) {
+                for (size_t i = 0; i < d->n; i++) {
                         if (i > 0)
                                 putchar('\n');
-                        all |= status_one(bus, &d.entries[i]);
+                        all |= status_one(bus, &d->entries[i]);
                 }
         }
         if (!bus && !arg.no_reload)
@@ -331,9 +330,7 @@ int verb_report_failure(int argc, char **argv) {
 
         if (manager_connect(arg.user, &bus) < 0)
                 return EXIT_FAILED;
-        r = manager_get_string(bus, service, "Service", "Result", &result, &error);
-        if (r >= 0)
-                r = manager_get_i32(bus, service, "Service", "ExecMainStatus", &status, &error);
+        r = ctl_service_result(bus, service, &result, &status, &error);
         if (r < 0) {
                 log_error_errno(r, "%s failed; cannot read why: %s", service, bus_error_text(&error, r));
                 return EXIT_FAILED;

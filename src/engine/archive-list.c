@@ -25,7 +25,7 @@ bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret
         const char *enc = endswith(filename, ENCRYPTED_SUFFIX);
         if (enc) {
                 _cleanup_free_ char *plain = strndup(filename, enc - filename);
-                if (!plain || !archive_name_parse(plain, ret_schedule, ret_time_usec, ret_compression, NULL))
+                if (!plain || endswith(plain, ENCRYPTED_SUFFIX) || !archive_name_parse(plain, ret_schedule, ret_time_usec, ret_compression, NULL))
                         return false;
                 if (ret_encrypted)
                         *ret_encrypted = true;
@@ -61,8 +61,13 @@ bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret
         const char *end = strptime(buf, "%Y%m%dT%H%M%SZ", &tm);
         if (!end || *end != 0)
                 return false;
+        /* timegm() would turn "20260229" (no such day) or second 60 into
+         * another time, which names another archive; and none is older than 1970 */
+        struct tm parsed = tm;
         time_t t = timegm(&tm);
-        if (t == (time_t) -1)
+        if (t < 0 || tm.tm_year != parsed.tm_year || tm.tm_mon != parsed.tm_mon ||
+            tm.tm_mday != parsed.tm_mday || tm.tm_hour != parsed.tm_hour || tm.tm_min != parsed.tm_min ||
+            tm.tm_sec != parsed.tm_sec)
                 return false;
 
         _cleanup_free_ char *name = strndup(filename, stamp - 1 - filename);

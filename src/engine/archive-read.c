@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <stdarg.h>
 
 #include "archive-read.h"
+#include "format-util.h"
 #include "archive-util.h"
+#include "log.h"
 #include "manifest.h"
 
 /* What libarchive reads from: the file, decrypted on the way when it is
@@ -51,12 +54,6 @@ static void source_free(Source *s) {
         free(s);
 }
 
-static int errorf(char **ret_error, int r, const char *s) {
-        if (ret_error)
-                *ret_error = strdup(s);
-        return r;
-}
-
 const char *archive_reader_error(const ArchiveReader *r) {
         return r->source->error ?: archive_error_string(r->a) ?: "unreadable archive";
 }
@@ -71,7 +68,17 @@ ArchiveReader *archive_reader_free(ArchiveReader *r) {
         return NULL;
 }
 
-int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveReader **ret, char **ret_error) {
+/* Plain archives only: lets libarchive skip over entry data it does not
+ * want (restore's first pass, which only needs the headers and the
+ * manifest) instead of reading it. */
+static la_int64_t source_skip(struct archive *a, void *userdata, la_int64_t request) {
+        Source *s = userdata;
+        if (lseek(s->fd, (off_t) request, SEEK_CUR) < 0)
+                return 0;       /* not seekable: libarchive reads instead */
+        return request;
+}
+
+int archive_reader_open_fd(int fd, const CryptKeySource *key, ArchiveReader **ret, char **ret_error) {
         _cleanup_(archive_read_freep) struct archive *a = archive_read_new();
         Source *s;
         int r;
@@ -90,8 +97,10 @@ int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveRead
         reader->source = s = calloc(1, sizeof *s);
         if (!s)
                 return -ENOMEM;
-        s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        s->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
         if (s->fd < 0)
+                return negative_errno();
+        if (lseek(s->fd, 0, SEEK_SET) < 0)
                 return negative_errno();
         r = crypt_is_encrypted(s->fd);
         if (r > 0 && !key)
@@ -101,13 +110,85 @@ int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveRead
         if (r < 0)
                 return r;
 
+        if (!s->reader && archive_read_set_skip_callback(a, source_skip) != ARCHIVE_OK)
+                return -EOPNOTSUPP;
         if (archive_read_open(a, s, NULL, source_read, NULL) != ARCHIVE_OK) {
                 int e = archive_errno(a);
-                return errorf(ret_error, e > 0 ? -e : -EINVAL, archive_reader_error(&(ArchiveReader) { a, s }));
+                return errorf(ret_error, e > 0 ? -e : -EINVAL, "%s", archive_reader_error(&(ArchiveReader) { a, s }));
         }
         reader->a = TAKE_PTR(a);
         *ret = TAKE_PTR(reader);
         return 0;
+}
+
+int archive_reader_open(const char *path, const CryptKeySource *key, ArchiveReader **ret, char **ret_error) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        return archive_reader_open_fd(fd, key, ret, ret_error);
+}
+
+int archive_read_entry_whole(struct archive *a, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0, allocated = 0;
+        for (;;) {
+                if (allocated - len < 65536) {
+                        if (allocated >= max)
+                                return -EFBIG;
+                        allocated = allocated ? allocated * 2 : 65536;
+                        char *b = realloc(buf, allocated + 1);
+                        if (!b)
+                                return -ENOMEM;
+                        buf = b;
+                }
+                la_ssize_t n = archive_read_data(a, buf + len, allocated - len);
+                if (n < 0)
+                        return -EBADMSG;
+                if (n == 0)
+                        break;
+                len += (size_t) n;
+        }
+        buf[len] = 0;
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+int archive_read_entry_data(struct archive *a, uint64_t size, Sha256 *h, archive_data_sink_t sink, void *userdata,
+                            uint8_t ret_digest[static SHA256_LEN]) {
+        uint64_t pos = 0;
+        int r;
+        for (;;) {
+                const void *buf;
+                size_t n;
+                la_int64_t offset;
+                r = archive_read_data_block(a, &buf, &n, &offset);
+                if (r == ARCHIVE_EOF)
+                        break;
+                if (r < ARCHIVE_WARN || offset < 0 || (uint64_t) offset < pos) {
+                        r = -EBADMSG;
+                        goto fail;
+                }
+                if ((uint64_t) offset > pos) {
+                        sha256_zeros(h, (uint64_t) offset - pos);
+                        pos = (uint64_t) offset;
+                }
+                sha256_update(h, buf, n);
+                pos += n;
+                if (sink) {
+                        r = sink(userdata, buf, n, offset);
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+        if (pos < size)
+                sha256_zeros(h, size - pos);
+        sha256_final(h, ret_digest);
+        return 0;
+fail:
+        /* H starts afresh for the next entry, whatever this one left in it */
+        sha256_final(h, ret_digest);
+        return r;
 }
 
 bool archive_file_is_encrypted(const char *path) {
@@ -140,4 +221,26 @@ int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t 
         }
         *ret = n;
         return 0;
+}
+
+void archive_report_log(int level, const char *message, void *userdata) {
+        log_full_errno(level, 0, "%s", message);
+}
+
+int archive_reportf(archive_report_t report, void *userdata, int level, int error, const char *format, ...) {
+        _cleanup_free_ char *message = NULL;
+        va_list ap;
+
+        if (error != 0)
+                errno = error < 0 ? -error : error;
+        va_start(ap, format);
+        int k = vasprintf(&message, format, ap);
+        va_end(ap);
+        if (k < 0)
+                return error;
+        if (report)
+                report(level, message, userdata);
+        else
+                log_debug("%s", message);
+        return error;
 }

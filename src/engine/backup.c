@@ -63,7 +63,7 @@ static int verify_new_archive(const Schedule *s, const CryptKeySource *key, cons
 
         if (!s->verify)
                 return 0;
-        r = verify_archive(archive, key, &v);
+        r = verify_archive(archive, key, archive_report_log, NULL, &v);
         if (r < 0)
                 return errorf(ret_error, r, "The new archive %s cannot be read back; older archives are kept.", archive);
         if (!verify_result_ok(&v)) {

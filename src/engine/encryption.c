@@ -32,6 +32,7 @@
 #include <sodium.h>
 
 #include "encryption.h"
+#include "format-util.h"
 #include "fileio.h"
 
 /* Header layout: offsets and sizes. All integers little-endian. */
@@ -128,20 +129,6 @@ static int crypt_init(void) {
         return sodium_init() < 0 ? -EIO : 0;
 }
 
-static int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
-static int errorf(char **ret_error, int r, const char *format, ...) {
-        /* The error code matters more than its message: out of memory for the
-         * message leaves *ret_error NULL but still returns R. */
-        if (ret_error) {
-                va_list ap;
-                va_start(ap, format);
-                if (vasprintf(ret_error, format, ap) < 0)
-                        *ret_error = NULL;
-                va_end(ap);
-        }
-        return r;
-}
-
 static void put_le32(uint8_t *p, uint32_t v) {
         for (size_t i = 0; i < 4; i++)
                 p[i] = (uint8_t) (v >> (8 * i));
@@ -163,25 +150,6 @@ static uint64_t get_le64(const uint8_t *p) {
         return v;
 }
 
-/* Reads until N bytes or end of file; *ret_n is how many arrived, also on error. */
-static int read_full(int fd, void *buf, size_t n, size_t *ret_n) {
-        size_t got = 0;
-        int r = 0;
-        while (got < n) {
-                ssize_t k = read(fd, (uint8_t *) buf + got, n - got);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        r = negative_errno();
-                        break;
-                }
-                if (k == 0)
-                        break;
-                got += (size_t) k;
-        }
-        *ret_n = got;
-        return r;
-}
 
 
 /* ---- keys ---------------------------------------------------------------- */
@@ -432,7 +400,7 @@ int crypt_key_load(const char *path, CryptKeySource **ret, char **ret_error) {
         buf = sodium_malloc(CRYPT_KEY_FILE_MAX + 1);
         if (!buf)
                 return -ENOMEM;
-        r = read_full(fd, buf, CRYPT_KEY_FILE_MAX + 1, &n);
+        r = loop_read(fd, buf, CRYPT_KEY_FILE_MAX + 1, &n);
         if (r < 0)
                 return errorf(ret_error, r, "cannot read key file %s: %s", path, strerror(-r));
 
@@ -701,7 +669,7 @@ int crypt_reader_new(const CryptKeySource *key, int fd, CryptReader **ret, char 
         rd->fd = fd;
         h = rd->header;
 
-        r = read_full(fd, h, CRYPT_HEADER_SIZE, &n);
+        r = loop_read(fd, h, CRYPT_HEADER_SIZE, &n);
         if (r < 0)
                 return errorf(ret_error, r, "cannot read the encryption header: %s", strerror(-r));
         if (n == 0)
@@ -781,7 +749,7 @@ ssize_t crypt_reader_read(CryptReader *rd, const void **ret_buf, char **ret_erro
                 return 0;
         }
 
-        r = read_full(rd->fd, length, sizeof length, &n);
+        r = loop_read(rd->fd, length, sizeof length, &n);
         if (r < 0)
                 return reader_fail(rd, ret_error, r, "read error in chunk %" PRIu64 " at offset %" PRIu64 ": %s",
                                    rd->chunks, rd->offset, strerror(-r));
@@ -799,7 +767,7 @@ ssize_t crypt_reader_read(CryptReader *rd, const void **ret_buf, char **ret_erro
                                    "corrupted chunk %" PRIu64 " at offset %" PRIu64 ": length %zu out of range",
                                    rd->chunks, rd->offset, len);
 
-        r = read_full(rd->fd, rd->in, len, &n);
+        r = loop_read(rd->fd, rd->in, len, &n);
         if (r < 0)
                 return reader_fail(rd, ret_error, r, "read error in chunk %" PRIu64 " at offset %" PRIu64 ": %s",
                                    rd->chunks, rd->offset, strerror(-r));
@@ -819,7 +787,7 @@ ssize_t crypt_reader_read(CryptReader *rd, const void **ret_buf, char **ret_erro
         if (tag == crypto_secretstream_xchacha20poly1305_TAG_FINAL) {
                 /* The end is only clean if the file ends too: appended bytes
                  * are not covered by any MAC and must not pass silently. */
-                r = read_full(rd->fd, &extra, 1, &n);
+                r = loop_read(rd->fd, &extra, 1, &n);
                 if (r < 0)
                         return reader_fail(rd, ret_error, r, "read error after final chunk at offset %" PRIu64 ": %s",
                                            rd->offset + LENGTH_SIZE + len, strerror(-r));

@@ -130,12 +130,15 @@ int manifest_format(const Manifest *m, char **ret, size_t *ret_len) {
         return 0;
 }
 
-/* Unescapes [s, end) into a new string; NULL on a bad escape or OOM. */
+/* Unescapes [s, end) into a new string; NULL on a bad escape, a NUL byte
+ * (no name holds one: the line is damaged) or OOM. */
 static char *unescape(const char *s, const char *end) {
         char *out = malloc((size_t) (end - s) + 1), *o = out;
         if (!out)
                 return NULL;
         while (s < end) {
+                if (*s == 0)
+                        goto bad;
                 if (*s != '\\') {
                         *o++ = *s++;
                         continue;
@@ -161,65 +164,92 @@ static int hexval(char c) {
         return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
 }
 
+/* Parses the decimal number that fills [s, end) exactly: no sign, no
+ * spaces, no overflow. strtoull() would skip leading whitespace, newlines
+ * included, and run past the line. */
+static int parse_size(const char *s, const char *end, uint64_t *ret) {
+        uint64_t v = 0;
+        if (s == end)
+                return -EBADMSG;
+        for (; s < end; s++) {
+                if (*s < '0' || *s > '9')
+                        return -EBADMSG;
+                unsigned d = (unsigned) (*s - '0');
+                if (v > (UINT64_MAX - d) / 10)
+                        return -EBADMSG;
+                v = v * 10 + d;
+        }
+        *ret = v;
+        return 0;
+}
+
+/* One line [p, eol) without its newline: "T DIGEST SIZE PATH[\tTARGET]".
+ * Every read stays inside the line. */
+static int parse_line(const char *p, const char *eol, Manifest *m) {
+        uint8_t digest[SHA256_LEN];
+        const char *c = p;
+
+        if (eol - c < 2 || !memchr("fhdlpcb", c[0], 7) || c[1] != ' ')
+                return -EBADMSG;
+        char type = c[0];
+        c += 2;
+        if (type == 'f') {
+                if (eol - c < 2 * SHA256_LEN)
+                        return -EBADMSG;
+                for (size_t k = 0; k < SHA256_LEN; k++) {
+                        int hi = hexval(c[2 * k]), lo = hexval(c[2 * k + 1]);
+                        if (hi < 0 || lo < 0)
+                                return -EBADMSG;
+                        digest[k] = (uint8_t) (hi << 4 | lo);
+                }
+                c += 2 * SHA256_LEN;
+        } else {
+                if (c == eol || *c != '-')
+                        return -EBADMSG;
+                c++;
+        }
+        if (c == eol || *c != ' ')
+                return -EBADMSG;
+        c++;
+        const char *size_end = memchr(c, ' ', (size_t) (eol - c));
+        uint64_t size;
+        if (!size_end || parse_size(c, size_end, &size) < 0)
+                return -EBADMSG;
+        c = size_end + 1;
+        if (c == eol)
+                return -EBADMSG;        /* no path */
+        const char *tab = memchr(c, '\t', (size_t) (eol - c));
+        /* only hard links name a target */
+        if ((type == 'h') != !!tab)
+                return -EBADMSG;
+        _cleanup_free_ char *path = unescape(c, tab ?: eol);
+        _cleanup_free_ char *target = tab ? unescape(tab + 1, eol) : NULL;
+        if (!path || (tab && !target))
+                return -EBADMSG;
+        if (isempty(path) || (tab && isempty(target)))
+                return -EBADMSG;
+        return manifest_add(m, type, path, target, size, type == 'f' ? digest : NULL);
+}
+
 int manifest_parse(const char *text, size_t len, Manifest *ret, size_t *ret_line) {
-        Manifest m = {};
+        _cleanup_(manifest_done) Manifest m = {};
         const char *p = text, *end = text + len;
         size_t line = 0;
-        int r = -EBADMSG;
 
         while (p < end) {
                 const char *eol = memchr(p, '\n', (size_t) (end - p));
                 line++;
-                if (!eol)
-                        goto fail;
-                ManifestEntry e = {};
-                uint8_t digest[SHA256_LEN];
-                const char *c = p;
-
-                if (eol - c < 6 || !strchr("fhdlpcb", c[0]) || c[1] != ' ')
-                        goto fail;
-                e.type = c[0];
-                c += 2;
-                if (e.type == 'f') {
-                        if (eol - c < 2 * SHA256_LEN + 1)
-                                goto fail;
-                        for (size_t k = 0; k < SHA256_LEN; k++) {
-                                int hi = hexval(c[2 * k]), lo = hexval(c[2 * k + 1]);
-                                if (hi < 0 || lo < 0)
-                                        goto fail;
-                                digest[k] = (uint8_t) (hi << 4 | lo);
-                        }
-                        c += 2 * SHA256_LEN;
-                } else if (*c++ != '-')
-                        goto fail;
-                if (*c++ != ' ')
-                        goto fail;
-                char *num_end;
-                errno = 0;
-                unsigned long long size = strtoull(c, &num_end, 10);
-                if (errno != 0 || num_end == c || *num_end != ' ')
-                        goto fail;
-                c = num_end + 1;
-                const char *tab = memchr(c, '\t', (size_t) (eol - c));
-                _cleanup_free_ char *path = unescape(c, tab ?: eol);
-                _cleanup_free_ char *target = tab ? unescape(tab + 1, eol) : NULL;
-                if (!path || (tab && !target))
-                        goto fail;
-                r = manifest_add(&m, e.type, path, target, size, e.type == 'f' ? digest : NULL);
-                if (r < 0)
-                        goto fail_r;
-                r = -EBADMSG;
+                int r = eol ? parse_line(p, eol, &m) : -EBADMSG;
+                if (r < 0) {
+                        if (ret_line)
+                                *ret_line = line;
+                        return r;
+                }
                 p = eol + 1;
         }
         *ret = m;
+        m = (Manifest) {};
         return 0;
-fail:
-        r = -EBADMSG;
-fail_r:
-        if (ret_line)
-                *ret_line = line;
-        manifest_done(&m);
-        return r;
 }
 
 static int entry_compare(const void *a, const void *b) {

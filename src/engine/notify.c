@@ -13,7 +13,7 @@
 
 extern char **environ;
 
-static const char *const event_names[_NOTIFY_EVENT_MAX] = {
+static const char *const notify_event_table[_NOTIFY_EVENT_MAX] = {
         [NOTIFY_STARTED] = "started",
         [NOTIFY_SUCCEEDED] = "succeeded",
         [NOTIFY_WARNINGS] = "warnings",
@@ -22,16 +22,7 @@ static const char *const event_names[_NOTIFY_EVENT_MAX] = {
         [NOTIFY_RECOVERED] = "recovered",
 };
 
-const char *notify_event_to_string(NotifyEvent e) {
-        return e >= 0 && e < _NOTIFY_EVENT_MAX ? event_names[e] : NULL;
-}
-
-NotifyEvent notify_event_from_string(const char *s) {
-        for (NotifyEvent e = 0; e < _NOTIFY_EVENT_MAX; e++)
-                if (streq(s, event_names[e]))
-                        return e;
-        return _NOTIFY_EVENT_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(notify_event, NotifyEvent);
 
 /* Collects failures as "channel: what; channel: what". */
 static void add_error(char **errors, const char *format, ...) _printf_(2, 3);
@@ -52,9 +43,13 @@ static void add_error(char **errors, const char *format, ...) {
 static int ping(const char *url, char **errors) {
         char curl_error[CURL_ERROR_SIZE] = "";
         long status = 0;
+        /* The URL's path is the check's token: messages (status, the journal) never show it. */
+        _cleanup_free_ char *shown = redact_urls(url);
+        if (!shown)
+                return -ENOMEM;
         CURL *c = curl_easy_init();
         if (!c) {
-                add_error(errors, "ping %s: cannot initialise libcurl", url);
+                add_error(errors, "ping %s: cannot initialise libcurl", shown);
                 return -ENOMEM;
         }
         curl_easy_setopt(c, CURLOPT_URL, url);
@@ -85,11 +80,12 @@ static int ping(const char *url, char **errors) {
         if (devnull)
                 fclose(devnull);
         if (res != CURLE_OK) {
-                add_error(errors, "ping %s: %s", url, curl_error[0] ? curl_error : curl_easy_strerror(res));
+                _cleanup_free_ char *why = redact_urls(curl_error[0] ? curl_error : curl_easy_strerror(res));
+                add_error(errors, "ping %s: %s", shown, strempty(why));
                 return -EIO;
         }
         if (status < 200 || status >= 300) {
-                add_error(errors, "ping %s: HTTP status %ld", url, status);
+                add_error(errors, "ping %s: HTTP status %ld", shown, status);
                 return -EIO;
         }
         return 0;
@@ -218,8 +214,10 @@ static int run_command(const Schedule *s, const char *event, const NotifyMessage
         if (r != 0) {
                 if (r < 0)
                         add_error(errors, "NotifyCommand: %s", strerror(-r));
-                else
-                        add_error(errors, "NotifyCommand '%s': exit status %d", s->notify_command, r);
+                else {
+                        _cleanup_free_ char *shown = redact_urls(s->notify_command);
+                        add_error(errors, "NotifyCommand '%s': exit status %d", strempty(shown), r);
+                }
                 return -EIO;
         }
         return 0;

@@ -17,16 +17,7 @@ static const char *const run_result_table[_RUN_RESULT_MAX] = {
         [RUN_FAILED]    = "failed",
 };
 
-const char *run_result_to_string(RunResult r) {
-        return r >= 0 && r < _RUN_RESULT_MAX ? run_result_table[r] : NULL;
-}
-
-RunResult run_result_from_string(const char *s) {
-        for (RunResult r = 0; r < _RUN_RESULT_MAX; r++)
-                if (streq_ptr(s, run_result_table[r]))
-                        return r;
-        return _RUN_RESULT_INVALID;
-}
+DEFINE_STRING_TABLE_LOOKUP(run_result, RunResult);
 
 void record_done(RunRecord *r) {
         free(r->schedule);

@@ -1,37 +1,65 @@
 /* SPDX-License-Identifier: MIT */
+/* Two passes over the archive, through one open file.
+ *
+ * The first reads the headers and the manifest (the archive's last entry):
+ * the SHA-256 of every file, and which selected hard links point at files
+ * outside the selection. The second writes. Every entry but a directory is
+ * written by libarchive under a fresh temporary name in its directory, its
+ * content hashed on the way, and renamed to its real name only when it is
+ * complete and matches the manifest (RENAME_NOREPLACE unless --overwrite):
+ * a damaged file is removed under its temporary name and named in the log,
+ * and the file it would have replaced is still there.
+ *
+ * A hard link is made only to a file this restore wrote (the Written map);
+ * any data a hostile archive gives a hard-link entry is never written, since
+ * libarchive would write it into the link's target. Data for selected links
+ * whose file lies outside the selection is written once to a temporary file
+ * in the target (a "stash"), the links are made to it, and it is removed at
+ * the end: no third pass, no link made before its parent directory's own
+ * entry was restored. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/openat2.h>
+#include <stdio.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 
 #include "archive-read.h"
 #include "archive-util.h"
+#include "escape.h"
 #include "log.h"
 #include "manifest.h"
 #include "path-util.h"
 #include "restore.h"
 
+#define MANIFEST_MAX (1024 * 1024 * 1024)
+#define TEMP_PREFIX ".alexandria-restore-"
+
 char *restore_path_argument(const char *arg) {
-        while (*arg == '/')
-                arg++;
-        while (arg[0] == '.' && arg[1] == '/')
-                arg += 2;
+        /* "/./etc", ".//etc": any mix of leading slashes and "./" */
+        for (;;) {
+                if (*arg == '/')
+                        arg++;
+                else if (arg[0] == '.' && arg[1] == '/')
+                        arg += 2;
+                else
+                        break;
+        }
         char *p = path_normalize(*arg ? arg : ".");
         return p;
 }
 
-/* Stored names are relative; a leading "./" means nothing. */
-static const char *entry_name(const char *p) {
+const char *restore_entry_name(const char *p) {
         while (p && p[0] == '.' && p[1] == '/')
                 p += 2;
         return p;
 }
 
-static bool name_is_safe(const char *p) {
+bool restore_name_is_safe(const char *p) {
         if (isempty(p) || p[0] == '/')
                 return false;
         for (const char *c = p; *c;) {
@@ -45,7 +73,7 @@ static bool name_is_safe(const char *p) {
         return true;
 }
 
-static bool selected(const char *name, char **paths) {
+bool restore_name_selected(const char *name, char **paths) {
         if (!paths)
                 return true;
         STRV_FOREACH(p, paths) {
@@ -58,15 +86,265 @@ static bool selected(const char *name, char **paths) {
         return false;
 }
 
-/* Opens PATH below DIR_FD without following any symlink and without leaving
- * DIR_FD: the kernel does the checking (openat2, Linux 5.6). */
-static int open_beneath(int dir_fd, const char *path, int flags) {
-        struct open_how how = {
-                .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
-        };
-        int fd = (int) syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
-        return fd < 0 ? negative_errno() : fd;
+/* ---- opening below the target ---------------------------------------------- */
+
+/* One component at a time, for kernels without openat2 (before 5.6) and
+ * sandboxes whose seccomp filter refuses it: each directory is opened
+ * O_PATH|O_NOFOLLOW and checked to be a directory before the next step. */
+int restore_open_beneath_walk(int dir_fd, const char *path, int flags) {
+        _cleanup_close_ int cur = -EBADF;
+        const char *p = path;
+
+        if (path[0] == 0)
+                return -ENOENT;
+        if (path[0] == '/')
+                return -EXDEV;
+        /* "dir/" names a directory, as it does for the kernel */
+        if (endswith(path, "/"))
+                flags |= O_DIRECTORY;
+        for (;;) {
+                size_t n = strcspn(p, "/");
+                const char *next = p + n;
+                while (*next == '/')
+                        next++;
+                bool last = *next == 0;
+                int at = cur >= 0 ? cur : dir_fd;
+
+                if (n == 2 && p[0] == '.' && p[1] == '.')
+                        return -EXDEV;
+                if ((n == 0 || (n == 1 && p[0] == '.')) && !last) {
+                        p = next;
+                        continue;
+                }
+                _cleanup_free_ char *component = strndup(p, n);
+                if (!component)
+                        return -ENOMEM;
+                const char *c = n == 0 ? "." : component;
+                /* The last one as openat2 would: O_NOFOLLOW gives ELOOP for a
+                 * symlink, or with O_PATH the symlink itself. */
+                int fd = openat(at, c, last ? flags | O_NOFOLLOW | O_CLOEXEC : O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0)
+                        return negative_errno();
+                if (last)
+                        return fd;
+                struct stat st;
+                if (fstat(fd, &st) < 0) {
+                        int r = negative_errno();
+                        safe_close(fd);
+                        return r;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        safe_close(fd);
+                        return S_ISLNK(st.st_mode) ? -ELOOP : -ENOTDIR;
+                }
+                safe_close(cur);
+                cur = fd;
+                p = next;
+        }
+}
+
+int restore_open_beneath(int dir_fd, const char *path, int flags) {
+        static bool no_openat2 = false;
+        if (!no_openat2) {
+                struct open_how how = {
+                        .flags = (uint64_t) (flags | O_CLOEXEC | O_NOFOLLOW),
+                        .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+                };
+                int fd = (int) syscall(SYS_openat2, dir_fd, path, &how, sizeof how);
+                if (fd >= 0)
+                        return fd;
+                if (errno != ENOSYS && errno != EPERM)
+                        return negative_errno();
+                /* Missing, or filtered by a container's seccomp profile
+                 * (which answers EPERM, or ENOSYS): walk instead. */
+                log_debug("openat2() is not available (%m); walking paths one component at a time.");
+                no_openat2 = errno == ENOSYS;
+        }
+        return restore_open_beneath_walk(dir_fd, path, flags);
+}
+
+/* ---- a small map of names ------------------------------------------------- */
+
+/* Entry name → where its file is, relative to the target (NULL: under that
+ * name): the files this restore wrote, the only ones a hard link may point
+ * at. */
+typedef struct Written {
+        char **keys, **values;
+        size_t n, size;
+} Written;
+
+static uint64_t name_hash(const char *s) {
+        uint64_t h = UINT64_C(14695981039346656037);
+        for (; *s; s++)
+                h = (h ^ (unsigned char) *s) * UINT64_C(1099511628211);
+        return h;
+}
+
+static size_t written_slot(const Written *w, const char *key) {
+        size_t i = (size_t) name_hash(key) & (w->size - 1);
+        while (w->keys[i] && !streq(w->keys[i], key))
+                i = (i + 1) & (w->size - 1);
+        return i;
+}
+
+static const char *written_get(const Written *w, const char *key) {
+        if (w->size == 0)
+                return NULL;
+        size_t i = written_slot(w, key);
+        return !w->keys[i] ? NULL : w->values[i] ?: w->keys[i];
+}
+
+static int written_put(Written *w, const char *key, const char *value) {
+        if ((w->n + 1) * 2 > w->size) {
+                Written bigger = { .size = w->size ? w->size * 2 : 64 };
+                bigger.keys = calloc(bigger.size, sizeof(char *));
+                bigger.values = calloc(bigger.size, sizeof(char *));
+                if (!bigger.keys || !bigger.values) {
+                        free(bigger.keys);
+                        free(bigger.values);
+                        return -ENOMEM;
+                }
+                for (size_t i = 0; i < w->size; i++)
+                        if (w->keys[i]) {
+                                size_t j = written_slot(&bigger, w->keys[i]);
+                                bigger.keys[j] = w->keys[i];
+                                bigger.values[j] = w->values[i];
+                        }
+                bigger.n = w->n;
+                free(w->keys);
+                free(w->values);
+                *w = bigger;
+        }
+        size_t i = written_slot(w, key);
+        char *v = NULL;
+        if (value && !(v = strdup(value)))
+                return -ENOMEM;
+        if (!w->keys[i]) {
+                w->keys[i] = strdup(key);
+                if (!w->keys[i]) {
+                        free(v);
+                        return -ENOMEM;
+                }
+                w->n++;
+        }
+        free(w->values[i]);
+        w->values[i] = v;
+        return 0;
+}
+
+static void written_done(Written *w) {
+        for (size_t i = 0; i < w->size; i++) {
+                free(w->keys[i]);
+                free(w->values[i]);
+        }
+        free(w->keys);
+        free(w->values);
+        *w = (Written) {};
+}
+
+/* ---- the restore ------------------------------------------------------------ */
+
+typedef struct Restore {
+        const RestoreOptions *o;
+        const char *archive;
+        int archive_fd;
+        ArchiveReader *reader;
+        struct archive *in, *out;
+        int to_fd;
+        RestoreStats st;
+        bool *matched;
+        size_t npaths;
+        Manifest manifest;      /* sorted by path; empty when unchecked */
+        bool *seen;             /* per manifest entry: found in the archive */
+        Written written;
+        Written wanted;         /* targets outside the selection of selected hard links */
+        char **stashes;         /* their data, under temporary names: removed at the end */
+        Sha256 hash;
+} Restore;
+
+#define say_o(o, level, error, ...) archive_reportf((o)->report, (o)->userdata, level, error, __VA_ARGS__)
+#define say(x, level, error, ...) say_o((x)->o, level, error, __VA_ARGS__)
+
+static void restore_done(Restore *x) {
+        manifest_done(&x->manifest);
+        free(x->seen);
+        written_done(&x->written);
+        written_done(&x->wanted);
+        strv_free(x->stashes);
+        sha256_done(&x->hash);
+}
+
+static const ManifestEntry *manifest_find(Restore *x, const char *name) {
+        size_t lo = 0, hi = x->manifest.n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(x->manifest.entries[mid].path, name);
+                if (c == 0) {
+                        x->seen[mid] = true;
+                        return &x->manifest.entries[mid];
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
+}
+
+/* Pass 1: the manifest, and the hard links whose data lies outside the
+ * selection. A manifest is only the manifest if it is the last entry. An
+ * archive that cannot be read here is still restored as far as it can be
+ * read, unchecked: on the worst day, what can be saved is wanted. */
+static int scan_archive(Restore *x) {
+        _cleanup_(archive_reader_freep) ArchiveReader *reader = NULL;
+        _cleanup_free_ char *error = NULL, *text = NULL;
+        size_t len = 0;
+        struct archive_entry *e;
+        int r;
+
+        r = archive_reader_open_fd(x->archive_fd, x->o->key, &reader, &error);
+        if (r < 0)
+                return say(x, LOG_ERR, r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
+        while ((r = archive_read_next_header(reader->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+                const char *name = strempty(restore_entry_name(archive_entry_pathname(e)));
+                const char *link = restore_entry_name(archive_entry_hardlink(e));
+
+                free(TAKE_PTR(text));
+                if (streq(name, MANIFEST_NAME) && archive_entry_filetype(e) == AE_IFREG && !link) {
+                        r = archive_read_entry_whole(reader->a, MANIFEST_MAX, &text, &len);
+                        if (r == -ENOMEM)
+                                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+                        if (r < 0)
+                                break;
+                        continue;
+                }
+                if (link && restore_name_selected(name, x->o->paths) && !restore_name_selected(link, x->o->paths) &&
+                    written_put(&x->wanted, link, NULL) < 0)
+                        return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+        }
+        if (r != ARCHIVE_EOF) {
+                say(x, LOG_ERR, 0, "Cannot read %s to its end (%s): what can be read is restored, but cannot be checked against the manifest.",
+                          x->archive, archive_reader_error(reader));
+                x->st.unchecked = true;
+                return 0;
+        }
+        if (!text) {
+                say(x, LOG_WARNING, 0, "%s has no manifest (%s): the restored files cannot be checked.", x->archive, MANIFEST_NAME);
+                x->st.unchecked = true;
+                return 0;
+        }
+        size_t bad_line = 0;
+        r = manifest_parse(text, len, &x->manifest, &bad_line);
+        if (r == -ENOMEM)
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+        if (r < 0) {
+                say(x, LOG_ERR, 0, "The manifest of %s is damaged at line %zu: the restored files cannot be checked.", x->archive, bad_line);
+                x->st.unchecked = x->st.manifest_damaged = true;
+                return 0;
+        }
+        manifest_sort(&x->manifest);
+        x->seen = calloc(x->manifest.n + 1, sizeof *x->seen);
+        return x->seen ? 0 : say(x, LOG_ERR, -ENOMEM, "Out of memory.");
 }
 
 /* The parent directories of NAME are either missing (libarchive creates
@@ -84,7 +362,7 @@ static int check_parents(int to_fd, const char *name) {
         if (!slash)
                 return 0;
         *slash = 0;
-        int fd = open_beneath(to_fd, parent, O_PATH | O_DIRECTORY);
+        int fd = restore_open_beneath(to_fd, parent, O_PATH | O_DIRECTORY);
         if (fd == -ENOENT)
                 return 0;
         if (fd < 0)
@@ -93,7 +371,14 @@ static int check_parents(int to_fd, const char *name) {
         return 0;
 }
 
-static void print_entry(struct archive_entry *e, const char *name) {
+static void put_name(const char *s, bool escape) {
+        if (escape)
+                put_text(stdout, s);
+        else
+                fputs(s, stdout);
+}
+
+static void print_entry(const RestoreOptions *o, struct archive_entry *e, const char *name) {
         char mode[12], when[32];
         time_t t = archive_entry_mtime(e);
         struct tm tm;
@@ -104,70 +389,202 @@ static void print_entry(struct archive_entry *e, const char *name) {
                 snprintf(owner, sizeof owner, "%s/%s", archive_entry_uname(e), archive_entry_gname(e));
         else
                 snprintf(owner, sizeof owner, "%" PRId64 "/%" PRId64, (int64_t) archive_entry_uid(e), (int64_t) archive_entry_gid(e));
-        printf("%s %-17s %12" PRId64 " %s %s", mode, owner, (int64_t) archive_entry_size(e), when, name);
-        if (archive_entry_hardlink(e))
-                printf(" link to %s", entry_name(archive_entry_hardlink(e)));
-        else if (archive_entry_symlink(e))
-                printf(" -> %s", archive_entry_symlink(e));
+        printf("%s ", mode);
+        put_name(owner, o->escape_names);
+        printf("%*s %12" PRId64 " %s ", (int) (17 - MIN(strlen(owner), (size_t) 17)), "", (int64_t) archive_entry_size(e), when);
+        put_name(name, o->escape_names);
+        if (archive_entry_hardlink(e)) {
+                fputs(" link to ", stdout);
+                put_name(restore_entry_name(archive_entry_hardlink(e)), o->escape_names);
+        } else if (archive_entry_symlink(e)) {
+                fputs(" -> ", stdout);
+                put_name(archive_entry_symlink(e), o->escape_names);
+        }
         putchar('\n');
 }
 
-static int copy_data(struct archive *in, struct archive *out) {
-        for (;;) {
-                const void *buf;
-                size_t size;
-                la_int64_t offset;
-                int r = archive_read_data_block(in, &buf, &size, &offset);
-                if (r == ARCHIVE_EOF)
-                        return ARCHIVE_OK;
-                if (r < ARCHIVE_OK)
-                        return r;
-                if (archive_write_data_block(out, buf, size, offset) < ARCHIVE_OK)
-                        return ARCHIVE_FAILED;
-        }
+static int write_block(void *userdata, const void *buf, size_t n, int64_t offset) {
+        struct archive *out = userdata;
+        if (archive_write_data_block(out, buf, n, offset) < ARCHIVE_OK)
+                return archive_errno(out) > 0 && archive_errno(out) != EBADMSG ? -archive_errno(out) : -EIO;
+        return 0;
 }
 
-typedef struct Restore {
-        const RestoreOptions *o;
-        const char *archive;
-        ArchiveReader *reader;
-        struct archive *in, *out;
-        int to_fd;
-        RestoreStats st;
-        bool *matched;
-        size_t npaths;
-        char **pending;         /* pairs: hard link name, target outside the selection */
-} Restore;
+/* A temporary name in NAME's directory: "dir/.alexandria-restore-RANDOM". */
+static char *temporary_name(const char *name) {
+        uint64_t random;
+        if (getrandom(&random, sizeof random, 0) != sizeof random)
+                return NULL;
+        const char *slash = strrchr(name, '/');
+        char *t;
+        if (asprintf(&t, "%.*s" TEMP_PREFIX "%016" PRIx64, slash ? (int) (slash - name + 1) : 0, name, random) < 0)
+                return NULL;
+        return t;
+}
 
-/* Checks and writes one entry under NAME (hard link to LINK, if set). 0, or
- * a negative errno when the archive cannot be read on. */
-static int restore_entry(Restore *x, struct archive_entry *e, const char *name, const char *link) {
-        const RestoreOptions *o = x->o;
+/* Opens the directory of relative path P (the target for a plain name) and
+ * returns its last component in *ret_base. */
+static int open_parent(Restore *x, const char *p, const char **ret_base) {
+        const char *slash = strrchr(p, '/');
+        *ret_base = slash ? slash + 1 : p;
+        if (!slash) {
+                int fd = fcntl(x->to_fd, F_DUPFD_CLOEXEC, 3);
+                return fd < 0 ? negative_errno() : fd;
+        }
+        _cleanup_free_ char *parent = strndup(p, (size_t) (slash - p));
+        if (!parent)
+                return -ENOMEM;
+        return restore_open_beneath(x->to_fd, parent, O_PATH | O_DIRECTORY);
+}
+
+static void remove_temporary(Restore *x, const char *temp) {
+        const char *base;
+        _cleanup_close_ int dir = open_parent(x, temp, &base);
+        if (dir >= 0)
+                (void) unlinkat(dir, base, 0);
+}
+
+/* Gives the file at TEMP its real NAME (both in the same directory). */
+static int rename_into_place(Restore *x, const char *temp, const char *name) {
+        const char *temp_base, *base;
+        _cleanup_close_ int dir = open_parent(x, temp, &temp_base);
+        if (dir < 0)
+                return dir;
+        base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+        if (x->o->overwrite)
+                return renameat(dir, temp_base, dir, base) < 0 ? negative_errno() : 0;
+        if (renameat2(dir, temp_base, dir, base, RENAME_NOREPLACE) >= 0)
+                return 0;
+        if (errno != EINVAL && errno != ENOSYS)
+                return negative_errno();
+        /* no RENAME_NOREPLACE on this file system: link(2) never replaces either */
+        if (linkat(dir, temp_base, dir, base, 0) < 0)
+                return negative_errno();
+        (void) unlinkat(dir, temp_base, 0);
+        return 0;
+}
+
+/* What the manifest says about the entry, if it disagrees: a reason, or
+ * NULL. EXPECTED is NULL when the entry is not in the manifest. */
+static const char *manifest_disagrees(const ManifestEntry *expected, char type, const char *link, uint64_t size) {
+        if (!expected)
+                return "it is not in the manifest";
+        if (expected->type != type)
+                return "its type differs from the manifest's";
+        if (type == 'h' && !streq_ptr(expected->target, link))
+                return "it links to another file than the manifest says";
+        if (type == 'f' && expected->size != size)
+                return "its size differs from the manifest's";
+        return NULL;
+}
+
+/* Writes entry E under the temporary name
+ * TEMP: a hard link to DISK_LINK, or with its data, checked against
+ * EXPECTED. Returns 1 when the file is complete and good, 0 when it was
+ * not written (logged, counted, TEMP removed), or a negative errno when the
+ * archive cannot be read on. */
+static int write_temporary(Restore *x, struct archive_entry *e, const char *shown,
+                           const char *temp, const char *disk_link, const ManifestEntry *expected) {
+        const char *target = x->o->target;
         int r;
 
-        if (!name_is_safe(name)) {
-                log_error("Refusing entry '%s': absolute path or '..' component.", strempty(name));
+        archive_entry_copy_pathname(e, temp);
+        if (disk_link) {
+                archive_entry_copy_hardlink(e, disk_link);
+                /* A hard link's data would be written into its target. */
+                archive_entry_set_size(e, 0);
+        } else
+                archive_entry_copy_hardlink(e, NULL);
+        r = archive_write_header(x->out, e);
+        if (r == ARCHIVE_FATAL)
+                return say(x, LOG_ERR, -EIO, "Cannot restore into %s: %s", target, archive_error_string(x->out));
+        if (r < ARCHIVE_WARN) {
+                say(x, LOG_ERR, 0, "Cannot restore %s/%s: %s", target, shown, archive_error_string(x->out) ?: "unknown error");
+                x->st.failed++;
+                remove_temporary(x, temp);
+                return 0;
+        }
+        if (r == ARCHIVE_WARN)
+                say(x, LOG_WARNING, 0, "%s/%s: %s", target, shown, archive_error_string(x->out));
+
+        if (!disk_link && archive_entry_filetype(e) == AE_IFREG) {
+                uint8_t digest[SHA256_LEN];
+                uint64_t size = (uint64_t) MAX(archive_entry_size(e), 0);
+                r = archive_read_entry_data(x->in, size, &x->hash, write_block, x->out, digest);
+                if (r == -EBADMSG) {
+                        /* The archive itself is damaged: nothing after this can be read. */
+                        (void) archive_write_finish_entry(x->out);
+                        remove_temporary(x, temp);
+                        x->st.damaged++;
+                        return say(x, LOG_ERR, -EBADMSG, "Cannot read %s: %s; %s/%s was not restored.", x->archive,
+                                               archive_reader_error(x->reader), target, shown);
+                }
+                if (r < 0) {
+                        (void) archive_write_finish_entry(x->out);
+                        remove_temporary(x, temp);
+                        say(x, LOG_ERR, r, "Cannot write %s/%s: %s", target, shown, archive_error_string(x->out) ?: strerror(-r));
+                        x->st.failed++;
+                        return 0;
+                }
+                if (expected && memcmp(digest, expected->digest, SHA256_LEN) != 0) {
+                        (void) archive_write_finish_entry(x->out);
+                        remove_temporary(x, temp);
+                        say(x, LOG_ERR, 0, "Damaged in the archive: %s (its content differs from its SHA-256 in the manifest); not restored.", shown);
+                        x->st.damaged++;
+                        return 0;
+                }
+        }
+        r = archive_write_finish_entry(x->out);
+        if (r < ARCHIVE_WARN) {
+                say(x, LOG_ERR, 0, "Cannot finish %s/%s: %s", target, shown, archive_error_string(x->out) ?: "unknown error");
+                remove_temporary(x, temp);
+                x->st.failed++;
+                return 0;
+        }
+        if (r == ARCHIVE_WARN)
+                say(x, LOG_WARNING, 0, "%s/%s: %s", target, shown, archive_error_string(x->out));
+        return 1;
+}
+
+/* Checks and writes one selected entry under NAME (a hard link to LINK, if
+ * set). 0, or a negative errno when the archive cannot be read on. */
+static int restore_entry(Restore *x, struct archive_entry *e, const char *name, const char *link) {
+        const RestoreOptions *o = x->o;
+        const char *disk_link = NULL;
+        int r;
+
+        _cleanup_free_ char *shown = text_escape(name);
+        _cleanup_free_ char *shown_link = link ? text_escape(link) : NULL;
+        if (!shown || (link && !shown_link))
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+        /* looked up first: an entry refused or not overwritten is still in the archive */
+        const ManifestEntry *expected = x->st.unchecked ? NULL : manifest_find(x, name);
+
+        if (!restore_name_is_safe(name)) {
+                say(x, LOG_ERR, 0, "Refusing entry '%s': absolute path or '..' component.", shown);
                 x->st.refused++;
                 return 0;
         }
-        if (link && !name_is_safe(link)) {
-                log_error("Refusing hard link '%s' to '%s': the target is outside %s.", name, link, o->target);
+        if (link && !restore_name_is_safe(link)) {
+                say(x, LOG_ERR, 0, "Refusing hard link '%s' to '%s': the target is outside %s.", shown, shown_link, o->target);
                 x->st.refused++;
                 return 0;
         }
         r = check_parents(x->to_fd, name);
         if (r < 0) {
-                log_error("Refusing entry '%s': a directory on its path is a symlink or not a directory (%s).", name, strerror(-r));
+                say(x, LOG_ERR, 0, "Refusing entry '%s': a directory on its path is a symlink or not a directory (%s).", shown, strerror(-r));
                 x->st.refused++;
                 return 0;
         }
         if (link && o->mode == RESTORE_EXTRACT) {
-                /* The target must be a file inside the target directory,
-                 * reached without symlinks: restored before, or already there. */
-                int fd = open_beneath(x->to_fd, link, O_PATH);
+                /* Only to a file this restore wrote: an existing file in the
+                 * target may be anything (a copy of /etc/shadow, say). */
+                disk_link = written_get(&x->written, link);
                 struct stat lst;
+                int fd = disk_link ? restore_open_beneath(x->to_fd, disk_link, O_PATH) : -ENOENT;
                 if (fd < 0 || fstat(fd, &lst) < 0 || !S_ISREG(lst.st_mode)) {
-                        log_error("Refusing hard link '%s' to '%s': no such regular file inside %s.", name, link, o->target);
+                        say(x, LOG_ERR, 0, "Refusing hard link '%s' to '%s': that is no regular file this restore wrote into %s.",
+                                  shown, shown_link, o->target);
                         safe_close(fd);
                         x->st.refused++;
                         return 0;
@@ -175,201 +592,261 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
                 safe_close(fd);
         }
 
+        bool is_dir = archive_entry_filetype(e) == AE_IFDIR && !link;
+        if (!is_dir && endswith(name, "/")) {
+                say(x, LOG_ERR, 0, "Refusing entry '%s': only a directory's name may end in '/'.", shown);
+                x->st.refused++;
+                return 0;
+        }
         struct stat existing;
-        if (fstatat(x->to_fd, name, &existing, AT_SYMLINK_NOFOLLOW) >= 0 &&
-            !(S_ISDIR(existing.st_mode) && archive_entry_filetype(e) == AE_IFDIR) && !o->overwrite) {
-                log_warning("Not overwriting %s/%s (use --overwrite).", o->target, name);
+        if (x->to_fd >= 0 && fstatat(x->to_fd, name, &existing, AT_SYMLINK_NOFOLLOW) >= 0 &&
+            !(S_ISDIR(existing.st_mode) && is_dir) && !o->overwrite) {
+                say(x, LOG_WARNING, 0, "Not overwriting %s/%s (use --overwrite).", o->target, shown);
                 x->st.existing++;
                 return 0;
         }
 
         if (o->mode == RESTORE_DRY_RUN) {
-                printf("would restore %s/%s\n", o->target, name);
+                printf("would restore %s/%s\n", o->target, shown);
                 x->st.entries++;
                 return 0;
         }
 
-        archive_entry_copy_pathname(e, name);
-        archive_entry_copy_hardlink(e, link);
-        r = archive_write_header(x->out, e);
-        if (r == ARCHIVE_FATAL)
-                return log_error_errno(-EIO, "Cannot restore into %s: %s", o->target, archive_error_string(x->out));
-        if (r < ARCHIVE_WARN) {
-                log_error("Cannot restore %s/%s: %s", o->target, name, archive_error_string(x->out));
-                x->st.failed++;
-                return 0;
+        char type = link ? 'h' : manifest_type_from_filetype(archive_entry_filetype(e));
+        if (!x->st.unchecked) {
+                const char *why = manifest_disagrees(expected, type, link, (uint64_t) MAX(archive_entry_size(e), 0));
+                if (why) {
+                        say(x, LOG_ERR, 0, "Damaged in the archive: %s (%s); not restored.", shown, why);
+                        x->st.damaged++;
+                        return 0;
+                }
         }
-        if (r == ARCHIVE_WARN)
-                log_warning("%s: %s", name, archive_error_string(x->out));
-        if (archive_entry_size(e) > 0 && !link) {
-                r = copy_data(x->in, x->out);
-                if (r < ARCHIVE_WARN) {
-                        /* A read error means the archive itself is damaged: stop, and
-                         * leave no file behind that looks restored but is not. */
-                        if (archive_errno(x->in) != 0 || archive_error_string(x->in)) {
-                                if (unlinkat(x->to_fd, name, 0) >= 0)
-                                        log_error("Removed %s/%s: its data in the archive is damaged.", o->target, name);
-                                return log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive,
-                                                       archive_reader_error(x->reader));
-                        }
-                        log_error("Cannot write %s/%s: %s", o->target, name, archive_error_string(x->out));
+
+        if (is_dir) {
+                /* Directories are written in place: one that exists is kept
+                 * (its mode and times are restored with --overwrite). */
+                archive_entry_copy_pathname(e, name);
+                r = archive_write_header(x->out, e);
+                if (r == ARCHIVE_FATAL)
+                        return say(x, LOG_ERR, -EIO, "Cannot restore into %s: %s", o->target, archive_error_string(x->out));
+                if (r < ARCHIVE_WARN || archive_write_finish_entry(x->out) < ARCHIVE_WARN) {
+                        say(x, LOG_ERR, 0, "Cannot restore %s/%s: %s", o->target, shown, archive_error_string(x->out) ?: "unknown error");
+                        x->st.failed++;
+                        return 0;
+                }
+                if (r == ARCHIVE_WARN)
+                        say(x, LOG_WARNING, 0, "%s/%s: %s", o->target, shown, archive_error_string(x->out));
+        } else {
+                _cleanup_free_ char *temp = temporary_name(name);
+                if (!temp)
+                        return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+                r = write_temporary(x, e, shown, temp, disk_link, expected);
+                if (r <= 0)
+                        return r;
+                r = rename_into_place(x, temp, name);
+                if (r == -EEXIST) {
+                        remove_temporary(x, temp);
+                        say(x, LOG_WARNING, 0, "Not overwriting %s/%s (use --overwrite).", o->target, shown);
+                        x->st.existing++;
+                        return 0;
+                }
+                if (r < 0) {
+                        remove_temporary(x, temp);
+                        say(x, LOG_ERR, r, "Cannot put %s/%s in place: %m", o->target, shown);
                         x->st.failed++;
                         return 0;
                 }
         }
-        if (archive_write_finish_entry(x->out) < ARCHIVE_WARN) {
-                log_error("Cannot finish %s/%s: %s", o->target, name, archive_error_string(x->out));
-                x->st.failed++;
-                return 0;
-        }
+        if (written_put(&x->written, name, NULL) < 0)
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         x->st.entries++;
         return 0;
 }
 
-/* The selected entries, in archive order. A selected hard link whose target
- * lies outside the selection is put aside for resolve_pending(). */
+/* The data of NAME, outside the selection, that selected hard links point
+ * at: written (and checked) under a temporary name in the target, removed
+ * at the end, when the links hold it. */
+static int stash_entry(Restore *x, struct archive_entry *e, const char *name) {
+        _cleanup_free_ char *shown = text_escape(name);
+        if (!shown)
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+        if (!restore_name_is_safe(name) || archive_entry_filetype(e) != AE_IFREG)
+                return 0;       /* the links to it are refused */
+
+        const ManifestEntry *expected = NULL;
+        if (!x->st.unchecked) {
+                expected = manifest_find(x, name);
+                const char *why = manifest_disagrees(expected, 'f', NULL, (uint64_t) MAX(archive_entry_size(e), 0));
+                if (why) {
+                        say(x, LOG_ERR, 0, "Damaged in the archive: %s (%s); the hard links to it are not restored.", shown, why);
+                        x->st.damaged++;
+                        return 0;
+                }
+        }
+        _cleanup_free_ char *temp = temporary_name("");
+        if (!temp)
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+        int r = write_temporary(x, e, shown, temp, NULL, expected);
+        if (r <= 0)
+                return r;
+        if (strv_extend(&x->stashes, temp) < 0 || written_put(&x->written, name, temp) < 0) {
+                remove_temporary(x, temp);
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+        }
+        return 0;
+}
+
+/* Pass 2: the selected entries, in archive order. */
 static int restore_selected(Restore *x) {
+        _cleanup_free_ char *error = NULL;
         struct archive_entry *e;
         int r;
 
+        r = archive_reader_open_fd(x->archive_fd, x->o->key, &x->reader, &error);
+        if (r < 0)
+                return say(x, LOG_ERR, r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
+        x->in = x->reader->a;
+
         while ((r = archive_read_next_header(x->in, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-                const char *name = entry_name(archive_entry_pathname(e));
-                const char *link = archive_entry_hardlink(e) ? entry_name(archive_entry_hardlink(e)) : NULL;
+                /* Copies: the entry's names are rewritten before it is written. */
+                _cleanup_free_ char *name = strdup(strempty(restore_entry_name(archive_entry_pathname(e))));
+                const char *l = restore_entry_name(archive_entry_hardlink(e));
+                _cleanup_free_ char *link = l ? strdup(l) : NULL;
+                if (!name || (l && !link))
+                        return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
 
                 /* The manifest describes the archive; it is not part of the backup. */
-                if (!selected(name, x->o->paths) || streq(name, MANIFEST_NAME))
+                if (streq(name, MANIFEST_NAME))
                         continue;
+                if (!restore_name_selected(name, x->o->paths)) {
+                        if (x->o->mode == RESTORE_EXTRACT && !link && written_get(&x->wanted, name)) {
+                                r = stash_entry(x, e, name);
+                                if (r < 0)
+                                        return r;
+                        }
+                        continue;
+                }
                 for (size_t i = 0; i < x->npaths; i++)
-                        if (selected(name, (char *[]) { x->o->paths[i], NULL }))
+                        if (restore_name_selected(name, (char *[]) { x->o->paths[i], NULL }))
                                 x->matched[i] = true;
 
                 if (x->o->mode == RESTORE_LIST) {
-                        print_entry(e, name);
+                        print_entry(x->o, e, name);
                         x->st.entries++;
-                        continue;
-                }
-                if (link && !selected(link, x->o->paths)) {
-                        if (strv_extend(&x->pending, name) < 0 || strv_extend(&x->pending, link) < 0)
-                                return log_oom();
+                        if (ferror(stdout))
+                                return say(x, LOG_ERR, -EIO, "Cannot write the list of %s to standard output.", x->archive);
                         continue;
                 }
                 r = restore_entry(x, e, name, link);
                 if (r < 0)
                         return r;
+                if (x->o->mode == RESTORE_DRY_RUN && ferror(stdout))
+                        return say(x, LOG_ERR, -EIO, "Cannot write to standard output.");
         }
         if (r != ARCHIVE_EOF)
-                return log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(x->reader));
+                return say(x, LOG_ERR, -EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(x->reader));
         return 0;
 }
 
-/* Hard links whose data lies in an entry outside the selection: a second
- * pass restores that data under the first link's name and links the others
- * to it. Only partial restores with such links pay for the second pass. */
-static int resolve_pending(Restore *x) {
-        _cleanup_(archive_reader_freep) ArchiveReader *again = NULL;
-        _cleanup_free_ char *error = NULL;
-        struct archive_entry *e;
-        int r;
-
-        r = archive_reader_open(x->archive, x->o->key, &again, &error);
-        if (r < 0)
-                return log_error_errno(r, "Cannot reopen archive %s: %s", x->archive, error ?: strerror(-r));
-        ArchiveReader *selection = x->reader;
-        x->reader = again;
-        x->in = again->a;
-        while ((r = archive_read_next_header(again->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-                _cleanup_free_ char *target = strdup(entry_name(archive_entry_pathname(e)));
-                const char *first = NULL;
-                if (!target)
-                        return log_oom();
-                for (char **p = x->pending; p && *p; p += 2) {
-                        if (!streq(p[1], target))
-                                continue;
-                        r = restore_entry(x, e, p[0], first);
-                        if (r < 0)
-                                return r;
-                        first = first ?: p[0];
-                }
+/* Selected entries the manifest lists that the archive lacks. */
+static void report_missing(Restore *x) {
+        for (size_t i = 0; i < x->manifest.n; i++) {
+                const ManifestEntry *m = &x->manifest.entries[i];
+                if (x->seen[i] || !restore_name_selected(m->path, x->o->paths))
+                        continue;
+                _cleanup_free_ char *shown = text_escape(m->path);
+                say(x, LOG_ERR, 0, "Damaged archive: %s is in the manifest, but not in %s; not restored.", shown ?: m->path, x->archive);
+                x->st.damaged++;
         }
-        if (r != ARCHIVE_EOF)
-                r = log_error_errno(-EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(again));
-        else
-                r = 0;
-        x->reader = selection;
-        x->in = selection->a;
-        return r;
 }
 
 int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *ret) {
-        _cleanup_(archive_reader_freep) ArchiveReader *in = NULL;
         _cleanup_(archive_write_freep) struct archive *out = NULL;
-        _cleanup_close_ int to_fd = -EBADF, cwd_fd = -EBADF;
+        _cleanup_close_ int to_fd = -EBADF, cwd_fd = -EBADF, archive_fd = -EBADF;
         _cleanup_free_ bool *matched = NULL;
         int r;
 
-        _cleanup_free_ char *open_error = NULL;
-        r = archive_reader_open(archive, o->key, &in, &open_error);
-        if (r < 0)
-                return log_error_errno(r, "Cannot open archive %s: %s", archive, open_error ?: strerror(-r));
+        *ret = (RestoreStats) {};
+        archive_fd = open(archive, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (archive_fd < 0)
+                return say_o(o, LOG_ERR, negative_errno(), "Cannot open archive %s: %m", archive);
 
         size_t npaths = strv_length(o->paths);
         matched = calloc(npaths + 1, sizeof *matched);
         if (!matched)
-                return log_oom();
+                return say_o(o, LOG_ERR, -ENOMEM, "Out of memory.");
 
         if (o->mode == RESTORE_DRY_RUN) {
                 /* A dry run changes nothing, not even by creating the target. */
                 to_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (to_fd < 0 && errno != ENOENT)
-                        return log_error_errno(negative_errno(), "Cannot open %s: %m", o->target);
+                        return say_o(o, LOG_ERR, negative_errno(), "Cannot open %s: %m", o->target);
         } else if (o->mode == RESTORE_EXTRACT) {
                 r = mkdir_p(o->target, 0700);
                 if (r < 0)
-                        return log_error_errno(r, "Cannot create %s: %m", o->target);
+                        return say_o(o, LOG_ERR, r, "Cannot create %s: %m", o->target);
                 to_fd = open(o->target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (to_fd < 0)
-                        return log_error_errno(negative_errno(), "Cannot open %s: %m", o->target);
+                        return say_o(o, LOG_ERR, negative_errno(), "Cannot open %s: %m", o->target);
         }
+
+        _cleanup_(restore_done) Restore x = {
+                .o = o, .archive = archive, .archive_fd = archive_fd, .out = NULL, .to_fd = to_fd,
+                .matched = matched, .npaths = npaths,
+        };
+        if (sha256_init(&x.hash) < 0)
+                return say_o(o, LOG_ERR, -ENOMEM, "Out of memory.");
+
         if (o->mode == RESTORE_EXTRACT) {
+                r = scan_archive(&x);
+                if (r < 0)
+                        return r;
+
+                /* Every file goes to a fresh temporary name, so libarchive never
+                 * meets an existing file there; what it may meet is an existing
+                 * directory, kept (and with --overwrite given the archive's mode
+                 * and times). */
                 int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_ACL |
                             ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SPARSE |
                             ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                             ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
-                /* Replacing means unlinking first: never write into an existing
-                 * file through whatever it is now (a symlink, a hard link). */
-                flags |= o->overwrite ? ARCHIVE_EXTRACT_UNLINK : ARCHIVE_EXTRACT_NO_OVERWRITE;
+                if (!o->overwrite)
+                        flags |= ARCHIVE_EXTRACT_NO_OVERWRITE;
                 if (geteuid() == 0)
                         flags |= ARCHIVE_EXTRACT_OWNER;
                 out = archive_write_disk_new();
                 if (!out || archive_write_disk_set_options(out, flags) != ARCHIVE_OK ||
                     archive_write_disk_set_standard_lookup(out) != ARCHIVE_OK)
-                        return log_oom();
+                        return say_o(o, LOG_ERR, -ENOMEM, "Out of memory.");
+                x.out = out;
                 /* archive_write_disk works relative to the current directory. */
                 cwd_fd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (cwd_fd < 0 || fchdir(to_fd) < 0)
-                        return log_error_errno(negative_errno(), "Cannot change into %s: %m", o->target);
-        }
+                        return say_o(o, LOG_ERR, negative_errno(), "Cannot change into %s: %m", o->target);
+        } else
+                x.st.unchecked = true;  /* nothing is written */
 
-        Restore x = {
-                .o = o, .archive = archive, .reader = in, .in = in->a, .out = out, .to_fd = to_fd,
-                .matched = matched, .npaths = npaths,
-        };
         r = restore_selected(&x);
-        if (r >= 0 && x.pending)
-                r = resolve_pending(&x);
-        strv_free(x.pending);
+        x.reader = archive_reader_free(x.reader);
+        if (r >= 0 && o->mode == RESTORE_EXTRACT && !x.st.unchecked)
+                report_missing(&x);
+        STRV_FOREACH(s, x.stashes)
+                remove_temporary(&x, *s);
 
         /* Directory times and modes are set last, by close. */
         if (out && archive_write_close(out) != ARCHIVE_OK && r >= 0) {
-                log_error("Cannot finish restoring into %s: %s", o->target, archive_error_string(out));
+                say_o(o, LOG_ERR, 0, "Cannot finish restoring into %s: %s", o->target, archive_error_string(out));
                 x.st.failed++;
         }
         if (cwd_fd >= 0)
                 (void) fchdir(cwd_fd);
+        if (r >= 0 && o->mode != RESTORE_EXTRACT && fflush(stdout) != 0)
+                r = say_o(o, LOG_ERR, negative_errno(), "Cannot write to standard output: %m");
 
-        for (size_t i = 0; i < npaths; i++)
+        for (size_t i = 0; i < npaths && r >= 0; i++)
                 if (!matched[i]) {
-                        log_error("No entry '%s' in %s.", o->paths[i], archive);
+                        _cleanup_free_ char *shown = text_escape(o->paths[i]);
+                        say_o(o, LOG_ERR, 0, "No entry '%s' in %s.", shown ?: o->paths[i], archive);
                         x.st.unmatched++;
                 }
         *ret = x.st;

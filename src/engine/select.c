@@ -14,6 +14,9 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <fts.h>
+#include <linux/magic.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 
 #include "archive-util.h"
 #include "fileio.h"
@@ -182,6 +185,13 @@ static bool entry_walkable(Selection *sel, FTSENT *e) {
         return true;
 }
 
+/* Empty files are not opened, except on procfs, whose files all say 0
+ * bytes: the writer then finds out whether one holds something. */
+static bool on_procfs(const char *path, const struct stat *st) {
+        struct statfs sfs;
+        return major(st->st_dev) == 0 && statfs(path, &sfs) >= 0 && sfs.f_type == PROC_SUPER_MAGIC;
+}
+
 /* Builds the entry of E (opening a regular file with data) and hands it to
  * FN. Returns 0 also when the entry was skipped with a warning. */
 static int select_one(Selection *sel, FTS *fts, FTSENT *e, const char *source,
@@ -210,7 +220,7 @@ static int select_one(Selection *sel, FTS *fts, FTSENT *e, const char *source,
         _cleanup_close_ int fd = -EBADF;
         const struct stat *st = e->fts_statp;
         struct stat opened;
-        if (e->fts_info == FTS_F && S_ISREG(st->st_mode) && st->st_size > 0) {
+        if (e->fts_info == FTS_F && S_ISREG(st->st_mode) && (st->st_size > 0 || on_procfs(path, st))) {
                 if (open_regular(sel, path, st, &fd, &opened) < 0)
                         return 0;       /* warned, skipped */
                 st = &opened;

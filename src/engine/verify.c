@@ -4,9 +4,12 @@
 
 #include "archive-read.h"
 #include "archive-util.h"
+#include "escape.h"
 #include "log.h"
 #include "manifest.h"
 #include "verify.h"
+
+#define say(level, error, ...) archive_reportf(report, userdata, level, error, __VA_ARGS__)
 
 #define MANIFEST_MAX (1024 * 1024 * 1024)
 
@@ -16,58 +19,7 @@ static const char *entry_name(const char *p) {
         return strempty(p);
 }
 
-/* Hashes the entry's logical content: data blocks at their offsets, holes
- * and the tail as zeros. */
-static int hash_entry(struct archive *a, struct archive_entry *e, Sha256 *h, uint8_t digest[static SHA256_LEN]) {
-        uint64_t pos = 0, size = (uint64_t) archive_entry_size(e);
-        for (;;) {
-                const void *buf;
-                size_t n;
-                la_int64_t offset;
-                int r = archive_read_data_block(a, &buf, &n, &offset);
-                if (r == ARCHIVE_EOF)
-                        break;
-                if (r < ARCHIVE_WARN)
-                        return -EBADMSG;
-                if ((uint64_t) offset > pos) {
-                        sha256_zeros(h, (uint64_t) offset - pos);
-                        pos = (uint64_t) offset;
-                }
-                sha256_update(h, buf, n);
-                pos += n;
-        }
-        if (pos < size)
-                sha256_zeros(h, size - pos);
-        sha256_final(h, digest);
-        return 0;
-}
-
-static int read_all(struct archive *a, char **ret, size_t *ret_len) {
-        _cleanup_free_ char *buf = NULL;
-        size_t len = 0, allocated = 0;
-        for (;;) {
-                if (allocated - len < 65536) {
-                        if (allocated >= MANIFEST_MAX)
-                                return -EFBIG;
-                        allocated = allocated ? allocated * 2 : 65536;
-                        char *b = realloc(buf, allocated);
-                        if (!b)
-                                return -ENOMEM;
-                        buf = b;
-                }
-                la_ssize_t n = archive_read_data(a, buf + len, allocated - len);
-                if (n < 0)
-                        return -EBADMSG;
-                if (n == 0)
-                        break;
-                len += (size_t) n;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
-}
-
-int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *ret) {
+int verify_archive(const char *path, const CryptKeySource *key, archive_report_t report, void *userdata, VerifyResult *ret) {
         _cleanup_(archive_reader_freep) ArchiveReader *reader = NULL;
         _cleanup_(manifest_done) Manifest actual = {}, expected = {};
         _cleanup_free_ char *manifest_text = NULL;
@@ -80,11 +32,11 @@ int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *re
         _cleanup_free_ char *open_error = NULL;
         r = archive_reader_open(path, key, &reader, &open_error);
         if (r < 0)
-                return log_error_errno(r, "Cannot open %s: %s", path, open_error ?: strerror(-r));
+                return say(LOG_ERR, r, "Cannot open %s: %s", path, open_error ?: strerror(-r));
         struct archive *a = reader->a;
         r = sha256_init(&h);
         if (r < 0)
-                return log_oom();
+                return say(LOG_ERR, -ENOMEM, "Out of memory.");
 
         while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
                 const char *name = entry_name(archive_entry_pathname(e));
@@ -100,7 +52,7 @@ int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *re
                         res.entries++;
                 }
                 if (streq(name, MANIFEST_NAME) && archive_entry_filetype(e) == AE_IFREG) {
-                        r = read_all(a, &manifest_text, &manifest_len);
+                        r = archive_read_entry_whole(a, MANIFEST_MAX, &manifest_text, &manifest_len);
                         if (r == -ENOMEM)
                                 goto oom;
                         if (r < 0) {
@@ -114,7 +66,7 @@ int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *re
                 const char *link = archive_entry_hardlink(e);
                 char type = link ? 'h' : manifest_type_from_filetype(archive_entry_filetype(e));
                 uint64_t size = type == 'f' ? (uint64_t) archive_entry_size(e) : 0;
-                if (type == 'f' && hash_entry(a, e, &h, digest) < 0) {
+                if (type == 'f' && archive_read_entry_data(a, size, &h, NULL, NULL, digest) < 0) {
                         r = ARCHIVE_FATAL;
                         break;
                 }
@@ -124,20 +76,20 @@ int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *re
         }
         sha256_done(&h);
         if (r != ARCHIVE_EOF)
-                return log_error_errno(-EBADMSG, "%s: unreadable after %llu entries: %s", path,
+                return say(LOG_ERR, -EBADMSG, "%s: unreadable after %llu entries: %s", path,
                                        (unsigned long long) res.entries, archive_reader_error(reader));
 
         if (!manifest_text) {
-                log_error("%s: no manifest (the archive's last entry %s is missing): it cannot be verified.", path, MANIFEST_NAME);
+                say(LOG_ERR, 0, "%s: no manifest (the archive's last entry %s is missing): it cannot be verified.", path, MANIFEST_NAME);
                 *ret = res;
                 return 0;
         }
         size_t bad_line = 0;
         r = manifest_parse(manifest_text, manifest_len, &expected, &bad_line);
         if (r == -ENOMEM)
-                return log_oom();
+                return say(LOG_ERR, -ENOMEM, "Out of memory.");
         if (r < 0) {
-                log_error("%s: the manifest is damaged at line %zu.", path, bad_line);
+                say(LOG_ERR, 0, "%s: the manifest is damaged at line %zu.", path, bad_line);
                 *ret = res;
                 return 0;
         }
@@ -148,37 +100,40 @@ int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *re
         size_t i = 0, j = 0;
         while (i < expected.n || j < actual.n) {
                 int c = i == expected.n ? 1 : j == actual.n ? -1 : strcmp(expected.entries[i].path, actual.entries[j].path);
-                if (c < 0) {
-                        log_error("%s: missing: %s", path, expected.entries[i].path);
+                const ManifestEntry *x = c <= 0 ? &expected.entries[i] : NULL, *y = c >= 0 ? &actual.entries[j] : NULL;
+                /* names from the archive reach a terminal or the journal escaped */
+                _cleanup_free_ char *name = text_escape(x ? x->path : y->path);
+                _cleanup_free_ char *target = x && x->target ? text_escape(x->target) : NULL;
+                _cleanup_free_ char *actual_target = y && y->target ? text_escape(y->target) : NULL;
+                if (!name || (x && x->target && !target) || (y && y->target && !actual_target))
+                        goto oom;
+                if (!y) {
+                        say(LOG_ERR, 0, "%s: missing: %s", path, name);
                         res.missing++;
-                        i++;
-                } else if (c > 0) {
-                        log_error("%s: extra: %s", path, actual.entries[j].path);
+                } else if (!x) {
+                        say(LOG_ERR, 0, "%s: extra: %s", path, name);
                         res.extra++;
-                        j++;
-                } else {
-                        const ManifestEntry *x = &expected.entries[i], *y = &actual.entries[j];
-                        if (x->type != y->type)
-                                log_error("%s: corrupt: %s is a '%c' entry, the manifest says '%c'", path, x->path, y->type, x->type);
-                        else if (x->size != y->size)
-                                log_error("%s: corrupt: %s has %llu bytes, the manifest says %llu", path, x->path,
-                                          (unsigned long long) y->size, (unsigned long long) x->size);
-                        else if (memcmp(x->digest, y->digest, SHA256_LEN) != 0)
-                                log_error("%s: corrupt: %s: content differs from its SHA-256 in the manifest", path, x->path);
-                        else if (!streq_ptr(x->target, y->target))
-                                log_error("%s: corrupt: %s links to %s, the manifest says %s", path, x->path,
-                                          strempty(y->target), strempty(x->target));
-                        else
-                                goto same;
+                } else if (x->type != y->type)
+                        say(LOG_ERR, 0, "%s: corrupt: %s is a '%c' entry, the manifest says '%c'", path, name, y->type, x->type);
+                else if (x->size != y->size)
+                        say(LOG_ERR, 0, "%s: corrupt: %s has %llu bytes, the manifest says %llu", path, name,
+                            (unsigned long long) y->size, (unsigned long long) x->size);
+                else if (memcmp(x->digest, y->digest, SHA256_LEN) != 0)
+                        say(LOG_ERR, 0, "%s: corrupt: %s: content differs from its SHA-256 in the manifest", path, name);
+                else if (!streq_ptr(x->target, y->target))
+                        say(LOG_ERR, 0, "%s: corrupt: %s links to %s, the manifest says %s", path, name,
+                            strempty(actual_target), strempty(target));
+                else
+                        goto same;
+                if (x && y)
                         res.corrupt++;
-                same:
-                        i++;
-                        j++;
-                }
+        same:
+                i += !!x;
+                j += !!y;
         }
         *ret = res;
         return 0;
 oom:
         sha256_done(&h);
-        return log_oom();
+        return say(LOG_ERR, -ENOMEM, "Out of memory.");
 }

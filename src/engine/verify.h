@@ -6,6 +6,7 @@
  * archive's last entry. */
 
 #include <stdint.h>
+#include "archive-read.h"
 #include "encryption.h"
 #include "macro.h"
 
@@ -17,11 +18,12 @@ typedef struct VerifyResult {
         bool has_manifest;
 } VerifyResult;
 
-/* Logs each problem (with the archive's path). Returns 0 when the archive
- * could be read to its end (check the result: it is good only when nothing
- * is missing, extra or corrupt and it has a manifest), or a negative errno
- * when it could not be read (truncated, corrupt compression). */
-int verify_archive(const char *path, const CryptKeySource *key, VerifyResult *ret);
+/* Reports each problem (with the archive's path) through REPORT. Returns 0
+ * when the archive could be read to its end (check the result: it is good
+ * only when nothing is missing, extra or corrupt and it has a manifest), or
+ * a negative errno when it could not be read (truncated, corrupt
+ * compression), after reporting why. */
+int verify_archive(const char *path, const CryptKeySource *key, archive_report_t report, void *userdata, VerifyResult *ret);
 
 static inline bool verify_result_ok(const VerifyResult *r) {
         return r->has_manifest && r->missing + r->extra + r->corrupt == 0;

@@ -120,6 +120,8 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         int r, code;
 
         r = schedule_load_name(paths->schedules_dir, name, paths->default_destination, paths->owner, &s, &res.error);
+        if (r >= 0)
+                r = schedule_check_resolved_paths(s, &res.error);
         if (r >= 0) {
                 /* a group that is gone is bad input like a bad key, not a failed run */
                 _cleanup_free_ char *group_error = NULL;

@@ -191,6 +191,10 @@ static void warn_changed(ArchiveWriter *w, const char *path, uint64_t size, uint
         if (read_error < 0)
                 report_warning(rep, path, "%s: read error after %" PRIu64 " of %" PRIu64 " bytes: %s; "
                                "the entry holds the bytes read, then zeros", path, done, size, strerror(-read_error));
+        else if (done < size && (uint64_t) after->st_size >= size)
+                /* sysfs: every file says 4096 bytes and holds a few */
+                report_warning(rep, path, "%s: holds only %" PRIu64 " of the %" PRIu64 " bytes its size says (a /sys file?); "
+                               "the entry holds them, then zeros up to %" PRIu64 " bytes", path, done, size, size);
         else if (done < size)
                 report_warning(rep, path, "%s: shrank from %" PRIu64 " to %" PRIu64 " bytes while being read; "
                                "the entry holds the first %" PRIu64 " bytes, then zeros up to %" PRIu64 " bytes",
@@ -329,6 +333,15 @@ static int write_file_entry(ArchiveWriter *w, struct archive_entry *entry, int f
                 /* The header promised SIZE bytes; libarchive zero-fills the
                  * rest when the entry is finished. Say so. */
                 warn_changed(w, path, size, done, read_error, st, &after);
+        } else if (!archive_entry_hardlink(entry) && fd >= 0) {
+                /* procfs files say 0 bytes whatever they hold: the header is
+                 * written, so their content cannot be stored. Say so rather
+                 * than store it empty in silence. */
+                char c;
+                const char *path = archive_entry_sourcepath(entry);
+                if (pread(fd, &c, 1, 0) > 0)
+                        report_warning(w->report, path, "%s: reports a size of 0 bytes but has content (a /proc file?); "
+                                       "archived empty", path);
         }
         return finish_entry(w, entry, ret_error);
 }

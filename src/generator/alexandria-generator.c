@@ -8,96 +8,129 @@
  * It follows systemd.generator(7): no bus, no waiting, writes only below
  * its output directory, and one bad schedule is logged and skipped without
  * failing the others. Values reach unit files only after the schedule
- * parser validated them, and every one is written escaped for the directive
- * it lands in (specifiers, quotes, backslashes).
+ * parser validated them, and every one, paths included (the schedules
+ * directory comes from the environment), is written escaped for the
+ * directive it lands in, or the schedule is skipped (escape.h).
  */
 #include <fcntl.h>
 #include <sys/stat.h>
 
 #include "copy-target.h"
+#include "escape.h"
 #include "fileio.h"
+#include "format-util.h"
 #include "locations.h"
 #include "log.h"
 #include "path-util.h"
 #include "schedule-dir.h"
 #include "units.h"
 
-/* "%" starts a specifier in almost every directive. */
-static void put_unit_path(FILE *f, const char *path) {
-        for (const char *p = path; *p; p++)
-                fputs(*p == '%' ? "%%" : (char[]) { *p, 0 }, f);
-}
-
-/* A path in a list directive (ReadWritePaths=): double-quoted, with quotes
- * and backslashes escaped, specifiers doubled. */
-static void put_quoted_path(FILE *f, const char *path) {
-        fputc('"', f);
-        for (const char *p = path; *p; p++) {
-                if (*p == '"' || *p == '\\')
-                        fputc('\\', f);
-                if (*p == '%')
-                        fputc('%', f);
-                fputc(*p, f);
-        }
-        fputc('"', f);
-}
+#define DROPIN_NAME "50-alexandria.conf"
 
 static int write_unit_file(int dir_fd, const char *name, const char *contents) {
         _cleanup_close_ int fd = openat(dir_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0)
                 return negative_errno();
-        return loop_write(fd, contents, strlen(contents));
+        int r = loop_write(fd, contents, strlen(contents));
+        if (r < 0)
+                return r;
+        return close(TAKE_FD(fd)) < 0 ? negative_errno() : 0;
+}
+
+/* Every value a unit gets, escaped for its setting; *ret_error says which
+ * one cannot be written at all. */
+typedef struct UnitValues {
+        char *source_path;      /* SourcePath=, the schedule file */
+        char *on_calendar;
+        char **sources;         /* quoted words of RequiresMountsFor= */
+        char *destination;      /* one quoted word of ReadWritePaths= and RequiresMountsFor= */
+        char *key_file;         /* after "LoadCredential=alexandria.key:" */
+        char **local_targets;   /* quoted words of ReadWritePaths=: the rclone :local: targets */
+        bool network;           /* CopyTo= is set */
+        bool chown;             /* DestinationGroup= is set */
+} UnitValues;
+
+static void unit_values_done(UnitValues *v) {
+        free(v->source_path);
+        free(v->on_calendar);
+        strv_free(v->sources);
+        free(v->destination);
+        free(v->key_file);
+        strv_free(v->local_targets);
+}
+
+static int escape_value(const char *what, const char *value, bool quoted, char **ret, char **ret_error) {
+        const char *problem = unit_value_problem(value, quoted);
+        if (problem) {
+                _cleanup_free_ char *shown = text_escape(value);
+                return errorf(ret_error, -EINVAL, "%s '%s' cannot be written into a unit: %s", what, strempty(shown), problem);
+        }
+        *ret = quoted ? unit_escape_quoted(value) : unit_escape_specifiers(value);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int unit_values(const Schedule *s, UnitValues *ret, char **ret_error) {
+        UnitValues v = {};
+        int r;
+
+        r = escape_value("its file name", s->path, false, &v.source_path, ret_error);
+        if (r >= 0)
+                r = escape_value("OnCalendar=", s->on_calendar, false, &v.on_calendar, ret_error);
+        STRV_FOREACH(p, s->sources) {
+                char *word = NULL;
+                if (r >= 0)
+                        r = escape_value("Source=", *p, true, &word, ret_error);
+                if (r >= 0)
+                        r = strv_push(&v.sources, word);
+        }
+        if (r >= 0)
+                r = escape_value("Destination=", s->destination, true, &v.destination, ret_error);
+        if (r >= 0 && s->encryption)
+                r = escape_value("KeyFile=", s->key_file, false, &v.key_file, ret_error);
+        /* an rclone :local: target is a directory the copy writes */
+        STRV_FOREACH(spec, s->copy_to) {
+                _cleanup_copy_target_free_ CopyTarget *c = NULL;
+                _cleanup_free_ char *error = NULL;
+                char *word = NULL;
+                if (r < 0 || copy_target_parse(*spec, &c, &error) < 0 || c->kind != COPY_RCLONE || !streq(c->remote, ":local:"))
+                        continue;
+                r = escape_value("A CopyTo= :local: directory", c->remote_path, true, &word, ret_error);
+                if (r >= 0)
+                        r = strv_push(&v.local_targets, word);
+        }
+        v.network = s->copy_to != NULL;
+        v.chown = s->destination_group != NULL;
+        if (r < 0) {
+                unit_values_done(&v);
+                return r;
+        }
+        *ret = v;
+        return 0;
 }
 
 /* Builds a text in memory; every write is checked once at the end. */
-typedef struct Text {
-        char *buf;
-        size_t size;
-        FILE *f;
-} Text;
-
-static int text_open(Text *t) {
-        *t = (Text) {};
-        t->f = open_memstream(&t->buf, &t->size);
-        return t->f ? 0 : -ENOMEM;
-}
-
-static int text_close(Text *t) {
-        int r = fflush(t->f) != 0 || ferror(t->f) ? -ENOMEM : 0;
-        fclose(t->f);
-        t->f = NULL;
+static int text_finish(FILE *f, char **buf) {
+        int r = fflush(f) != 0 || ferror(f) ? -ENOMEM : 0;
+        fclose(f);
+        if (r < 0) {
+                free(*buf);
+                *buf = NULL;
+        }
         return r;
 }
 
-static void text_done(Text *t) {
-        if (t->f)
-                fclose(t->f);
-        free(t->buf);
-}
-
-static int generate_one(int out_fd, const Schedule *s, bool user) {
-        char timer[UNIT_NAME_MAX], service[UNIT_NAME_MAX];
-        _cleanup_free_ char *dropin_dir = NULL;
-        Text t;
-        int r;
-
-        unit_name_timer(timer, s->name);
-        unit_name_service(service, s->name);
-
-        /* The timer. */
-        r = text_open(&t);
-        if (r < 0)
-                return r;
-        fprintf(t.f,
+static int timer_text(const Schedule *s, const UnitValues *v, const char *service, char **ret) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f,
                 "# Generated by alexandria-generator from the schedule below. Edit the schedule, not this file.\n"
                 "[Unit]\n"
                 "Description=Alexandria backup schedule %s\n"
                 "Documentation=man:alexandria.schedule(5) man:alexandria-ctl(1)\n"
-                "SourcePath=",
-                s->name);
-        put_unit_path(t.f, s->path);
-        fprintf(t.f,
-                "\n"
+                "SourcePath=%s\n"
                 "\n"
                 "[Timer]\n"
                 "OnCalendar=%s\n"
@@ -105,92 +138,105 @@ static int generate_one(int out_fd, const Schedule *s, bool user) {
                 "RandomizedDelaySec=%llu\n"
                 "AccuracySec=1s\n"
                 "Unit=%s\n",
-                s->on_calendar,
+                s->name, v->source_path, v->on_calendar,
                 s->persistent ? "yes" : "no",
                 (unsigned long long) s->randomized_delay_sec,
                 service);
-        r = text_close(&t);
-        if (r >= 0)
-                r = write_unit_file(out_fd, timer, t.buf);
-        text_done(&t);
-        if (r < 0)
-                return r;
+        int r = text_finish(f, &buf);
+        *ret = buf;
+        return r;
+}
 
-        /* The service instance's drop-in: where it may write. */
-        if (asprintf(&dropin_dir, "%s.d", service) < 0)
+/* The service instance's drop-in: where it may write, and its key. */
+static int dropin_text(const UnitValues *v, bool user, char **ret) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        if (!f)
                 return -ENOMEM;
-        if (mkdirat(out_fd, dropin_dir, 0755) < 0 && errno != EEXIST)
-                return negative_errno();
-        _cleanup_close_ int dropin_fd = openat(out_fd, dropin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dropin_fd < 0)
-                return negative_errno();
-        r = text_open(&t);
-        if (r < 0)
-                return r;
-        fputs("# Generated by alexandria-generator.\n[Unit]\nSourcePath=", t.f);
-        put_unit_path(t.f, s->path);
-        fputc('\n', t.f);
+        fprintf(f, "# Generated by alexandria-generator.\n[Unit]\nSourcePath=%s\n", v->source_path);
         if (!user) {
                 /* systemd mounts what the run reads and writes first, and the
                  * run fails loudly when it cannot: never a backup of the empty
                  * directory under a disk that did not mount. */
-                STRV_FOREACH(p, s->sources) {
-                        fputs("RequiresMountsFor=", t.f);
-                        put_quoted_path(t.f, *p);
-                        fputc('\n', t.f);
-                }
-                fputs("RequiresMountsFor=", t.f);
-                put_quoted_path(t.f, s->destination);
-                fputc('\n', t.f);
+                STRV_FOREACH(p, v->sources)
+                        fprintf(f, "RequiresMountsFor=%s\n", *p);
+                fprintf(f, "RequiresMountsFor=%s\n", v->destination);
         }
-        fputs("\n[Service]\n", t.f);
+        fputs("\n[Service]\n", f);
         if (!user) {
                 /* "-": a missing destination fails in the worker with a clear message,
                  * not in the namespace setup with an obscure one. */
-                fputs("ReadWritePaths=-", t.f);
-                put_quoted_path(t.f, s->destination);
-                fputc('\n', t.f);
+                fprintf(f, "ReadWritePaths=-%s\n", v->destination);
                 /* The key reaches the worker as a credential: readable by this
                  * service alone, never copied to disk by systemd. */
-                if (s->encryption) {
-                        fputs("LoadCredential=alexandria.key:", t.f);
-                        put_unit_path(t.f, s->key_file);
-                        fputc('\n', t.f);
-                }
+                if (v->key_file)
+                        fprintf(f, "LoadCredential=alexandria.key:%s\n", v->key_file);
                 /* CopyTo=: rsync, ssh and rclone reach the network (name
                  * lookups need netlink). Schedules without it stay off it. */
-                if (s->copy_to)
-                        fputs("RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK\n", t.f);
-                /* an rclone :local: target is a directory the copy writes */
-                STRV_FOREACH(spec, s->copy_to) {
-                        _cleanup_copy_target_free_ CopyTarget *c = NULL;
-                        _cleanup_free_ char *error = NULL;
-                        if (copy_target_parse(*spec, &c, &error) < 0 || c->kind != COPY_RCLONE || !streq(c->remote, ":local:"))
-                                continue;
-                        fputs("ReadWritePaths=-", t.f);
-                        put_quoted_path(t.f, c->remote_path);
-                        fputc('\n', t.f);
-                }
+                if (v->network)
+                        fputs("RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK\n", f);
+                STRV_FOREACH(p, v->local_targets)
+                        fprintf(f, "ReadWritePaths=-%s\n", *p);
                 /* DestinationGroup=: giving files to a group root is not in
                  * needs CAP_CHOWN and fchown(2), which ~@privileged denies */
-                if (s->destination_group)
-                        fputs("CapabilityBoundingSet=CAP_CHOWN\nSystemCallFilter=@chown\n", t.f);
+                if (v->chown)
+                        fputs("CapabilityBoundingSet=CAP_CHOWN\nSystemCallFilter=@chown\n", f);
         }
-        r = text_close(&t);
-        if (r >= 0)
-                r = write_unit_file(dropin_fd, "50-alexandria.conf", t.buf);
-        text_done(&t);
+        int r = text_finish(f, &buf);
+        *ret = buf;
+        return r;
+}
+
+/* The drop-in first, then the timer, then the link: a timer never fires a
+ * service without its sandbox settings, and a failure leaves neither. */
+static int generate_one(int out_fd, const Schedule *s, bool user, char **ret_error) {
+        _cleanup_(unit_values_done) UnitValues v = {};
+        _cleanup_free_ char *dropin_dir = NULL, *timer_contents = NULL, *dropin_contents = NULL;
+        char timer[UNIT_NAME_MAX], service[UNIT_NAME_MAX];
+        int r;
+
+        unit_name_timer(timer, s->name);
+        unit_name_service(service, s->name);
+
+        r = unit_values(s, &v, ret_error);
         if (r < 0)
                 return r;
+        r = timer_text(s, &v, service, &timer_contents);
+        if (r >= 0)
+                r = dropin_text(&v, user, &dropin_contents);
+        if (r < 0)
+                return r;
+
+        if (asprintf(&dropin_dir, "%s.d", service) < 0)
+                return -ENOMEM;
+        if (mkdirat(out_fd, dropin_dir, 0755) < 0 && errno != EEXIST)
+                return errorf(ret_error, negative_errno(), "cannot create %s: %m", dropin_dir);
+        _cleanup_close_ int dropin_fd = openat(out_fd, dropin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+        if (dropin_fd < 0)
+                return errorf(ret_error, negative_errno(), "cannot open %s: %m", dropin_dir);
+        r = write_unit_file(dropin_fd, DROPIN_NAME, dropin_contents);
+        if (r < 0) {
+                (void) unlinkat(dropin_fd, DROPIN_NAME, 0);
+                return errorf(ret_error, r, "cannot write %s/%s: %s", dropin_dir, DROPIN_NAME, strerror(-r));
+        }
+
+        r = write_unit_file(out_fd, timer, timer_contents);
+        if (r < 0) {
+                (void) unlinkat(out_fd, timer, 0);
+                (void) unlinkat(dropin_fd, DROPIN_NAME, 0);
+                (void) unlinkat(out_fd, dropin_dir, AT_REMOVEDIR);
+                return errorf(ret_error, r, "cannot write %s: %s", timer, strerror(-r));
+        }
 
         if (s->enabled) {
                 _cleanup_free_ char *target = NULL, *link = NULL;
                 if (mkdirat(out_fd, "timers.target.wants", 0755) < 0 && errno != EEXIST)
-                        return negative_errno();
+                        return errorf(ret_error, negative_errno(), "cannot create timers.target.wants: %m");
                 if (asprintf(&target, "../%s", timer) < 0 || asprintf(&link, "timers.target.wants/%s", timer) < 0)
                         return -ENOMEM;
                 if (symlinkat(target, out_fd, link) < 0 && errno != EEXIST)
-                        return negative_errno();
+                        return errorf(ret_error, negative_errno(), "cannot link %s: %m", link);
         }
         return 0;
 }
@@ -250,25 +296,29 @@ static int run(int argc, char *argv[]) {
         if (r < 0)
                 log_error_errno(r, "Cannot link Alexandria's own units into timers.target.wants: %m");
 
-        r = schedule_dir_load(paths.schedules_dir, paths.default_destination, paths.owner, &d);
+        _cleanup_free_ char *error = NULL;
+        r = schedule_dir_load(paths.schedules_dir, paths.default_destination, paths.owner, &d, &error);
         if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %m", paths.schedules_dir);
+                return log_error_errno(r, "Cannot read the schedules: %s", error ?: strerror(-r));
 
         for (size_t i = 0; i < d.n; i++) {
                 const ScheduleEntry *e = &d.entries[i];
+                _cleanup_free_ char *why = NULL;
                 if (!e->schedule) {
                         log_error("Skipping schedule %s: %s", e->name, e->error ?: strerror(-e->error_code));
                         continue;
                 }
-                r = generate_one(out_fd, e->schedule, user);
+                r = generate_one(out_fd, e->schedule, user, &why);
                 if (r < 0)
-                        log_error_errno(r, "Skipping schedule %s: cannot write its units: %m", e->name);
+                        log_error("Skipping schedule %s: %s", e->name, why ?: strerror(-r));
         }
         return 0;
 }
 
 int main(int argc, char *argv[]) {
-        /* stderr of a generator may go nowhere: log to the journal when it runs */
-        log_setup(LOG_TARGET_JOURNAL);
+        /* stderr of a generator may go nowhere: log to the journal when it
+         * runs, unless asked for the console as systemd's own generators are
+         * (SYSTEMD_LOG_TARGET=console, e.g. to try it by hand). */
+        log_setup(streq_ptr(getenv("SYSTEMD_LOG_TARGET"), "console") ? LOG_TARGET_STDERR : LOG_TARGET_JOURNAL);
         return run(argc, argv) < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -167,6 +167,25 @@ int loop_write(int fd, const void *buf, size_t n) {
         return 0;
 }
 
+int loop_read(int fd, void *buf, size_t n, size_t *ret_n) {
+        size_t got = 0;
+        int r = 0;
+        while (got < n) {
+                ssize_t k = read(fd, (uint8_t *) buf + got, n - got);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        r = negative_errno();
+                        break;
+                }
+                if (k == 0)
+                        break;
+                got += (size_t) k;
+        }
+        *ret_n = got;
+        return r;
+}
+
 int write_file_atomic_full(const char *path, const void *data, size_t n, mode_t mode, bool replace) {
         _cleanup_free_ char *dir = strdup(path);
         AtomicFile f;
@@ -208,20 +227,12 @@ int read_file_full(const char *path, size_t max, char **ret) {
         _cleanup_free_ char *buf = malloc(max + 1);
         if (!buf)
                 return -ENOMEM;
-        size_t n = 0;
-        for (;;) {
-                ssize_t k = read(fd, buf + n, max + 1 - n);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                n += (size_t) k;
-                if (n > max)
-                        return -EFBIG;
-        }
+        size_t n;
+        int r = loop_read(fd, buf, max + 1, &n);
+        if (r < 0)
+                return r;
+        if (n > max)
+                return -EFBIG;
         buf[n] = 0;
         *ret = TAKE_PTR(buf);
         return 0;

@@ -27,6 +27,9 @@ void atomic_file_abort(AtomicFile *f);
 
 /* Writes all N bytes, retrying after EINTR and short writes. */
 int loop_write(int fd, const void *buf, size_t n);
+/* Reads until N bytes or end of file, retrying after EINTR and short reads;
+ * *ret_n is how many arrived, also on error. */
+int loop_read(int fd, void *buf, size_t n, size_t *ret_n);
 
 /* Writes DATA to PATH atomically with MODE. REPLACE: over an existing file;
  * else -EEXIST if anything has that name. */

@@ -72,3 +72,38 @@ int errorf(char **ret_error, int r, const char *format, ...) {
         va_end(ap);
         return *ret_error ? r : -ENOMEM;
 }
+
+char *redact_urls(const char *text) {
+        _cleanup_free_ char *out = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&out, &size);
+        if (!f)
+                return NULL;
+
+        for (const char *p = text; *p;) {
+                const char *sep = strstr(p, "://");
+                if (!sep) {
+                        fputs(p, f);
+                        break;
+                }
+                const char *host = sep + 3;
+                /* The authority ends at the path, query or fragment, or where the URL ends. */
+                size_t authority = strcspn(host, "/?# \t\"'");
+                size_t rest = authority + strcspn(host + authority, " \t\"'");
+                /* Punctuation after a URL in a sentence is not part of it. */
+                while (rest > 0 && strchr(".,:;!?)", host[rest - 1]))
+                        rest--;
+                authority = MIN(authority, rest);
+                const char *at = memrchr(host, '@', authority);
+                const char *hostname = at ? at + 1 : host;
+                fwrite(p, 1, (size_t) (host - p), f);
+                fwrite(hostname, 1, (size_t) (host + authority - hostname), f);
+                if (rest > authority || at)
+                        fputs("/…", f);
+                p = host + rest;
+        }
+        if (fflush(f) != 0 || ferror(f))
+                return NULL;
+        fclose(TAKE_PTR(f));
+        return TAKE_PTR(out);
+}

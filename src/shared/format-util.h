@@ -22,3 +22,9 @@ uint64_t now_monotonic_usec(void);
  * first, innermost one says most — and returns R (-ENOMEM if even the
  * message cannot be made). "return errorf(ret_error, r, "Cannot open %s: %m", p);" */
 int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
+
+/* TEXT with every URL in it ("scheme://…") cut to its scheme and host: what
+ * follows the host (a token in the path or query) and any user:password@
+ * are secrets. "https://hc-ping.com/5f1e…" becomes "https://hc-ping.com/…".
+ * NULL on OOM. */
+char *redact_urls(const char *text);

@@ -13,35 +13,40 @@ static char *strip(char *s) {
         return s;
 }
 
-/* Tabs are whitespace; every other control character is refused. */
-static bool has_control_chars(const char *s) {
+/* Tabs are whitespace; every other control character is refused. Returns
+ * the first one, or 0. */
+static unsigned char first_control_char(const char *s) {
         for (; *s; s++)
                 if (((unsigned char) *s < 0x20 && *s != '\t') || *s == 0x7f)
-                        return true;
-        return false;
+                        return (unsigned char) *s;
+        return 0;
 }
 
 int ini_parse(FILE *f, ini_handler_t handler, void *userdata, unsigned *ret_line, char **ret_error) {
-        char buf[INI_LINE_MAX + 2];
+        _cleanup_free_ char *buf = NULL;
+        size_t allocated = 0;
         char section[128] = "";
         unsigned line = 0;
         char *error = NULL;
+        ssize_t k;
         int r = 0;
 
-        while (fgets(buf, sizeof buf, f)) {
-                size_t len = strlen(buf);
+        /* getline() says how many bytes it read, NUL bytes included: fgets()
+         * would end the line at the first one and hide what follows. */
+        while ((errno = 0, k = getline(&buf, &allocated, f)) >= 0) {
+                size_t len = (size_t) k;
                 line++;
 
-                if (len > 0 && buf[len - 1] == '\n')
-                        buf[--len] = 0;
-                else if (!feof(f)) {
-                        r = -E2BIG;
-                        error = strdup("line too long");
+                if (memchr(buf, 0, len)) {
+                        r = -EINVAL;
+                        error = strdup("NUL byte in line: this is not a text file");
                         break;
                 }
-                if (memchr(buf, 0, len) != NULL || strlen(buf) != len) {
-                        r = -EINVAL;
-                        error = strdup("NUL byte in line");
+                if (len > 0 && buf[len - 1] == '\n')
+                        buf[--len] = 0;
+                if (len > INI_LINE_MAX) {
+                        r = -E2BIG;
+                        (void) asprintf(&error, "line too long (more than %d bytes)", INI_LINE_MAX);
                         break;
                 }
                 /* Allow CRLF files, but no other control characters anywhere. */
@@ -51,9 +56,10 @@ int ini_parse(FILE *f, ini_handler_t handler, void *userdata, unsigned *ret_line
                 char *s = strip(buf);
                 if (*s == 0 || *s == '#' || *s == ';')
                         continue;
-                if (has_control_chars(s)) {
+                unsigned char c = first_control_char(s);
+                if (c != 0) {
                         r = -EINVAL;
-                        error = strdup("control character in line");
+                        (void) asprintf(&error, "control character 0x%02x in line", c);
                         break;
                 }
                 if (s[strlen(s) - 1] == '\\') {
@@ -106,19 +112,21 @@ int ini_parse(FILE *f, ini_handler_t handler, void *userdata, unsigned *ret_line
                         break;
         }
 
-        if (r == 0 && ferror(f)) {
+        if (r == 0 && errno == ENOMEM)
+                r = -ENOMEM;
+        else if (r == 0 && ferror(f)) {
                 r = -EIO;
                 error = strdup("read error");
         }
         if (r < 0) {
                 if (ret_line)
                         *ret_line = line;
+                if (!error && r != -ENOMEM)
+                        error = strdup("invalid line");
                 if (ret_error)
-                        *ret_error = error ?: strdup("invalid line");
+                        *ret_error = error;
                 else
                         free(error);
-                if (ret_error && !*ret_error)
-                        return -ENOMEM;
         }
         return r;
 }

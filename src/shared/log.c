@@ -39,20 +39,8 @@ bool log_on_journal(void) {
         return log_target == LOG_TARGET_JOURNAL;
 }
 
-void log_set_max_level(int level) {
-        log_max_level = level;
-}
-
-int log_get_max_level(void) {
-        return log_max_level;
-}
-
 void log_set_context_field(const char *field_assignment) {
         snprintf(log_context, sizeof log_context, "%s", strempty(field_assignment));
-}
-
-const char *log_get_context_field(void) {
-        return log_context[0] ? log_context : NULL;
 }
 
 int log_internal(int level, int error, const char *file, int line, const char *func,

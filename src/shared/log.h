@@ -17,11 +17,8 @@ typedef enum LogTarget {
 
 void log_setup(LogTarget target);
 bool log_on_journal(void);
-void log_set_max_level(int level);
-int log_get_max_level(void);
 /* One extra "FIELD=value" attached to every journal entry, e.g. the schedule. */
 void log_set_context_field(const char *field_assignment);
-const char *log_get_context_field(void);
 
 int log_internal(int level, int error, const char *file, int line, const char *func,
                  const char *format, ...) _printf_(6, 7);
@@ -30,10 +27,8 @@ int log_internal(int level, int error, const char *file, int line, const char *f
         log_internal(level, error, __FILE__, __LINE__, __func__, __VA_ARGS__)
 #define log_debug(...)   log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
 #define log_info(...)    log_full_errno(LOG_INFO, 0, __VA_ARGS__)
-#define log_notice(...)  log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
 #define log_warning(...) log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
 #define log_error(...)   log_full_errno(LOG_ERR, 0, __VA_ARGS__)
-#define log_debug_errno(e, ...)   log_full_errno(LOG_DEBUG, e, __VA_ARGS__)
 #define log_warning_errno(e, ...) log_full_errno(LOG_WARNING, e, __VA_ARGS__)
 #define log_error_errno(e, ...)   log_full_errno(LOG_ERR, e, __VA_ARGS__)
 #define log_oom() log_error_errno(-ENOMEM, "Out of memory.")

@@ -15,12 +15,7 @@
 #include <dirent.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _noreturn_ __attribute__((noreturn))
-#define _pure_ __attribute__((pure))
-#define _likely_(x) __builtin_expect(!!(x), 1)
-#define _unlikely_(x) __builtin_expect(!!(x), 0)
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -73,6 +68,22 @@ static inline void closedirp(DIR **d) {
         static inline void func##p(type *p) {     \
                 if (*p)                           \
                         func(*p);                 \
+        }
+
+/* NAME_to_string() and NAME_from_string() for an enum whose values index
+ * the table NAME_table[] (entries may be NULL); from_string gives -EINVAL
+ * for an unknown string, as the enums' _X_INVALID values are. */
+#define DEFINE_STRING_TABLE_LOOKUP(name, type)                                  \
+        const char *name##_to_string(type i) {                                  \
+                if ((int) i < 0 || (size_t) i >= ELEMENTSOF(name##_table))      \
+                        return NULL;                                            \
+                return name##_table[i];                                         \
+        }                                                                       \
+        type name##_from_string(const char *s) {                                \
+                for (size_t i = 0; s && i < ELEMENTSOF(name##_table); i++)      \
+                        if (name##_table[i] && strcmp(name##_table[i], s) == 0) \
+                                return (type) i;                                \
+                return (type) -EINVAL;                                          \
         }
 
 static inline bool streq(const char *a, const char *b) {

@@ -8,9 +8,11 @@
 #include <sys/stat.h>
 
 #include "copy-target.h"
+#include "format-util.h"
 #include "ini.h"
 #include "path-util.h"
 #include "schedule.h"
+#include "trust.h"
 
 static const char *const compression_table[_COMPRESSION_MAX] = {
         [COMPRESSION_GZIP] = "gzip",
@@ -26,19 +28,10 @@ static const char *const compression_suffix_table[_COMPRESSION_MAX] = {
         [COMPRESSION_NONE] = ".tar",
 };
 
-const char *compression_to_string(Compression c) {
-        return c >= 0 && c < _COMPRESSION_MAX ? compression_table[c] : NULL;
-}
+DEFINE_STRING_TABLE_LOOKUP(compression, Compression);
 
 const char *compression_suffix(Compression c) {
         return c >= 0 && c < _COMPRESSION_MAX ? compression_suffix_table[c] : NULL;
-}
-
-Compression compression_from_string(const char *s) {
-        for (Compression c = 0; c < _COMPRESSION_MAX; c++)
-                if (streq(s, compression_table[c]))
-                        return c;
-        return _COMPRESSION_INVALID;
 }
 
 bool schedule_name_is_valid(const char *name) {
@@ -104,16 +97,6 @@ int schedule_new(const char *name, const char *default_destination, Schedule **r
                 return -ENOMEM;
         *ret = TAKE_PTR(s);
         return 0;
-}
-
-static int errorf(char **ret_error, int r, const char *format, ...) _printf_(3, 4);
-static int errorf(char **ret_error, int r, const char *format, ...) {
-        va_list ap;
-        va_start(ap, format);
-        if (vasprintf(ret_error, format, ap) < 0)
-                *ret_error = NULL;
-        va_end(ap);
-        return *ret_error ? r : -ENOMEM;
 }
 
 /* ---- the keys of a schedule file ---- */
@@ -194,6 +177,23 @@ bad:
         return errorf(ret_error, -EINVAL, "%s=%s is not a time span (seconds, or a number with s, min, h or d, at most a year)", key, v);
 }
 
+/* V without "//", "/./" and a trailing "/". "/srv/\\/" becomes "/srv/\\" and
+ * "/srv/x /" "/srv/x ", which the file cannot hold: written back, one would
+ * continue the line, the other lose its space. */
+static int normalize_value(const char *key, const char *v, char **ret, char **ret_error) {
+        char *p = path_normalize(v);
+        if (!p)
+                return -ENOMEM;
+        size_t n = strlen(p);
+        if (n > 0 && (p[n - 1] == '\\' || isspace((unsigned char) p[n - 1]))) {
+                const char *what = p[n - 1] == '\\' ? "backslash" : "space";
+                free(p);
+                return errorf(ret_error, -EINVAL, "%s=%s ends in a %s, which a schedule file cannot hold", key, v, what);
+        }
+        *ret = p;
+        return 0;
+}
+
 static int path_value(const char *key, const char *v, char **ret, char **ret_error) {
         if (isempty(v))
                 return errorf(ret_error, -EINVAL, "%s= is empty: give an absolute path", key);
@@ -204,11 +204,7 @@ static int path_value(const char *key, const char *v, char **ret, char **ret_err
         /* ".." would end up in archive entry names, which restore refuses. */
         if (strstr(v, "/../") || endswith(v, "/.."))
                 return errorf(ret_error, -EINVAL, "%s=%s contains a '..' component; give the path without it", key, v);
-        char *p = path_normalize(v);
-        if (!p)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
+        return normalize_value(key, v, ret, ret_error);
 }
 
 static int key_source(Schedule *s, const char *key, const char *v, char **ret_error) {
@@ -228,9 +224,10 @@ static int key_exclude(Schedule *s, const char *key, const char *v, char **ret_e
                 return errorf(ret_error, -EINVAL, "%s= is empty: give a glob such as *.tmp", key);
         /* "cache/" and "//srv//x" mean "cache" and "/srv/x": a pattern that
          * can never match would silently exclude nothing. */
-        char *p = path_normalize(v);
-        if (!p)
-                return -ENOMEM;
+        char *p;
+        int r = normalize_value(key, v, &p, ret_error);
+        if (r < 0)
+                return r;
         return strv_push(&s->excludes, p);
 }
 
@@ -385,10 +382,14 @@ static int key_mail(Schedule *s, const char *key, const char *v, char **ret_erro
 }
 
 static int key_ping_url(Schedule *s, const char *key, const char *v, char **ret_error) {
+        /* The URL is a secret (its path is the check's token): messages show it redacted. */
         if (!startswith(v, "http://") && !startswith(v, "https://"))
-                return errorf(ret_error, -EINVAL, "%s=%s is not an http:// or https:// URL", key, v);
-        if (strpbrk(v, " \"") || endswith(v, "/"))
-                return errorf(ret_error, -EINVAL, "%s=%s: no spaces or quotes, and no trailing '/' (/start and /fail are appended)", key, v);
+                return errorf(ret_error, -EINVAL, "%s= is not an http:// or https:// URL (the value is not shown: it may hold a token)", key);
+        if (strpbrk(v, " \"") || endswith(v, "/")) {
+                _cleanup_free_ char *shown = redact_urls(v);
+                return errorf(ret_error, -EINVAL, "%s=%s: no spaces or quotes, and no trailing '/' (/start and /fail are appended)",
+                              key, strempty(shown));
+        }
         char *c = strdup(v);
         if (!c)
                 return -ENOMEM;
@@ -492,7 +493,54 @@ static int name_from_path(const char *path, char **ret_name, char **ret_error) {
         return 0;
 }
 
-static int schedule_parse_file(FILE *f, const char *name, const char *path, const char *default_destination,
+static int name_check(const char *name, char **ret_error) {
+        if (!schedule_name_is_valid(name))
+                return errorf(ret_error, -EINVAL,
+                              "Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit",
+                              name, SCHEDULE_NAME_MAX);
+        if (schedule_name_is_reserved(name))
+                return errorf(ret_error, -EINVAL, "The schedule name '%s' is reserved for Alexandria's own units", name);
+        return 0;
+}
+
+/* PATH is DIR or below it (lexically: both are normalized absolute paths). */
+static bool path_is_below_or_same(const char *path, const char *dir) {
+        if (streq(dir, "/"))
+                return true;
+        const char *rest = startswith(path, dir);
+        return rest && (*rest == 0 || *rest == '/');
+}
+
+static int source_outside_destination(const char *source, const char *destination, const char *origin,
+                                      char **ret_error) {
+        if (!path_is_below_or_same(source, destination))
+                return 0;
+        return errorf(ret_error, -EINVAL,
+                      "%s: Source=%s is %s Destination=%s: the destination is never archived, so every backup "
+                      "would be empty or miss the source; give a destination outside the sources",
+                      origin, source, streq(source, destination) ? "the same as" : "inside", destination);
+}
+
+/* What a schedule needs as a whole, once every key is read. */
+static int schedule_verify(const Schedule *s, const char *origin, char **ret_error) {
+        int r;
+
+        if (!s->on_calendar)
+                return errorf(ret_error, -EINVAL, "%s: [Schedule] needs OnCalendar=", origin);
+        if (!s->sources)
+                return errorf(ret_error, -EINVAL, "%s: [Backup] needs at least one Source=", origin);
+        if (s->encryption && !s->key_file)
+                return errorf(ret_error, -EINVAL, "%s: Encryption=yes needs KeyFile= (make one with 'alexandria-ctl keygen FILE')", origin);
+        STRV_FOREACH(p, s->sources) {
+                r = source_outside_destination(*p, s->destination, origin, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* WITH_LINES: ORIGIN is a file, and messages say "ORIGIN:LINE: …". */
+static int schedule_parse_file(FILE *f, const char *name, const char *origin, const char *default_destination,
                                Schedule **ret, char **ret_error) {
         _cleanup_schedule_free_ Schedule *s = NULL;
         _cleanup_free_ char *error = NULL;
@@ -502,79 +550,114 @@ static int schedule_parse_file(FILE *f, const char *name, const char *path, cons
         r = schedule_new(name, default_destination, &s);
         if (r < 0)
                 return r;
-        s->path = strdup(path);
+        s->path = strdup(origin);
         if (!s->path)
                 return -ENOMEM;
 
         LoadState st = { .schedule = s };
         r = ini_parse(f, load_key, &st, &line, &error);
         if (r < 0)
-                return error ? errorf(ret_error, r, "%s:%u: %s", path, line, error) : r;
-
-        if (!s->on_calendar)
-                return errorf(ret_error, -EINVAL, "%s: [Schedule] needs OnCalendar=", path);
-        if (!s->sources)
-                return errorf(ret_error, -EINVAL, "%s: [Backup] needs at least one Source=", path);
-        if (s->encryption && !s->key_file)
-                return errorf(ret_error, -EINVAL, "%s: Encryption=yes needs KeyFile= (make one with 'alexandria-ctl keygen FILE')", path);
+                return error ? errorf(ret_error, r, "%s:%u: %s", origin, line, error) : r;
+        r = schedule_verify(s, origin, ret_error);
+        if (r < 0)
+                return r;
 
         *ret = TAKE_PTR(s);
         return 0;
 }
 
-int schedule_load_fd(int fd, const char *path, const char *default_destination, uid_t owner, Schedule **ret, char **ret_error) {
-        _cleanup_free_ char *name = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        int r;
+/* A schedule file is at most this big: a real one is a few hundred bytes. */
+#define SCHEDULE_FILE_MAX (64 * 1024)
 
-        f = fdopen(fd, "re");
-        if (!f) {
-                r = negative_errno();
-                safe_close(fd);
-                return r;
-        }
+int schedule_load_at(int dir_fd, const char *file, const char *path, const char *default_destination, uid_t owner,
+                     Schedule **ret, char **ret_error) {
+        _cleanup_free_ char *name = NULL;
+        _cleanup_close_ int fd = -EBADF;
+        int r;
 
         r = name_from_path(path, &name, ret_error);
         if (r < 0)
                 return r;
-
-        /* Schedules decide what a (root) service reads and writes: like doas,
-         * trust only files that nobody else could have changed. */
-        struct stat st;
-        if (fstat(fileno(f), &st) < 0)
-                return errorf(ret_error, negative_errno(), "%s: cannot stat: %m", path);
-        if (!S_ISREG(st.st_mode))
-                return errorf(ret_error, -EINVAL, "%s: not a regular file", path);
-        if (st.st_mode & (S_IWGRP | S_IWOTH))
-                return errorf(ret_error, -EPERM, "%s: group- or world-writable, refusing it (fix: chmod go-w '%s')", path, path);
-        if (st.st_uid != owner)
-                return errorf(ret_error, -EPERM, "%s: owned by uid %u, not by uid %u whose backups it runs, refusing it",
-                              path, (unsigned) st.st_uid, (unsigned) owner);
-        if (st.st_size > 65536)
-                return errorf(ret_error, -EFBIG, "%s: larger than 64 KiB, refusing it", path);
-
+        r = trusted_file_open(dir_fd, file, path, owner, SCHEDULE_FILE_MAX, &fd, ret_error);
+        if (r < 0)
+                return r;
+        _cleanup_fclose_ FILE *f = fdopen(fd, "re");
+        if (!f)
+                return negative_errno();
+        TAKE_FD(fd);
         return schedule_parse_file(f, name, path, default_destination, ret, ret_error);
 }
 
 int schedule_parse_string(const char *text, const char *name, const char *origin, const char *default_destination,
                           Schedule **ret, char **ret_error) {
+        int r = name_check(name, ret_error);
+        if (r < 0)
+                return r;
         _cleanup_fclose_ FILE *f = fmemopen((void *) text, strlen(text), "r");
         if (!f)
                 return -ENOMEM;
-        if (!schedule_name_is_valid(name))
-                return errorf(ret_error, -EINVAL,
-                              "Invalid schedule name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit",
-                              name, SCHEDULE_NAME_MAX);
-        if (schedule_name_is_reserved(name))
-                return errorf(ret_error, -EINVAL, "The schedule name '%s' is reserved for Alexandria's own units", name);
         return schedule_parse_file(f, name, origin, default_destination, ret, ret_error);
 }
 
-int schedule_load(const char *path, const char *default_destination, uid_t owner, Schedule **ret, char **ret_error) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
-        if (fd < 0)
-                return errorf(ret_error, negative_errno(), "%s: cannot open: %m", path);
-        return schedule_load_fd(fd, path, default_destination, owner, ret, ret_error);
+int schedule_value_check(const char *label, const char *value, char **ret_error) {
+        for (const char *p = value; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return errorf(ret_error, -EINVAL, "%s contains a control character (0x%02x)", label, (unsigned char) *p);
+        size_t n = strlen(value);
+        if (n > 0 && (isspace((unsigned char) value[0]) || isspace((unsigned char) value[n - 1])))
+                return errorf(ret_error, -EINVAL,
+                              "%s '%s' starts or ends with a space, which a schedule file cannot hold (it drops spaces around values)",
+                              label, value);
+        if (n > 0 && value[n - 1] == '\\')
+                return errorf(ret_error, -EINVAL,
+                              "%s '%s' ends in a backslash, which a schedule file cannot hold (it would continue the line)",
+                              label, value);
+        return 0;
+}
+
+int schedule_from_assignments(const char *name, char * const *assignments, const char *origin,
+                              const char *default_destination, Schedule **ret, char **ret_error) {
+        _cleanup_schedule_free_ Schedule *s = NULL;
+        int r;
+
+        r = name_check(name, ret_error);
+        if (r < 0)
+                return r;
+        r = schedule_new(name, default_destination, &s);
+        if (r < 0)
+                return r;
+
+        LoadState st = { .schedule = s };
+        unsigned n = 0;
+        STRV_FOREACH(a, assignments) {
+                _cleanup_free_ char *key = NULL, *error = NULL;
+                const char *eq = strchr(*a, '='), *section = NULL;
+                if (!eq)
+                        return errorf(ret_error, -EINVAL, "%s: expected KEY=VALUE, got '%s'", origin, *a);
+                key = strndup(*a, eq - *a);
+                if (!key)
+                        return -ENOMEM;
+                for (size_t i = 0; i < ELEMENTSOF(schedule_keys) && !section; i++)
+                        if (streq(key, schedule_keys[i].key))
+                                section = schedule_keys[i].section;
+                if (!section)
+                        return errorf(ret_error, -EINVAL, "%s: unknown key '%s'", origin, key);
+                /* What a file could not hold, the command line must not smuggle in. */
+                _cleanup_free_ char *label = NULL;
+                if (asprintf(&label, "%s=", key) < 0)
+                        return -ENOMEM;
+                r = schedule_value_check(label, eq + 1, &error);
+                if (r >= 0)
+                        r = load_key(section, key, eq + 1, ++n, &st, &error);
+                if (r < 0)
+                        return error ? errorf(ret_error, r, "%s: %s", origin, error) : r;
+        }
+        r = schedule_verify(s, origin, ret_error);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(s);
+        return 0;
 }
 
 /* ---- the short form ---- */
@@ -594,8 +677,8 @@ static int parse_hhmm(const char *t, unsigned *ret_h, unsigned *ret_m, const cha
 }
 
 int schedule_from_spec(const char *spec, const char *default_destination, Schedule **ret, char **ret_error) {
-        _cleanup_schedule_free_ Schedule *s = NULL;
-        _cleanup_free_ char *copy = strdup(spec), *source = NULL;
+        _cleanup_free_ char *copy = strdup(spec), *source = NULL, *origin = NULL;
+        _cleanup_strv_free_ char **assignments = NULL;
         char *fields[3];
         unsigned h = 0, m = 0;
         size_t n = 0;
@@ -603,6 +686,11 @@ int schedule_from_spec(const char *spec, const char *default_destination, Schedu
 
         if (!copy)
                 return -ENOMEM;
+        /* Before the spec is shown in any message: it goes to a terminal. */
+        for (const char *p = spec; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        return errorf(ret_error, -EINVAL, "Invalid schedule: control character (0x%02x) in the spec",
+                                      (unsigned char) *p);
         for (char *p = copy, *semi;; p = semi + 1) {
                 if (n == ELEMENTSOF(fields))
                         return errorf(ret_error, -EINVAL, "Invalid schedule '%s': too many fields, expected path;hh:mm;name", spec);
@@ -614,9 +702,6 @@ int schedule_from_spec(const char *spec, const char *default_destination, Schedu
         }
         if (n != 3)
                 return errorf(ret_error, -EINVAL, "Invalid schedule '%s': expected path;hh:mm;name", spec);
-        for (const char *p = spec; *p; p++)
-                if ((unsigned char) *p < 0x20 || *p == 0x7f)
-                        return errorf(ret_error, -EINVAL, "Invalid schedule: control character in '%s'", spec);
 
         if (isempty(fields[0]))
                 return errorf(ret_error, -EINVAL, "Invalid schedule '%s': the path is empty", spec);
@@ -631,24 +716,47 @@ int schedule_from_spec(const char *spec, const char *default_destination, Schedu
                 return errorf(ret_error, -EINVAL,
                               "Invalid schedule '%s': invalid name '%s': names are 1-%d characters from A-Z a-z 0-9 _ . -, starting with a letter or digit",
                               spec, fields[2], SCHEDULE_NAME_MAX);
-
         if (schedule_name_is_reserved(fields[2]))
                 return errorf(ret_error, -EINVAL, "Invalid schedule '%s': the name '%s' is reserved for Alexandria's own units", spec, fields[2]);
 
+        if (asprintf(&origin, "Invalid schedule '%s'", spec) < 0)
+                return -ENOMEM;
+        /* Checked as typed: resolving the path would hide a trailing space. */
+        _cleanup_free_ char *error = NULL;
+        r = schedule_value_check("the path", fields[0], &error);
+        if (r < 0)
+                return errorf(ret_error, r, "%s: %s", origin, strempty(error));
         r = path_make_absolute_cwd(fields[0], &source);
         if (r < 0)
-                return errorf(ret_error, r, "Invalid schedule '%s': cannot resolve path '%s': %s", spec, fields[0], strerror(-r));
+                return errorf(ret_error, r, "%s: cannot resolve path '%s': %s", origin, fields[0], strerror(-r));
 
-        r = schedule_new(fields[2], default_destination, &s);
-        if (r < 0)
-                return r;
-        if (asprintf(&s->on_calendar, "*-*-* %02u:%02u:00", h, m) < 0)
+        /* From here on, the very key parsers that read schedule files. */
+        char *calendar = NULL, *source_assignment = NULL;
+        if (asprintf(&calendar, "OnCalendar=*-*-* %02u:%02u:00", h, m) < 0)
                 return -ENOMEM;
-        r = strv_push(&s->sources, TAKE_PTR(source));
+        r = strv_push(&assignments, calendar);
         if (r < 0)
                 return r;
+        if (asprintf(&source_assignment, "Source=%s", source) < 0)
+                return -ENOMEM;
+        r = strv_push(&assignments, source_assignment);
+        if (r < 0)
+                return r;
+        return schedule_from_assignments(fields[2], assignments, origin, default_destination, ret, ret_error);
+}
 
-        *ret = TAKE_PTR(s);
+int schedule_check_resolved_paths(const Schedule *s, char **ret_error) {
+        _cleanup_free_ char *destination = realpath(s->destination, NULL);
+        if (!destination)
+                return 0;       /* created by the run; nothing can be inside it yet */
+        STRV_FOREACH(p, s->sources) {
+                _cleanup_free_ char *source = realpath(*p, NULL);
+                if (!source)
+                        continue;
+                int r = source_outside_destination(source, destination, "With symlinks resolved", ret_error);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }
 
@@ -668,10 +776,11 @@ int schedule_check_sources(const Schedule *s, char **ret_error) {
                 if (lstat(*p, &st) < 0)
                         return errorf(ret_error, negative_errno(), "Source %s: %m", *p);
         }
-        return 0;
+        return schedule_check_resolved_paths(s, ret_error);
 }
 
-bool schedule_daily_time(const Schedule *s, unsigned *ret_hour, unsigned *ret_minute) {
+/* The "HH:MM" of a daily "*-*-* HH:MM:00" calendar, or false. */
+static bool schedule_daily_time(const Schedule *s, unsigned *ret_hour, unsigned *ret_minute) {
         unsigned h = 0, m = 0;
         int end = 0;
         if (sscanf(s->on_calendar, "*-*-* %2u:%2u:00%n", &h, &m, &end) != 2 || end == 0 ||
@@ -749,6 +858,23 @@ int schedule_to_string(const Schedule *s, char **ret) {
         return 0;
 }
 
+bool schedule_has_secrets(const Schedule *s) {
+        if (s->ping_url || (s->notify_command && strstr(s->notify_command, "://")))
+                return true;
+        /* on-the-fly rclone parameters of CopyTo= hold keys and passwords */
+        STRV_FOREACH(c, s->copy_to) {
+                _cleanup_copy_target_free_ CopyTarget *t = NULL;
+                _cleanup_free_ char *error = NULL;
+                if (copy_target_parse(*c, &t, &error) < 0 || !streq(t->display, t->spec))
+                        return true;
+        }
+        return false;
+}
+
+mode_t schedule_file_mode(const Schedule *s) {
+        return schedule_has_secrets(s) ? 0600 : 0644;
+}
+
 int schedule_format_line(const Schedule *s, const char *default_destination, char **ret) {
         _cleanup_free_ char *buf = NULL;
         size_t size = 0;
@@ -799,12 +925,20 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                         fprintf(f, " DestinationGroup=%s", s->destination_group);
                 if (s->shrink_warn != SCHEDULE_SHRINK_WARN_DEFAULT)
                         fprintf(f, s->shrink_warn ? " ShrinkWarn=%u%%" : " ShrinkWarn=no", s->shrink_warn);
-                if (s->notify_command)
-                        fprintf(f, " NotifyCommand=%s", s->notify_command);
+                if (s->notify_command) {
+                        _cleanup_free_ char *shown = redact_urls(s->notify_command);
+                        if (!shown)
+                                return -ENOMEM;
+                        fprintf(f, " NotifyCommand=%s", shown);
+                }
                 STRV_FOREACH(address, s->mail)
                         fprintf(f, " Mail=%s", *address);
-                if (s->ping_url)
-                        fprintf(f, " PingURL=%s", s->ping_url);
+                if (s->ping_url) {
+                        _cleanup_free_ char *shown = redact_urls(s->ping_url);
+                        if (!shown)
+                                return -ENOMEM;
+                        fprintf(f, " PingURL=%s", shown);
+                }
                 if (!s->notify_on_warnings)
                         fprintf(f, " NotifyOnWarnings=no");
         }

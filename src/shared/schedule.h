@@ -42,7 +42,10 @@ typedef struct Schedule {
 
         /* [Backup] */
         char **sources;                 /* absolute paths */
-        char **excludes;                /* globs, bsdtar --exclude semantics */
+        char **excludes;                /* globs, matched as alexandria.schedule(5) says under
+                                         * Exclude=: no '/': each name below the source; a '/'
+                                         * inside: the path below the source; a leading '/':
+                                         * the whole path; the source itself never */
         char *destination;              /* absolute path */
         Compression compression;
         unsigned keep;                  /* newest N archives; 0 keeps all */
@@ -77,35 +80,54 @@ bool calendar_chars_are_safe(const char *expr);
 /* Schedule with defaults, named NAME, destination DEFAULT_DESTINATION. */
 int schedule_new(const char *name, const char *default_destination, Schedule **ret);
 
-/* Reads PATH (whose basename must be NAME.conf), which must be owned by
- * OWNER and not writable by group or others. On -EINVAL/-EPERM etc.
- * *ret_error says "PATH:LINE: what is wrong". */
-int schedule_load(const char *path, const char *default_destination, uid_t owner, Schedule **ret, char **ret_error);
-/* Takes ownership of fd. */
-int schedule_load_fd(int fd, const char *path, const char *default_destination, uid_t owner, Schedule **ret, char **ret_error);
+/* Reads FILE in the directory DIR_FD (or AT_FDCWD), whose basename must be
+ * NAME.conf and which must be a regular file owned by OWNER and not
+ * writable by group or others (trust.h); PATH names it in messages. On
+ * -EINVAL/-EPERM etc. *ret_error says "PATH:LINE: what is wrong". Callers
+ * go through schedule-dir.h, which checks the directory as well. */
+int schedule_load_at(int dir_fd, const char *file, const char *path, const char *default_destination, uid_t owner,
+                     Schedule **ret, char **ret_error);
 
 /* Parses TEXT as the file of schedule NAME; ORIGIN names it in messages. */
 int schedule_parse_string(const char *text, const char *name, const char *origin, const char *default_destination,
                           Schedule **ret, char **ret_error);
 
-/* Parses "path;hh:mm;name"; a relative path is resolved against the current
- * directory (it must exist to be resolved, see schedule_check_sources()). */
+/* Refuses a VALUE that a schedule file cannot hold as it is: control
+ * characters, spaces around it (the file format drops them), a trailing
+ * backslash (a line continuation). LABEL names it in the message. */
+int schedule_value_check(const char *label, const char *value, char **ret_error);
+
+/* Schedule NAME from "Key=value" ASSIGNMENTS given on the command line,
+ * through the very key parsers that read schedule files, each value first
+ * through schedule_value_check(). ORIGIN starts every message. */
+int schedule_from_assignments(const char *name, char * const *assignments, const char *origin,
+                              const char *default_destination, Schedule **ret, char **ret_error);
+
+/* Parses "path;hh:mm;name" into assignments for schedule_from_assignments();
+ * a relative path is resolved against the current directory (it must exist
+ * to be resolved, see schedule_check_sources()). */
 int schedule_from_spec(const char *spec, const char *default_destination, Schedule **ret, char **ret_error);
 
+/* Refuses a source that is, with symlinks resolved, the destination or
+ * inside it (the parser already refuses it where the paths say so). */
+int schedule_check_resolved_paths(const Schedule *s, char **ret_error);
 /* Checks that each source exists (create refuses schedules whose source
- * does not). */
+ * does not), and schedule_check_resolved_paths(). */
 int schedule_check_sources(const Schedule *s, char **ret_error);
 
 /* Checks that DestinationGroup= names a group that exists (create refuses
  * schedules whose group does not; the worker checks again). */
 int schedule_check_group(const Schedule *s, char **ret_error);
+/* PingURL= (a healthchecks token), a URL in NotifyCommand= or on-the-fly
+ * rclone parameters in CopyTo=: the file is a secret, written 0600
+ * (schedule_file_mode()), and shown redacted. */
+bool schedule_has_secrets(const Schedule *s);
+mode_t schedule_file_mode(const Schedule *s);
 
 /* The file text, ready to be written atomically. */
 int schedule_to_string(const Schedule *s, char **ret);
 
 /* "/abs/path;16:07;name" when the schedule fits the short form, else the
- * long form "name OnCalendar=… Source=… [Key=value…]". */
+ * long form "name OnCalendar=… Source=… [Key=value…]", URLs redacted. */
 int schedule_format_line(const Schedule *s, const char *default_destination, char **ret);
 
-/* The "HH:MM" of a daily "*-*-* HH:MM:00" calendar, or false. */
-bool schedule_daily_time(const Schedule *s, unsigned *ret_hour, unsigned *ret_minute);

@@ -1,55 +1,58 @@
 /* SPDX-License-Identifier: MIT */
-#include <stdarg.h>
-#include <sys/stat.h>
+#include <fcntl.h>
 
-#include "settings.h"
+#include "format-util.h"
 #include "ini.h"
 #include "path-util.h"
+#include "settings.h"
+#include "trust.h"
+
+#define CONFIG_FILE_MAX (64 * 1024)
 
 static int config_key(const char *section, const char *key, const char *value, unsigned line,
                       void *userdata, char **ret_error) {
         Config *c = userdata;
 
         if (!streq(section, "Metrics"))
-                return asprintf(ret_error, "unknown section [%s] (expected [Metrics])", section) < 0 ? -ENOMEM : -EINVAL;
+                return errorf(ret_error, -EINVAL, "unknown section [%s] (expected [Metrics])", section);
         if (!key)
                 return 0;
         if (!streq(key, "Directory"))
-                return asprintf(ret_error, "unknown key '%s' in section [%s]", key, section) < 0 ? -ENOMEM : -EINVAL;
+                return errorf(ret_error, -EINVAL, "unknown key '%s' in section [%s]", key, section);
         if (value[0] != '/')
-                return asprintf(ret_error, "Directory=%s is not an absolute path", value) < 0 ? -ENOMEM : -EINVAL;
+                return errorf(ret_error, -EINVAL, "Directory=%s is not an absolute path", value);
         free(c->metrics_directory);
         c->metrics_directory = path_normalize(value);
         return c->metrics_directory ? 0 : -ENOMEM;
 }
 
 int config_load(const char *path, uid_t owner, Config *ret, char **ret_error) {
-        _cleanup_fclose_ FILE *f = fopen(path, "re");
         _cleanup_free_ char *error = NULL;
+        _cleanup_close_ int fd = -EBADF;
         Config c = {};
         unsigned line = 0;
+        int r;
 
-        if (!f) {
-                if (errno != ENOENT)
-                        return negative_errno();
+        /* It decides where root writes files: trusted like a schedule file. */
+        r = trusted_file_open(AT_FDCWD, path, path, owner, CONFIG_FILE_MAX, &fd, &error);
+        if (r == -ENOENT) {
                 *ret = c;
                 return 0;
         }
-        struct stat st;
-        if (fstat(fileno(f), &st) < 0)
-                return negative_errno();
-        if (st.st_uid != owner || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-                if (ret_error && asprintf(ret_error, "%s: must be owned by uid %u and not writable by group or others, refusing it",
-                                          path, (unsigned) owner) < 0)
-                        *ret_error = NULL;
-                return -EPERM;
+        if (r < 0) {
+                if (ret_error)
+                        *ret_error = TAKE_PTR(error);
+                return r;
         }
-        int r = ini_parse(f, config_key, &c, &line, &error);
+        _cleanup_fclose_ FILE *f = fdopen(fd, "re");
+        if (!f)
+                return negative_errno();
+        TAKE_FD(fd);
+
+        r = ini_parse(f, config_key, &c, &line, &error);
         if (r < 0) {
                 config_done(&c);
-                if (ret_error && asprintf(ret_error, "%s:%u: %s", path, line, strempty(error)) < 0)
-                        *ret_error = NULL;
-                return r;
+                return errorf(ret_error, r, "%s:%u: %s", path, line, strempty(error));
         }
         *ret = c;
         return 0;

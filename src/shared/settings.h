@@ -15,7 +15,8 @@ typedef struct Config {
 } Config;
 
 /* A missing file is the default configuration. Like schedules, the file
- * must be owned by OWNER and not writable by group or others: it decides
- * where root writes files. */
+ * must be a regular file (no symlink), at most 64 KiB, owned by OWNER and
+ * not writable by group or others (trust.h): it decides where root writes
+ * files. */
 int config_load(const char *path, uid_t owner, Config *ret, char **ret_error);
 void config_done(Config *c);

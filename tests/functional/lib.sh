@@ -54,21 +54,21 @@ wait_for() {
         done
 }
 
-# Everything below $T but $T/out, for "nothing changed" checks.
-snapshot() { find "$T" -path "$T/out" -prune -o -print | sort; }
-
-# expect_refused DESCRIPTION EXPECTED-MESSAGE-FRAGMENT COMMAND…: COMMAND
-# exits 2, says FRAGMENT, and changes nothing on disk.
+# A listing of everything under $T but $T/out, with modes and sizes: what
+# "nothing changed" compares.
+t_snapshot() { find "$T" -path "$T/out" -prune -o -printf '%p %m %s\n' | sort; }
+# expect_refused DESCRIPTION EXPECTED-MESSAGE-FRAGMENT COMMAND…: bad input
+# exits 2, says what is wrong, and changes nothing. The output is in $T/out.
 expect_refused() {
         local desc=$1 fragment=$2; shift 2
         local before after rc
-        before=$(snapshot)
+        before=$(t_snapshot)
         "$@" >"$T/out" 2>&1; rc=$?
-        after=$(snapshot)
+        after=$(t_snapshot)
         if [ "$rc" -ne 2 ]; then
-                fail "$desc: exit $rc, expected 2 ($(head -c 300 "$T/out"))"
+                fail "$desc: exit $rc, expected 2 ($(head -c 400 "$T/out"))"
         elif ! grep -qF -- "$fragment" "$T/out"; then
-                fail "$desc: message does not say '$fragment': $(head -c 300 "$T/out")"
+                fail "$desc: message does not say '$fragment': $(head -c 400 "$T/out")"
         elif [ "$before" != "$after" ]; then
                 fail "$desc: something changed on disk: $(diff <(echo "$before") <(echo "$after") | head -5)"
         else

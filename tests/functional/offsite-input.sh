@@ -15,7 +15,7 @@ expect_refused "create: a relative :local: path" "CopyTo=rclone::local:rel: a :l
         create --copy-to rclone::local:rel
 expect_refused "create: port out of range" "CopyTo=ssh://h:70000/x: port 70000 is out of range (1-65535)" create --copy-to ssh://h:70000/x
 expect_refused "create: CopyKeep=0" "CopyKeep=0 is not a count of archives" create --copy-to ssh://h/x --copy-keep 0
-expect_refused "create: the line is named" "command line:5: CopyTo=bogus: unknown scheme" create --copy-to bogus
+expect_refused "create: the schedule is named" "Invalid schedule 'x': CopyTo=bogus: unknown scheme" create --copy-to bogus
 
 # The worker reads the same keys from files: file, line and key in the message.
 conf=$ALEXANDRIA_CONFIG_DIR/schedules.d/w.conf
@@ -36,6 +36,20 @@ worker_refuses "a bad DestinationGroup=" "DestinationGroup=Wheel;x" "Destination
 printf '[Schedule]\nOnCalendar=daily\n[Backup]\nSource=%s\nDestination=%s\nDestinationGroup=no-such-group-here\n' "$T/src" "$T/dest" > "$conf"
 expect_refused "worker: DestinationGroup= of no group" "$conf: DestinationGroup=no-such-group-here: no such group" "$BACKUP" w
 rm -f "$conf"
+
+# On-the-fly rclone parameters hold keys and passwords: the file is 0600 and
+# list shows them redacted; a plain target leaves the file 0644.
+sd=$ALEXANDRIA_CONFIG_DIR/schedules.d
+"$CTL" --user --no-reload create secret --on-calendar daily --source src \
+        --copy-to 'rclone::sftp,host=h,pass=hunter2:backups' >"$T/out" 2>&1
+check "create with on-the-fly rclone parameters succeeds" test -f "$sd/secret.conf"
+check "... and writes the file 0600" test "$(stat -c %a "$sd/secret.conf")" = 600
+"$CTL" --user list >"$T/out" 2>&1
+check "... and list shows it" grep -q 'CopyTo=rclone::sftp,…:backups' "$T/out"
+check "... without the password" test "$(grep -c hunter2 "$T/out")" = 0
+"$CTL" --user --no-reload create plain --on-calendar daily --source src --copy-to ssh://h/x >"$T/out" 2>&1
+check "a plain CopyTo= leaves the file 0644" test "$(stat -c %a "$sd/plain.conf")" = 644
+rm -f "$sd/secret.conf" "$sd/plain.conf"
 
 # serve outside ssh
 printf '[Schedule]\nOnCalendar=daily\n[Backup]\nSource=%s\nDestination=%s\n' "$T/src" "$T/dest" > "$conf"

@@ -114,15 +114,24 @@ DEST=$T/dest/sub          # does not exist yet: the worker creates it
 t_schedule rt "Source=$SRC" "Destination=$DEST"
 before=$(date -u +%s)
 # A writer waits on the FIFO: its open() returns only if someone opens the
-# FIFO for reading, which the worker must never do.
+# FIFO for reading, which the worker must never do. Opening it wakes the
+# writer at once, so a writer still waiting after the run proves nobody did.
 ( exec 3> "$SRC/fifo"; echo opened > "$T/fifo-opened" ) &
 writer=$!
 T_CLEANUP_HOOK='kill -KILL $writer 2>/dev/null; wait'
+# in open(2) of the FIFO, waiting for a reader (where the kernel hides the
+# name, "0": asleep without the descriptor)
+waiting_for_reader() {
+        local wchan
+        wchan=$(cat "/proc/$1/wchan" 2>/dev/null) || return 1
+        [ "$wchan" = wait_for_partner ] && return 0
+        [ "$wchan" = 0 ] && [ ! -e "/proc/$1/fd/3" ] && grep -q '^State:[[:space:]]*S' "/proc/$1/status"
+}
+check "the FIFO's writer waits for a reader" wait_for 10 waiting_for_reader $writer
 LC_ALL=$UTF8 timeout 60 "$BACKUP" rt > "$T/out" 2> "$T/err"
 rc=$?
 after=$(date -u +%s)
-sleep 0.2
-check "the worker never opened the FIFO" test ! -e "$T/fifo-opened"
+check "the worker never opened the FIFO (its writer still waits)" waiting_for_reader $writer
 kill -KILL $writer 2>/dev/null
 wait $writer 2>/dev/null
 T_CLEANUP_HOOK=

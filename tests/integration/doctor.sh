@@ -92,7 +92,7 @@ python3 -m json.tool <<<"$json" >/dev/null && ok "healthy: --json is valid JSON"
 check_eq "healthy: --json fails nothing" "" "$(failed)"
 ids=$(python3 -c 'import json,sys; print(" ".join(sorted({c["check"] for c in json.load(sys.stdin)})))' <<<"$json")
 check_eq "healthy: --json lists the checks that apply" \
-        "destination enabled free-space journal-persistent last-run manager recent-archive schedule-file source stale-temporary timer-active timer-loaded timer-wanted watchdog worker" "$ids"
+        "config-directory destination enabled free-space journal-persistent last-run manager recent-archive schedule-file source stale-temporary timer-active timer-loaded timer-wanted watchdog worker" "$ids"
 expect_healthy "healthy" good
 ctl doctor nosuch >/dev/null 2>&1; check_eq "an unknown schedule is bad usage" 2 $?
 

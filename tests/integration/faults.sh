@@ -316,8 +316,16 @@ check_eq "missed: the catch-up run pinged /start, then success (once each boot)"
         "/ping/missed/start /ping/missed /ping/missed/start /ping/missed" "$(pings missed)"
 st=$(ctl status missed); rc=$?
 check_eq "missed: status exits 0" 0 $rc
-# the control: Persistent=no does not catch up
-sleep 2
+# the control: Persistent=no does not catch up. A timer decides when it is
+# started: once it is active (waiting or elapsed) without a trigger in this
+# boot and its service never left "inactive", no catch-up is coming.
+timer_started() { [ "$(sys systemctl show -P ActiveState alexandria-lost.timer)" = active ]; }
+wait_for 20 timer_started || fail "lost: its timer was not started at boot"
+trig=$(sys systemctl show -P LastTriggerUSec alexandria-lost.timer)
+[ -z "$trig" ] || [ "$trig" = n/a ] && ok "lost: the timer did not trigger in this boot" \
+        || fail "lost: LastTriggerUSec=$trig"
+check_eq "lost: its service never started in this boot" 0 \
+        "$(sys systemctl show -P InactiveExitTimestampMonotonic alexandria@lost.service)"
 check_eq "lost: Persistent=no: no catch-up run" "${#early_lost[@]}" "$(narchives lost)"
 check_eq "lost: no start in this boot's journal" 0 "$(nevents lost "$MID_STARTED")"
 check_eq "the earlier archives are intact after the catch-up" "$sums_all" "$(sums "${early_crash[@]}" "${early_twice[@]}" "${early_missed[@]}")"

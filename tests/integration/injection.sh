@@ -79,8 +79,9 @@ expect_rw() {
         local text
         text=$(sys cat "$gen/alexandria@$name.service.d/50-alexandria.conf")
         check_eq "$name: the drop-in line is escaped" "$line" "$(grep '^ReadWritePaths=' <<<"$text")"
-        check_eq "$name: the drop-in has exactly its three directives" \
-                "SourcePath=/etc/alexandria/schedules.d/$name.conf|[Service]|$line" \
+        local mounts_dest=${line#ReadWritePaths=-}
+        check_eq "$name: the drop-in has exactly its directives" \
+                "SourcePath=/etc/alexandria/schedules.d/$name.conf|RequiresMountsFor=\"$W/src\"|RequiresMountsFor=$mounts_dest|[Service]|$line" \
                 "$(grep -v '^#' <<<"$text" | grep -v '^\[Unit\]$' | grep -v '^$' | paste -sd'|')"
         check_eq "$name: systemd parsed the destination literally" "$parsed" \
                 "$(sys systemctl show -P ReadWritePaths "alexandria@$name.service")"

@@ -154,7 +154,7 @@ static void expect_error(const CryptKeySource *key, const uint8_t *data, size_t 
                 fprintf(stderr, "expected %d (\"%s\"), got %d: %s\n", r, fragment, k, error ?: "(no message)");
         ASSERT(k == r);
         ASSERT_CONTAINS(error, fragment);
-        free(error);
+        free(TAKE_PTR(error));
         free(out.data);
 }
 
@@ -298,7 +298,7 @@ static void test_truncation(const CryptKeySource *key) {
                 ASSERT_STREQ(error, msg);
                 /* what came before the cut was authentic and handed out */
                 ASSERT(pt.size == k * C && (k == 0 || memcmp(pt.data, data, pt.size) == 0));
-                free(error);
+                free(TAKE_PTR(error));
                 free(pt.data);
         }
 
@@ -598,11 +598,11 @@ static void test_key_files(void) {
         ASSERT(crypt_key_load(path, &a, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "is empty");
         ASSERT_CONTAINS(error, path);
-        free(error);
+        free(TAKE_PTR(error));
         write_file(path, "\n\r\n", 3, 0600);
         ASSERT(crypt_key_load(path, &a, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "is empty");
-        free(error);
+        free(TAKE_PTR(error));
 
         /* other users must not read it (nor write it) */
         static const mode_t bad[] = { 0644, 0640, 0604, 0660, 0602, 0620 };
@@ -611,7 +611,7 @@ static void test_key_files(void) {
                 ASSERT(crypt_key_load(path, &a, &error) == -EPERM);
                 ASSERT_CONTAINS(error, "accessible to other users");
                 ASSERT_CONTAINS(error, "chmod 600");
-                free(error);
+                free(TAKE_PTR(error));
         }
         ASSERT(!a);
 
@@ -640,14 +640,14 @@ static void test_key_files(void) {
                 ASSERT(crypt_key_load(path, &a, &error) == -EPERM);
                 ASSERT_CONTAINS(error, "accessible to other users (mode 0440 and an ACL)");
                 ASSERT_CONTAINS(error, "setfacl -b, then chmod 600");
-                free(error);
+                free(TAKE_PTR(error));
 
                 /* the owning group may read */
                 memcpy(acl + 4 + 8 + 4, &(uint32_t) { geteuid() }, 4);
                 acl[4 + 16 + 2] = 4;
                 ASSERT(setxattr(path, "system.posix_acl_access", acl, sizeof acl, 0) == 0);
                 ASSERT(crypt_key_load(path, &a, &error) == -EPERM);
-                free(error);
+                free(TAKE_PTR(error));
         } else
                 fprintf(stderr, "skipping ACL checks: %s\n", strerror(errno));
 
@@ -690,7 +690,7 @@ static void test_key_files(void) {
         for (size_t i = 0; i < ELEMENTSOF(malformed); i++) {
                 ASSERT(crypt_key_parse(malformed[i], strlen(malformed[i]), &a, &error) == -EINVAL);
                 ASSERT_CONTAINS(error, "key data: malformed key line");
-                free(error);
+                free(TAKE_PTR(error));
         }
         const char *ok = "alexandria-key-v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
         ASSERT(crypt_key_parse(ok, strlen(ok), &a, &error) == 0);
@@ -698,7 +698,7 @@ static void test_key_files(void) {
         const char *v2 = "alexandria-key-v2:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
         ASSERT(crypt_key_parse(v2, strlen(v2), &a, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "unsupported key format");
-        free(error);
+        free(TAKE_PTR(error));
 
         /* owned by someone else (only root can arrange that) */
         if (geteuid() == 0) {
@@ -706,18 +706,18 @@ static void test_key_files(void) {
                 ASSERT(chown(path, 65534, 65534) == 0);
                 ASSERT(crypt_key_load(path, &a, &error) == -EPERM);
                 ASSERT_CONTAINS(error, "is owned by uid 65534: it must belong to root or to uid 0");
-                free(error);
+                free(TAKE_PTR(error));
         }
 
         /* not a file (a FIFO must not hang the run), too large, absent */
         ASSERT(crypt_key_load(dir, &a, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "is not a regular file");
-        free(error);
+        free(TAKE_PTR(error));
         _cleanup_free_ char *fifo = path_in_dir("fifo");
         ASSERT(mkfifo(fifo, 0600) == 0);
         ASSERT(crypt_key_load(fifo, &a, &error) == -EINVAL);
         ASSERT_CONTAINS(error, "is not a regular file");
-        free(error);
+        free(TAKE_PTR(error));
         ASSERT(unlink(fifo) == 0);
         /* a symlink to a key file is followed (credentials, /etc layouts) */
         _cleanup_free_ char *link = path_in_dir("link.key");
@@ -730,7 +730,7 @@ static void test_key_files(void) {
         write_file(path, big, CRYPT_KEY_FILE_MAX + 1, 0600);
         ASSERT(crypt_key_load(path, &a, &error) == -EFBIG);
         ASSERT_CONTAINS(error, "larger than 4096 bytes");
-        free(error);
+        free(TAKE_PTR(error));
         write_file(path, big, CRYPT_KEY_FILE_MAX, 0600);
         ASSERT(crypt_key_load(path, &a, &error) == 0);  /* a binary passphrase is fine */
         a = crypt_key_free(a);
@@ -738,7 +738,7 @@ static void test_key_files(void) {
         ASSERT(unlink(path) == 0);
         ASSERT(crypt_key_load(path, &a, &error) == -ENOENT);
         ASSERT_CONTAINS(error, "cannot open key file");
-        free(error);
+        free(TAKE_PTR(error));
 
         /* KDF limits */
         a = passphrase("x");

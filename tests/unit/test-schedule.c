@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include "format-util.h"
 #include "schedule.h"
 #include "test.h"
 
@@ -37,7 +38,7 @@ static void expect_spec_error(const char *spec, const char *fragment) {
         }
         ASSERT(r == -EINVAL);
         ASSERT_CONTAINS(error, fragment);
-        free(error);
+        free(TAKE_PTR(error));
 }
 
 #define OK_HEAD "[Schedule]\nOnCalendar=daily\n[Backup]\nSource=/srv\n"
@@ -72,6 +73,26 @@ static void test_file_errors(void) {
         expect_file_error("[Schedule]\njust words\n", "expected KEY=VALUE");
         expect_file_error("[Schedule]\nOnCalendar=daily\n", "needs at least one Source=");
         expect_file_error("[Backup]\nSource=/srv\n", "needs OnCalendar=");
+
+        /* a source that is the destination, or inside it, would back up nothing */
+        expect_file_error(OK_HEAD "Destination=/srv\n", "t.conf: Source=/srv is the same as Destination=/srv");
+        expect_file_error(OK_HEAD "Destination=/srv/\n", "Source=/srv is the same as Destination=/srv");
+        expect_file_error(OK_HEAD "Destination=/\n", "Source=/srv is inside Destination=/");
+        expect_file_error("[Schedule]\nOnCalendar=daily\n[Backup]\nSource=/srv/data/x\nDestination=/srv/data\n",
+                          "Source=/srv/data/x is inside Destination=/srv/data");
+        /* … but a destination inside a source is fine (the walk leaves it out), and so is a mere prefix */
+        ASSERT(!parse_error(OK_HEAD "Destination=/srv/backups\n"));
+        ASSERT(!parse_error("[Schedule]\nOnCalendar=daily\n[Backup]\nSource=/srv/data2\nDestination=/srv/data\n"));
+
+        /* a PingURL holds a token: messages never show it */
+        char *e = parse_error(OK_HEAD "[Notify]\nPingURL=hc-ping.com/5ecret\n");
+        ASSERT_CONTAINS(e, "PingURL= is not an http:// or https:// URL");
+        ASSERT(!strstr(e, "5ecret"));
+        free(e);
+        e = parse_error(OK_HEAD "[Notify]\nPingURL=https://hc-ping.com/5ecret/\n");
+        ASSERT_CONTAINS(e, "PingURL=https://hc-ping.com/…: no spaces");
+        ASSERT(!strstr(e, "5ecret"));
+        free(e);
 }
 
 static void test_file_ok(void) {
@@ -153,6 +174,110 @@ static void test_spec(void) {
         schedule_free(s);
 }
 
+static void test_spec_validated_like_files(void) {
+        /* the short form goes through the same key parsers as a file */
+        expect_spec_error("/x/../x;12:00;n", "Invalid schedule '/x/../x;12:00;n': Source=/x/../x contains a '..' component");
+        expect_spec_error("/srv/a\\;12:00;n", "the path '/srv/a\\' ends in a backslash");
+        expect_spec_error("/srv/sp ;12:00;n", "the path '/srv/sp ' starts or ends with a space");
+        expect_spec_error(" /srv/sp;12:00;n", "starts or ends with a space");
+        /* a control character is named, not printed */
+        expect_spec_error("/srv/a\033[2J;12:00;n", "control character (0x1b) in the spec");
+        char *error = NULL;
+        Schedule *s = NULL;
+        ASSERT(schedule_from_spec("/srv/a\n;12:00;n", DEST, &s, &error) == -EINVAL);
+        ASSERT(!strchr(error, '\n'));
+        free(TAKE_PTR(error));
+        error = NULL;
+        /* the default destination is checked too */
+        ASSERT(schedule_from_spec("/var/backups/alexandria/x;12:00;n", DEST, &s, &error) == -EINVAL);
+        ASSERT_CONTAINS(error, "Source=/var/backups/alexandria/x is inside Destination=/var/backups/alexandria");
+        free(TAKE_PTR(error));
+}
+
+static void test_assignments(void) {
+        Schedule *s = NULL;
+        char *error = NULL;
+
+        char *ok[] = { "OnCalendar=daily", "Source=/srv", "Exclude=*.tmp", "Keep=3", NULL };
+        ASSERT(schedule_from_assignments("a", ok, "Invalid schedule 'a'", DEST, &s, &error) == 0);
+        ASSERT_STREQ(s->sources[0], "/srv");
+        ASSERT(s->keep == 3);
+        ASSERT(!s->path);
+        schedule_free(s);
+        s = NULL;
+
+        char *same[] = { "OnCalendar=daily", "Source=/srv", "Destination=/srv", NULL };
+        ASSERT(schedule_from_assignments("a", same, "Invalid schedule 'a'", DEST, &s, &error) == -EINVAL);
+        ASSERT_CONTAINS(error, "Invalid schedule 'a': Source=/srv is the same as Destination=/srv");
+        free(TAKE_PTR(error));
+        error = NULL;
+
+        char *keep[] = { "OnCalendar=daily", "Source=/srv", "Keep=-1", NULL };
+        ASSERT(schedule_from_assignments("a", keep, "Invalid schedule 'a'", DEST, &s, &error) == -EINVAL);
+        ASSERT_STREQ(error, "Invalid schedule 'a': Keep=-1 is not a count of archives (0 keeps all, at most 100000)");
+        free(TAKE_PTR(error));
+        error = NULL;
+
+        /* what a file could not hold, the command line cannot either */
+        char *space[] = { "OnCalendar=daily", "Source=/srv ", NULL };
+        ASSERT(schedule_from_assignments("a", space, "x", DEST, &s, &error) == -EINVAL);
+        ASSERT_CONTAINS(error, "x: Source= '/srv ' starts or ends with a space");
+        free(TAKE_PTR(error));
+        error = NULL;
+        char *newline[] = { "OnCalendar=daily\n[Service]", "Source=/srv", NULL };
+        ASSERT(schedule_from_assignments("a", newline, "x", DEST, &s, &error) == -EINVAL);
+        ASSERT_CONTAINS(error, "OnCalendar= contains a control character (0x0a)");
+        free(TAKE_PTR(error));
+        error = NULL;
+        char *unknown[] = { "ExecStart=/bin/sh", NULL };
+        ASSERT(schedule_from_assignments("a", unknown, "x", DEST, &s, &error) == -EINVAL);
+        ASSERT_CONTAINS(error, "unknown key 'ExecStart'");
+        free(TAKE_PTR(error));
+        error = NULL;
+        ASSERT(schedule_from_assignments("a/b", ok, "x", DEST, &s, &error) == -EINVAL);
+        ASSERT_CONTAINS(error, "Invalid schedule name 'a/b'");
+        free(TAKE_PTR(error));
+
+        ASSERT(schedule_value_check("--source", "/srv/plain", NULL) == 0);
+        ASSERT(schedule_value_check("--source", "", NULL) == 0);
+        ASSERT(schedule_value_check("--source", "/srv/tab\t", NULL) == -EINVAL);
+}
+
+static void test_secrets(void) {
+        Schedule *s = NULL;
+        char *error = NULL, *line = NULL;
+
+        ASSERT(schedule_parse_string(OK_HEAD "[Notify]\nPingURL=https://hc-ping.com/5ecret-uuid\n"
+                                     "NotifyCommand=curl -fsS https://user:pa55@example.org/hook?token=t0ken\n",
+                                     "t", "t.conf", DEST, &s, &error) == 0);
+        ASSERT(schedule_has_secrets(s));
+        ASSERT(schedule_file_mode(s) == 0600);
+        ASSERT(schedule_format_line(s, DEST, &line) == 0);
+        ASSERT_CONTAINS(line, "PingURL=https://hc-ping.com/…");
+        ASSERT_CONTAINS(line, "NotifyCommand=curl -fsS https://example.org/…");
+        ASSERT(!strstr(line, "5ecret") && !strstr(line, "pa55") && !strstr(line, "t0ken") && !strstr(line, "user"));
+        free(line);
+        schedule_free(s);
+
+        ASSERT(schedule_parse_string(OK_HEAD "[Notify]\nNotifyCommand=logger done\n", "t", "t.conf", DEST, &s, &error) == 0);
+        ASSERT(!schedule_has_secrets(s));
+        ASSERT(schedule_file_mode(s) == 0644);
+        schedule_free(s);
+
+        char *r = redact_urls("ping http://127.0.0.1:8080/ping/x/start: HTTP status 500");
+        ASSERT_STREQ(r, "ping http://127.0.0.1:8080/…: HTTP status 500");
+        free(r);
+        r = redact_urls("https://host");
+        ASSERT_STREQ(r, "https://host");
+        free(r);
+        r = redact_urls("a https://u@host?q \"http://h2/p\" end");
+        ASSERT_STREQ(r, "a https://host/… \"http://h2/…\" end");
+        free(r);
+        r = redact_urls("no url here");
+        ASSERT_STREQ(r, "no url here");
+        free(r);
+}
+
 static void test_names(void) {
         ASSERT(schedule_name_is_valid("a"));
         ASSERT(schedule_name_is_valid("backup_test.v2-x"));
@@ -171,6 +296,9 @@ int main(void) {
         test_file_errors();
         test_file_ok();
         test_spec();
+        test_spec_validated_like_files();
+        test_assignments();
+        test_secrets();
         test_names();
         puts("ok");
         return 0;
