@@ -26,6 +26,8 @@ static void help(void) {
                "         [--copy-to URL…] [--copy-keep N|all]\n"
                "                                  Create a schedule with any systemd calendar\n"
                "  delete INDEX|NAME               Remove a schedule and its timer (archives stay)\n"
+               "  delete NAME --archives [--yes]  Also remove its archives (asks first; also for a\n"
+               "                                  schedule deleted before)\n"
                "  list                            Schedules with their index\n"
                "  start [NAME…]                   Enable and start timers (all when no name)\n"
                "  stop [NAME…]                    Disable and stop timers (all when no name)\n"
@@ -37,11 +39,13 @@ static void help(void) {
                "  status [NAME]                   Calendar, next and last run, newest archive;\n"
                "                                  exit 1 if a schedule is failed or overdue\n"
                "  doctor [NAME]                   Check the installation and schedules: each problem\n"
-               "                                  with its cause and fix; exit 1 if there is one\n"
+               "                                  or warning with its cause and fix; exit 1 if there\n"
+               "                                  is a problem (warnings alone: 0)\n"
                "  logs [NAME]                     Journal history of schedules\n"
                "  history NAME [--json]           One line per run: time, result, kind, files, bytes\n"
                "                                  read, archive size, duration (from the run records)\n"
-               "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries)\n"
+               "  backups [-l] [NAME]             Archives, one per line (-l: size, time, entries);\n"
+               "                                  those of deleted schedules are marked\n"
                "  copy NAME                       Send the offsite targets (CopyTo=) what they are\n"
                "                                  missing, now, without a new backup\n"
                "\n"
@@ -50,14 +54,19 @@ static void help(void) {
                "                                  Restore the newest archive (or ARCHIVE, or the newest\n"
                "                                  at TIME), whole or only PATHs, into DIR\n"
                "  restore NAME [ARCHIVE] --list   Print the entries instead\n"
+               "  restore NAME [ARCHIVE] --dumps --to DIR\n"
+               "                                  Restore only the Dump= entries (.alexandria/dumps/)\n"
                "  verify [NAME | ARCHIVE]         Read every byte back and check it against the\n"
                "                                  archive's manifest (newest archive of NAME or all)\n"
                "  keygen FILE                     Make a new encryption key file (mode 0600)\n"
+               "  prune NAME [--dry-run]          Apply NAME's retention now; print every archive\n"
+               "                                  with keep (and why) or delete\n"
                "\n"
                "Used by the units:\n"
                "  reload                          Reload systemd and start/stop timers to match\n"
                "                                  the schedule files (after hand edits)\n"
                "  report-failure NAME             Log why alexandria@NAME.service failed\n"
+               "  prepare NAME                    Create the destination before a run\n"
                "  serve NAME                      Forced command of an ssh key: allows only run,\n"
                "                                  status and a read-only rsync of NAME's archives\n"
                "  notify NAME started|finished    Ping, run NotifyCommand=, mail; write metrics\n"
@@ -79,11 +88,17 @@ static void help(void) {
                "                                  YYYYmmddTHHMMSSZ as in archive names)\n"
                "     --overwrite                  With restore: replace existing files\n"
                "     --list                       With restore: print the entries, restore nothing\n"
-               "     --dry-run                    With restore: say what would be written\n"
+               "     --dry-run                    With restore: say what would be written;\n"
+               "                                  with prune: say what would be deleted\n"
+               "     --dumps                      With restore: only the Dump= entries\n"
+               "     --dump 'ENTRY COMMAND…'      With create: Dump= (repeatable)\n"
+               "     --lock-file PATH[:shared]    With create: LockFile= (repeatable)\n"
                "     --key FILE                   Key for encrypted archives (default: the\n"
                "                                  schedule's KeyFile=)\n"
                "     --json                       With doctor: print the checks as one JSON array;\n"
                "                                  with history: the runs as one JSON array\n"
+               "     --archives                   With delete: remove the schedule's archives too\n"
+               "     --yes                        With delete --archives: do not ask\n"
                "\n"
                "Options given to a verb that does not take them are an error.\n"
                "\n"
@@ -113,19 +128,26 @@ typedef enum CtlOption {
         OPT_KEY         = 1 << 14,
         OPT_NOTIFY      = 1 << 15,
         OPT_JSON        = 1 << 16,
-        OPT_COPY_TO     = 1 << 17,
-        OPT_COPY_KEEP   = 1 << 18,
+        OPT_ARCHIVES    = 1 << 17,
+        OPT_YES         = 1 << 18,
+        OPT_DUMPS       = 1 << 19,
+        OPT_DUMP        = 1 << 20,
+        OPT_LOCK_FILE   = 1 << 21,
+        OPT_COPY_TO     = 1 << 22,
+        OPT_COPY_KEEP   = 1 << 23,
 } CtlOption;
 
 #define OPTS_CREATE (OPT_ON_CALENDAR | OPT_SOURCE | OPT_EXCLUDE | OPT_DEST | OPT_COMPRESSION | OPT_KEEP | \
-                     OPT_COPY_TO | OPT_COPY_KEEP)
-#define OPTS_RESTORE (OPT_TO | OPT_AT | OPT_OVERWRITE | OPT_LIST | OPT_DRY_RUN | OPT_KEY)
+                     OPT_DUMP | OPT_LOCK_FILE | OPT_COPY_TO | OPT_COPY_KEEP)
+#define OPTS_RESTORE (OPT_TO | OPT_AT | OPT_OVERWRITE | OPT_LIST | OPT_DRY_RUN | OPT_KEY | OPT_DUMPS)
 
 enum {
         ARG_VERSION = 0x100, ARG_USER, ARG_CONFIG_DIR, ARG_NO_RELOAD, ARG_HERE,
         ARG_ON_CALENDAR, ARG_SOURCE, ARG_EXCLUDE, ARG_DEST, ARG_COMPRESSION, ARG_KEEP,
         ARG_TO, ARG_AT, ARG_OVERWRITE, ARG_LIST, ARG_DRY_RUN, ARG_KEY, ARG_NOTIFY,
-        ARG_JSON, ARG_COPY_TO, ARG_COPY_KEEP,
+        ARG_JSON, ARG_ARCHIVES, ARG_YES,
+        ARG_DUMPS, ARG_DUMP, ARG_LOCK_FILE,
+        ARG_COPY_TO, ARG_COPY_KEEP,
 };
 
 /* Every option once: for getopt_long(), and what it applies to. */
@@ -154,6 +176,11 @@ static const struct {
         { { "key",         required_argument, NULL, ARG_KEY },         OPT_KEY },
         { { "notify",      no_argument,       NULL, ARG_NOTIFY },      OPT_NOTIFY },
         { { "json",        no_argument,       NULL, ARG_JSON },        OPT_JSON },
+        { { "archives",    no_argument,       NULL, ARG_ARCHIVES },    OPT_ARCHIVES },
+        { { "yes",         no_argument,       NULL, ARG_YES },         OPT_YES },
+        { { "dumps",       no_argument,       NULL, ARG_DUMPS },       OPT_DUMPS },
+        { { "dump",        required_argument, NULL, ARG_DUMP },        OPT_DUMP },
+        { { "lock-file",   required_argument, NULL, ARG_LOCK_FILE },   OPT_LOCK_FILE },
         { { "copy-to",     required_argument, NULL, ARG_COPY_TO },     OPT_COPY_TO },
         { { "copy-keep",   required_argument, NULL, ARG_COPY_KEEP },   OPT_COPY_KEEP },
 };
@@ -236,6 +263,23 @@ static int parse_argv(int argc, char *argv[]) {
                 case ARG_JSON:
                         arg.json = true;
                         break;
+                case ARG_ARCHIVES:
+                        arg.archives = true;
+                        break;
+                case ARG_YES:
+                        arg.yes = true;
+                        break;
+                case ARG_DUMPS:
+                        arg.dumps = true;
+                        break;
+                case ARG_DUMP:
+                        if (strv_extend(&arg.dump, optarg) < 0)
+                                return log_oom();
+                        break;
+                case ARG_LOCK_FILE:
+                        if (strv_extend(&arg.lock_files, optarg) < 0)
+                                return log_oom();
+                        break;
                 case ARG_COPY_TO:
                         if (strv_extend(&arg.copy_to, optarg) < 0)
                                 return log_oom();
@@ -267,7 +311,7 @@ static const struct Verb {
         int (*run)(int argc, char **argv);
 } verbs[] = {
         { "create",  2, 2,       0,                          OPTS_CREATE,  verb_create },
-        { "delete",  2, 2,       VERB_LOCK | VERB_SCHEDULES | VERB_BUS, 0, verb_delete },
+        { "delete",  2, 2,       VERB_LOCK | VERB_SCHEDULES | VERB_BUS, OPT_ARCHIVES | OPT_YES, verb_delete },
         { "list",    1, 1,       VERB_SCHEDULES,             0,            verb_list },
         { "start",   1, INT_MAX, VERB_LOCK | VERB_SCHEDULES, 0,            verb_start },
         { "stop",    1, INT_MAX, VERB_LOCK | VERB_SCHEDULES, 0,            verb_stop },
@@ -282,6 +326,8 @@ static const struct Verb {
         /* verify ARCHIVE must work without any schedule (a recovery machine) */
         { "verify",  1, 2,       0,                          OPT_KEY,      verb_verify },
         { "keygen",  2, 2,       0,                          0,            verb_keygen },
+        /* prune takes the destination's run lock itself (exit 4 while a run holds it) */
+        { "prune",   2, 2,       VERB_SCHEDULES,             OPT_DRY_RUN,  verb_prune },
         /* notify says whose log its messages are before it reads anything */
         { "notify",  3, 3,       0,                          0,            verb_notify },
         { "reload",  1, 1,       VERB_LOCK,                  0,            verb_reload },
@@ -289,6 +335,8 @@ static const struct Verb {
         /* copy takes the schedule's own lock (destination.h), as a run does */
         { "copy",    2, 2,       VERB_SCHEDULES,             0,            verb_copy },
         { "serve",   2, 2,       VERB_SCHEDULES,             0,            verb_serve },
+        /* prepare runs as root before the sandboxed worker: it creates the destination */
+        { "prepare", 2, 2,       VERB_SCHEDULES,             0,            verb_prepare },
 };
 
 static int check_options(const struct Verb *v) {

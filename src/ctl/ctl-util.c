@@ -152,14 +152,15 @@ int ctl_write_metrics(const Schedule *s, bool overdue) {
         r = config_load(paths.config_file, paths.owner, &c, &error);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));
-        if (!c.metrics_directory)
+        const char *dir = config_metrics_directory(&c, arg.user);
+        if (!dir)
                 return 0;
         (void) history_last_run(paths.state_dir, s->name, &last);
         _cleanup_(state_done) ScheduleState state = {};
         (void) state_load(paths.state_dir, s->name, &state);
-        r = metrics_write_full(c.metrics_directory, s, &last, overdue, &state);
+        r = metrics_write_full(dir, s, &last, overdue, &state);
         if (r < 0)
-                return log_error_errno(r, "Cannot write metrics of %s to %s: %m", s->name, c.metrics_directory);
+                return log_error_errno(r, "Cannot write metrics of %s to %s: %m", s->name, dir);
         return 0;
 }
 

@@ -29,15 +29,20 @@ typedef struct CtlArgs {
         const char *keep;
         char **copy_to;         /* --copy-to URL (repeatable) */
         const char *copy_keep;
+        char **dump;            /* --dump: Dump= */
+        char **lock_files;      /* --lock-file: LockFile= */
         /* restore */
         const char *to;
         const char *at;
         bool overwrite;
         bool list_entries;
         bool dry_run;
+        bool dumps;             /* restore --dumps */
         const char *key;        /* --key FILE for encrypted archives */
         bool notify;            /* status --notify: the watchdog */
         bool json;              /* doctor --json */
+        bool archives;          /* delete --archives */
+        bool yes;               /* delete --archives --yes: no question */
 } CtlArgs;
 
 extern CtlArgs arg;
@@ -65,11 +70,13 @@ int verb_history(int argc, char **argv);
 int verb_restore(int argc, char **argv);
 int verb_verify(int argc, char **argv);
 int verb_keygen(int argc, char **argv);
+int verb_prune(int argc, char **argv);
 int verb_notify(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
 int verb_copy(int argc, char **argv);
 int verb_serve(int argc, char **argv);
+int verb_prepare(int argc, char **argv);
 
 /* Loads the schedules directory; logs and returns an exit code on failure
  * (2 for a directory that is not trusted, see schedule-dir.h). */
@@ -91,8 +98,17 @@ struct ScheduleState;
 typedef enum NotifyEvent NotifyEvent;
 struct NotifyMessage;
 int ctl_notify(const Schedule *s, NotifyEvent e, const struct NotifyMessage *m, struct ScheduleState *state);
-/* Writes S's metrics if alexandria.conf has [Metrics] Directory=. */
+/* Writes S's metrics where config_metrics_directory() says (settings.h). */
 int ctl_write_metrics(const Schedule *s, bool overdue);
+/* FullEvery= chains (verb-chain.c): whether ARCHIVE is named incremental;
+ * restore its restore point (O as for restore_archive()), verify its chain,
+ * and what LIST[I] is ("full", "incremental on NAME-…"); exit codes. */
+struct RestoreOptions;
+struct ArchiveInfo;
+bool ctl_archive_is_incremental(const char *archive);
+int ctl_restore_chain(const Schedule *s, const char *archive, const struct RestoreOptions *o);
+int ctl_verify_chain(const Schedule *s, const char *archive);
+int ctl_archive_kind(const struct ArchiveInfo *list, size_t n, size_t i, char **ret);
 /* Result= and ExecMainStatus= of SERVICE, as the manager says. */
 int ctl_service_result(sd_bus *bus, const char *service, char **ret_result, int32_t *ret_status, sd_bus_error *error);
 /* S for a terminal: escaped (escape.h) when stdout is one, else as it is;

@@ -1,15 +1,40 @@
 /* SPDX-License-Identifier: MIT */
 /* backups: the archives in the destinations, which are the ground truth of
- * what exists (not the journal, not the timers). */
+ * what exists (not the journal, not the timers). Archives whose schedule
+ * was deleted are listed too, marked: they are backups all the same. */
 #include <inttypes.h>
 
 #include "archive-list.h"
 #include "archive-read.h"
 #include "ctl.h"
+#include "deleted.h"
 #include "format-util.h"
 #include "log.h"
 #include "record.h"
 #include "verify.h"
+
+#define DELETED_MARK "  (schedule deleted)"
+
+/* NAME (or INDEX) as a live schedule, else as a deleted one whose archives
+ * remain; logs why neither (or a broken live one) is refused. */
+static int find_schedule_or_deleted(const ScheduleDir *d, const DeletedSchedules *gone, const char *name,
+                                    const Schedule **ret, bool *ret_deleted) {
+        const Schedule *s = deleted_schedules_find_arg(gone, d, name);
+        if (s) {
+                *ret = s;
+                *ret_deleted = true;
+                return 0;
+        }
+        *ret_deleted = false;
+        return ctl_find_valid_schedule(d, name, ret);
+}
+
+static int load_deleted(const ScheduleDir *d, DeletedSchedules *ret) {
+        int r = deleted_schedules_load(&paths, d, ret);
+        if (r < 0)
+                return log_error_errno(r, "Cannot look for archives of deleted schedules: %m");
+        return 0;
+}
 
 /* The entry count of archive A: from the record of the run that wrote it;
  * only an archive from before run records (or whose record was dropped)
@@ -29,7 +54,7 @@ static int count_entries(const Schedule *s, const ArchiveInfo *a, const RunRecor
         return archive_count_entries(a->path, *key, ret, ret_error);
 }
 
-static int print_archives(const Schedule *s) {
+static int print_archives(const Schedule *s, bool deleted) {
         const char *dir = s->destination, *schedule = s->name;
         ArchiveInfo *list = NULL;
         RunRecord *records = NULL;
@@ -46,12 +71,15 @@ static int print_archives(const Schedule *s) {
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
         bool key_loaded = false;
         for (size_t i = 0; i < n; i++) {
+                const char *mark = deleted ? DELETED_MARK : "";
                 if (!arg.long_format) {
-                        printf("%s\n", list[i].path);
+                        printf("%s%s\n", list[i].path, mark);
                         continue;
                 }
                 char size[FORMAT_BYTES_MAX], when[FORMAT_TIMESTAMP_MAX];
-                _cleanup_free_ char *error = NULL;
+                _cleanup_free_ char *error = NULL, *kind = NULL;
+                if (ctl_archive_kind(list, n, i, &kind) < 0)
+                        return log_oom(), EXIT_FAILED;
                 uint64_t entries;
                 r = count_entries(s, &list[i], records, n_records, &key, &key_loaded, &entries, &error);
                 if (r == -ENOKEY) {
@@ -59,13 +87,13 @@ static int print_archives(const Schedule *s) {
                         continue;
                 }
                 if (r < 0) {
-                        printf("%s  %10s  %s  UNREADABLE: %s\n", list[i].path, format_bytes(size, list[i].size),
-                               format_timestamp(when, list[i].time_usec), error ?: strerror(-r));
+                        printf("%s  %10s  %s  %s  UNREADABLE: %s%s\n", list[i].path, format_bytes(size, list[i].size),
+                               format_timestamp(when, list[i].time_usec), kind, error ?: strerror(-r), mark);
                         ret = EXIT_FAILED;
                         continue;
                 }
-                printf("%s  %10s  %s  %" PRIu64 " entries\n", list[i].path, format_bytes(size, list[i].size),
-                       format_timestamp(when, list[i].time_usec), entries);
+                printf("%s  %10s  %s  %s  %" PRIu64 " entries%s\n", list[i].path, format_bytes(size, list[i].size),
+                       format_timestamp(when, list[i].time_usec), kind, entries, mark);
         }
         record_list_free(records, n_records);
         archive_list_free(list, n);
@@ -74,20 +102,30 @@ static int print_archives(const Schedule *s) {
 
 int verb_backups(int argc, char **argv) {
         const ScheduleDir *d = &ctx.schedules;
+        _cleanup_(deleted_schedules_done) DeletedSchedules gone = {};
         int r, ret = EXIT_OK;
+
+        if (load_deleted(d, &gone) < 0)
+                return EXIT_FAILED;
 
         if (argc > 1) {
                 const Schedule *s;
-                if (ctl_find_valid_schedule(d, argv[1], &s) < 0)
+                bool deleted;
+                if (find_schedule_or_deleted(d, &gone, argv[1], &s, &deleted) < 0)
                         return EXIT_USAGE;
-                return print_archives(s);
+                return print_archives(s, deleted);
         }
 
         for (size_t i = 0; i < d->n; i++) {
                 const Schedule *s = d->entries[i].schedule;
                 if (!s)
                         continue;
-                r = print_archives(s);
+                r = print_archives(s, false);
+                if (r != EXIT_OK)
+                        ret = r;
+        }
+        for (size_t i = 0; i < gone.n; i++) {
+                r = print_archives(gone.schedules[i], true);
                 if (r != EXIT_OK)
                         ret = r;
         }
@@ -105,6 +143,9 @@ static int verify_verdict_written(void) {
 static int verify_one(const char *archive, const Schedule *s) {
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
         VerifyResult res;
+        /* an incremental archive is only as good as its chain */
+        if (ctl_archive_is_incremental(archive))
+                return ctl_verify_chain(s, archive);
         if (ctl_load_key(s, archive, &key) < 0)
                 return EXIT_FAILED;
         int r = verify_archive(archive, key, archive_report_log, NULL, &res);
@@ -145,6 +186,7 @@ static int verify_newest(const Schedule *s) {
  * or the archive file given. */
 int verb_verify(int argc, char **argv) {
         _cleanup_(schedule_dir_done) ScheduleDir d = {};
+        _cleanup_(deleted_schedules_done) DeletedSchedules gone = {};
         int r, ret = EXIT_OK;
 
         if (argc > 1 && (strchr(argv[1], '/') || archive_name_parse(argv[1], NULL, NULL, NULL, NULL))) {
@@ -158,14 +200,20 @@ int verb_verify(int argc, char **argv) {
         r = ctl_load_schedules(&d);
         if (r != EXIT_OK)
                 return r;
+        if (load_deleted(&d, &gone) < 0)
+                return EXIT_FAILED;
         if (argc > 1) {
                 const Schedule *s;
-                if (ctl_find_valid_schedule(&d, argv[1], &s) < 0)
+                bool deleted;
+                if (find_schedule_or_deleted(&d, &gone, argv[1], &s, &deleted) < 0)
                         return EXIT_USAGE;
                 return verify_newest(s);
         }
         for (size_t i = 0; i < d.n; i++)
                 if (d.entries[i].schedule && verify_newest(d.entries[i].schedule) != EXIT_OK)
+                        ret = EXIT_FAILED;
+        for (size_t i = 0; i < gone.n; i++)
+                if (verify_newest(gone.schedules[i]) != EXIT_OK)
                         ret = EXIT_FAILED;
         return ret;
 }

@@ -1,16 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * doctor: checks the installation and each schedule, and for every problem
+ * doctor: checks the installation and each schedule, and for every finding
  * says what is wrong and how to fix it, one line each:
  *
  *   PROBLEM: NAME/CHECK: what is wrong. FIX: what to do.
+ *   WARNING: NAME/CHECK: what is wrong. FIX: what to do.
  *
- * then a summary line; exit 0 only when every check passed. --json prints
+ * then a summary line that says what the levels mean. A problem means
+ * backups will not happen, or cannot be trusted (nobody would be told, the
+ * history that says whether they worked is gone): exit 1. A warning is
+ * worth knowing but stops no backup (history lost at the next reboot, a
+ * partial file taking space, metrics not written): exit 0. --json prints
  * every check instead, passing ones included, as one JSON array of
- * {"schedule", "check", "ok", "problem", "fix"} (problem and fix are null
- * for a passing check). Checks that do not apply (no NotifyCommand=, no
- * bus with --no-reload, …) are left out. docs/troubleshooting.md explains
- * every check id.
+ * {"schedule", "check", "ok", "level", "problem", "fix"} (level is
+ * "problem" or "warning"; level, problem and fix are null for a passing
+ * check). Checks that do not apply (no NotifyCommand=, no bus with
+ * --no-reload, …) are left out. docs/troubleshooting.md explains every
+ * check id.
  *
  * doctor only looks: it changes nothing, not even a stale temporary archive
  * (a run may be writing it right now; the worker removes stale ones itself,
@@ -42,6 +48,7 @@
 #include "manager.h"
 #include "overdue.h"
 #include "path-util.h"
+#include "settings.h"
 #include "state.h"
 #include "units.h"
 
@@ -50,12 +57,21 @@
 #define MANAGER_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define SENDMAIL_PATH "/usr/sbin/sendmail"
 #define WATCHDOG_TIMER "alexandria-watchdog.timer"
+/* Debian's prometheus-node-exporter, which reads METRICS_DEFAULT_DIRECTORY. */
+#define NODE_EXPORTER_PATH "/usr/bin/prometheus-node-exporter"
+
+typedef enum Level {
+        LEVEL_OK,
+        LEVEL_WARNING,          /* worth knowing; backups happen and can be trusted */
+        LEVEL_PROBLEM,          /* backups will not happen, or cannot be trusted */
+} Level;
 
 typedef struct Check {
         const char *schedule;   /* borrowed; NULL: the installation */
         const char *id;         /* static */
         bool ok;
-        char *problem;
+        Level level;
+        char *problem;          /* what is wrong, for a warning too */
         char *fix;
 } Check;
 
@@ -95,20 +111,37 @@ static void passed(Doctor *d, const char *schedule, const char *id) {
         (void) add_check(d, schedule, id);
 }
 
-/* Records a failed check; fix() then says what to do about it. */
-_printf_(4, 5)
-static Check *problem(Doctor *d, const char *schedule, const char *id, const char *format, ...) {
+_printf_(5, 0)
+static Check *vfinding(Doctor *d, Level level, const char *schedule, const char *id, const char *format, va_list ap) {
         Check *c = add_check(d, schedule, id);
-        va_list ap;
 
         if (!c)
                 return NULL;
         c->ok = false;
-        va_start(ap, format);
+        c->level = level;
         if (vasprintf(&c->problem, format, ap) < 0) {
                 c->problem = NULL;
                 d->oom = true;
         }
+        return c;
+}
+
+/* Records a failed check; fix() then says what to do about it. */
+_printf_(4, 5)
+static Check *problem(Doctor *d, const char *schedule, const char *id, const char *format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        Check *c = vfinding(d, LEVEL_PROBLEM, schedule, id, format, ap);
+        va_end(ap);
+        return c;
+}
+
+/* The same, for what is worth knowing but stops no backup. */
+_printf_(4, 5)
+static Check *warning(Doctor *d, const char *schedule, const char *id, const char *format, ...) {
+        va_list ap;
+        va_start(ap, format);
+        Check *c = vfinding(d, LEVEL_WARNING, schedule, id, format, ap);
         va_end(ap);
         return c;
 }
@@ -137,7 +170,9 @@ static void print_json(const Doctor *d) {
                 json_put_string(stdout, c->schedule);
                 fputs(", \"check\": ", stdout);
                 json_put_string(stdout, c->id);
-                printf(", \"ok\": %s, \"problem\": ", c->ok ? "true" : "false");
+                printf(", \"ok\": %s, \"level\": ", c->ok ? "true" : "false");
+                json_put_string(stdout, c->ok ? NULL : c->level == LEVEL_WARNING ? "warning" : "problem");
+                fputs(", \"problem\": ", stdout);
                 json_put_string(stdout, c->ok ? NULL : strempty(c->problem));
                 fputs(", \"fix\": ", stdout);
                 json_put_string(stdout, c->ok ? NULL : strempty(c->fix));
@@ -147,27 +182,37 @@ static void print_json(const Doctor *d) {
 }
 
 static void print_text(const Doctor *d) {
-        size_t problems = 0;
+        size_t problems = 0, warnings = 0;
 
-        for (size_t i = 0; i < d->n; i++) {
-                const Check *c = &d->checks[i];
-                if (c->ok)
-                        continue;
-                problems++;
-                fputs("PROBLEM: ", stdout);
-                if (c->schedule)
-                        printf("%s/", c->schedule);
-                printf("%s: ", c->id);
-                put_text(stdout, strempty(c->problem));
-                fputs(" FIX: ", stdout);
-                put_text(stdout, strempty(c->fix));
-                putchar('\n');
-        }
-        if (problems == 0)
-                printf("No problems found (%zu checks passed).\n", d->n);
+        /* Problems first: they are what to fix today. */
+        for (Level level = LEVEL_PROBLEM; level >= LEVEL_WARNING; level--)
+                for (size_t i = 0; i < d->n; i++) {
+                        const Check *c = &d->checks[i];
+                        if (c->ok || c->level != level)
+                                continue;
+                        if (level == LEVEL_PROBLEM)
+                                problems++;
+                        else
+                                warnings++;
+                        fputs(level == LEVEL_PROBLEM ? "PROBLEM: " : "WARNING: ", stdout);
+                        if (c->schedule)
+                                printf("%s/", c->schedule);
+                        printf("%s: ", c->id);
+                        put_text(stdout, strempty(c->problem));
+                        fputs(" FIX: ", stdout);
+                        put_text(stdout, strempty(c->fix));
+                        putchar('\n');
+                }
+        size_t passed = d->n - problems - warnings;
+        if (problems == 0 && warnings == 0)
+                printf("No problems found (%zu checks passed).\n", passed);
+        else if (problems == 0)
+                printf("No problems found, %zu warning%s (%zu checks passed): backups happen and can be trusted; "
+                       "the warnings are worth fixing.\n", warnings, warnings == 1 ? "" : "s", passed);
         else
-                printf("%zu problem%s found (%zu check%s passed).\n", problems, problems == 1 ? "" : "s",
-                       d->n - problems, d->n - problems == 1 ? "" : "s");
+                printf("%zu problem%s found, %zu warning%s (%zu check%s passed): backups will not happen or cannot "
+                       "be trusted until the problems are fixed.\n", problems, problems == 1 ? "" : "s",
+                       warnings, warnings == 1 ? "" : "s", passed, passed == 1 ? "" : "s");
 }
 
 /* ---- helpers -------------------------------------------------------------- */
@@ -288,24 +333,68 @@ static void check_journal(Doctor *d) {
                 passed(d, NULL, "journal-persistent");
                 return;
         }
+        /* A journal in /run only loses the history at a reboot: the runs
+         * themselves, their archives and their notifications do not depend
+         * on it, so that is a warning. No journal at all is a problem:
+         * status and doctor could not tell a failed run from a good one. */
         if (!var_dir) {
-                c = problem(d, NULL, "journal-persistent",
+                c = warning(d, NULL, "journal-persistent",
                             "/var/log/journal does not exist, so journald keeps the journal in /run/log/journal only: "
-                            "the history of backup runs and failures is lost at every reboot.");
+                            "at every reboot the history of backup runs and failures is lost (logs, status and "
+                            "doctor's last-run check then know nothing from before the boot); the backups "
+                            "themselves are not affected.");
                 fix(d, c, "Run%s 'mkdir -p /var/log/journal && systemd-tmpfiles --create --prefix /var/log/journal && "
                     "journalctl --flush', or set Storage=persistent in /etc/systemd/journald.conf.", as_root);
         } else if (runtime) {
-                c = problem(d, NULL, "journal-persistent",
+                c = warning(d, NULL, "journal-persistent",
                             "journald writes to /run/log/journal, not to /var/log/journal (Storage=volatile in "
-                            "journald.conf, or the journal was not flushed since boot): the history of backup runs "
-                            "and failures is lost at the next reboot.");
+                            "journald.conf, or the journal was not flushed since boot): at the next reboot the "
+                            "history of backup runs and failures is lost; the backups themselves are not affected.");
                 fix(d, c, "Run%s 'journalctl --flush'; if journald stays in /run, set Storage=persistent in "
                     "/etc/systemd/journald.conf and restart systemd-journald.", as_root);
         } else {
                 c = problem(d, NULL, "journal-persistent",
                             "there are no journal files in /var/log/journal or /run/log/journal (Storage=none, or "
-                            "journald is not running): backup runs leave no history.");
+                            "journald is not running): backup runs leave no history, so failed runs cannot be told "
+                            "from good ones.");
                 fix(d, c, "Set%s Storage=persistent in /etc/systemd/journald.conf and restart systemd-journald.", as_root);
+        }
+}
+
+/* alexandria.conf decides where metrics go; where the node exporter is
+ * installed, metrics are expected, so their absence is worth a line. */
+static void check_metrics(Doctor *d) {
+        _cleanup_(config_done) Config config = {};
+        _cleanup_free_ char *error = NULL;
+        Check *c;
+
+        int r = config_load(paths.config_file, paths.owner, &config, &error);
+        if (r < 0) {
+                c = problem(d, NULL, "config", "%s is refused (%s): no run writes metrics, and each logs an error.",
+                            paths.config_file, error ?: strerror(-r));
+                fix(d, c, "Correct %s (owned by %s, not writable by group or others; see alexandria-ctl(1)).",
+                    paths.config_file, arg.user ? "you" : "root");
+                return;
+        }
+        if (access(paths.config_file, F_OK) >= 0)
+                passed(d, NULL, "config");
+        if (arg.user || !is_executable_file(NODE_EXPORTER_PATH))
+                return;
+        if (config_metrics_directory(&config, arg.user)) {
+                passed(d, NULL, "metrics");
+                return;
+        }
+        if (config.metrics_disabled) {
+                c = warning(d, NULL, "metrics", "prometheus-node-exporter is installed, but metrics are off "
+                            "(Enabled=no in %s).", paths.config_file);
+                fix(d, c, "Remove Enabled=no from the [Metrics] section of %s if the exporter should serve them.",
+                    paths.config_file);
+        } else {
+                c = warning(d, NULL, "metrics", "prometheus-node-exporter is installed, but metrics are off: %s "
+                            "does not exist and %s sets no [Metrics] Directory=.", METRICS_DEFAULT_DIRECTORY,
+                            paths.config_file);
+                fix(d, c, "Set Directory= in the [Metrics] section of %s to the exporter's "
+                    "--collector.textfile.directory (see /etc/default/prometheus-node-exporter).", paths.config_file);
         }
 }
 
@@ -467,27 +556,19 @@ static bool check_destination(Doctor *d, const Schedule *s) {
                         fix(d, c, "Check the file system of %s, or correct Destination= in %s.", dest, s->path);
                         return false;
                 }
-                if (!s->enabled && !arg.user) {
-                        /* start creates it (as reload does for every enabled schedule) */
+                /* The service creates it before each run (`prepare`, outside
+                 * the sandbox; the user service is not sandboxed at all), if
+                 * directories may be created where it belongs. */
+                _cleanup_free_ char *parent = existing_parent(dest);
+                int parent_error = !parent ? ENOTDIR :
+                                   d->judge_access && access(parent, W_OK | X_OK) < 0 ? errno : 0;
+                if (parent_error == 0) {
                         passed(d, s->name, "destination");
                         return false;
                 }
-                if (arg.user) {
-                        /* The user service is not sandboxed: the worker creates it,
-                         * if it may create directories where it belongs. */
-                        _cleanup_free_ char *parent = existing_parent(dest);
-                        if (parent && access(parent, W_OK | X_OK) >= 0) {
-                                passed(d, s->name, "destination");
-                                return false;
-                        }
-                        c = problem(d, s->name, "destination", "destination %s does not exist, and it cannot be created "
-                                    "there: runs fail.", dest);
-                        fix(d, c, "mkdir -p -m 0700 %s, or correct Destination= in %s.", dest, s->path);
-                        return false;
-                }
-                c = problem(d, s->name, "destination", "destination %s does not exist; the service may write only "
-                            "inside it and cannot create it: runs fail.", dest);
-                fix(d, c, "%s reload (creates the destinations of enabled schedules), or mkdir -p -m 0700 %s.", ctl_cmd(), dest);
+                c = problem(d, s->name, "destination", "destination %s does not exist, and it cannot be created "
+                            "there (%s): runs fail.", dest, strerror(parent_error));
+                fix(d, c, "mkdir -p -m 0700 %s, or correct Destination= in %s.", dest, s->path);
                 return false;
         }
         if (!S_ISDIR(st.st_mode)) {
@@ -598,8 +679,8 @@ static void check_stale_temporaries(Doctor *d, const Schedule *s, bool running) 
                 if (running)
                         continue;       /* most likely the file the running backup writes */
                 found = true;
-                Check *c = problem(d, s->name, "stale-temporary", "%s/%s (%s, last written %s) is a partial archive "
-                                   "left by an interrupted run.", s->destination, de->d_name,
+                Check *c = warning(d, s->name, "stale-temporary", "%s/%s (%s, last written %s) is a partial archive "
+                                   "left by an interrupted run; it takes space, and is no backup.", s->destination, de->d_name,
                                    format_bytes(size_s, (uint64_t) st.st_size),
                                    format_timestamp(when, (uint64_t) st.st_mtim.tv_sec * USEC_PER_SEC));
                 fix(d, c, "It is removed by the next run of %s, or delete it if no run is in progress "
@@ -829,6 +910,7 @@ int verb_doctor(int argc, char **argv) {
         if (!d.manager_path)
                 return log_oom(), EXIT_FAILED;
         check_journal(&d);
+        check_metrics(&d);
 
         if (only)
                 check_schedule(&d, only);
@@ -841,7 +923,7 @@ int verb_doctor(int argc, char **argv) {
 
         size_t problems = 0;
         for (size_t i = 0; i < d.n; i++)
-                problems += !d.checks[i].ok;
+                problems += !d.checks[i].ok && d.checks[i].level == LEVEL_PROBLEM;
         if (arg.json)
                 print_json(&d);
         else

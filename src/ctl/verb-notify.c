@@ -11,6 +11,7 @@
 #include "history.h"
 #include "log.h"
 #include "metrics.h"
+#include "netns.h"
 #include "notify.h"
 #include "state.h"
 #include "units.h"
@@ -61,6 +62,12 @@ int verb_notify(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         unit_name_service(unit, name);
+        /* (the service has PrivateNetwork=yes; the channels need the network) */
+        if (s->ping_url || s->mail || s->notify_command) {
+                r = netns_join_host();
+                if (r < 0)
+                        log_debug_errno(r, "Staying in this network namespace (cannot join PID 1's): %m");
+        }
 
         _cleanup_close_ int lock_fd = -EBADF;
         r = state_lock(paths.state_dir, name, &lock_fd);

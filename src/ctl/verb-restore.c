@@ -5,6 +5,7 @@
 
 #include "archive-list.h"
 #include "ctl.h"
+#include "deleted.h"
 #include "log.h"
 #include "path-util.h"
 #include "restore.h"
@@ -133,6 +134,9 @@ int verb_restore(int argc, char **argv) {
                 log_error("Give either --list or --dry-run.");
                 return EXIT_USAGE;
         }
+        /* --dumps: what Dump= stored, and nothing else */
+        if (arg.dumps && strv_extend(&selected, SCHEDULE_DUMPS_DIR) < 0)
+                return log_oom(), EXIT_FAILED;
         for (int i = first_path; i < argc; i++) {
                 char *p = restore_path_argument(argv[i]);
                 if (!p || strv_push(&selected, p) < 0)
@@ -140,7 +144,12 @@ int verb_restore(int argc, char **argv) {
         }
 
         const ScheduleEntry *e = schedule_dir_find(&ctx.schedules, name);
-        r = pick_archive(name, e ? e->schedule : NULL, archive_arg, &archive);
+        /* A deleted schedule whose archives remain restores like a live one. */
+        _cleanup_(deleted_schedules_done) DeletedSchedules gone = {};
+        if (!e && deleted_schedules_load(&paths, &ctx.schedules, &gone) < 0)
+                return log_oom(), EXIT_FAILED;
+        const Schedule *s = e ? e->schedule : deleted_schedules_find(&gone, name);
+        r = pick_archive(name, s, archive_arg, &archive);
         if (r < 0)
                 return exit_code_for(r);
 
@@ -150,7 +159,7 @@ int verb_restore(int argc, char **argv) {
                         return log_oom(), EXIT_FAILED;
         }
         _cleanup_(crypt_key_freep) CryptKeySource *key = NULL;
-        if (ctl_load_key(e ? e->schedule : NULL, archive, &key) < 0)
+        if (ctl_load_key(s, archive, &key) < 0)
                 return EXIT_FAILED;
         RestoreOptions o = {
                 .key = key,
@@ -161,6 +170,9 @@ int verb_restore(int argc, char **argv) {
                 .escape_names = isatty(STDOUT_FILENO),
                 .report = archive_report_log,
         };
+        /* an incremental archive is a restore point of its chain */
+        if (ctl_archive_is_incremental(archive))
+                return ctl_restore_chain(e ? e->schedule : NULL, archive, &o);
         RestoreStats st;
         r = restore_archive(archive, &o, &st);
         if (o.mode == RESTORE_EXTRACT && (r >= 0 || st.entries > 0))

@@ -6,6 +6,7 @@
 
 #include "ctl.h"
 #include "format-util.h"
+#include "hooks.h"
 #include "log.h"
 #include "manager.h"
 #include "record.h"
@@ -59,13 +60,58 @@ static void on_warning(const char *message, void *userdata) {
         fprintf(stderr, "warning: %s\n", message);
 }
 
-static int run_here(const char *name) {
+static int run_worker_here(const char *name) {
         uint64_t now = now_monotonic_usec();
         Progress p = { .tty = isatty(STDERR_FILENO), .start = now, .last = now };
         BackupCallbacks cb = { .progress = on_progress, .warning = on_warning, .userdata = &p };
         int r = worker_run(&paths, name, &cb);
         progress_clear(&p);
         return r;
+}
+
+/* What the service does around the worker, here: ExecStartPre= first (one
+ * that fails means no backup), ExecStopPost= always, with the outcome in
+ * $SERVICE_RESULT, $EXIT_CODE, $EXIT_STATUS. A schedule that does not load
+ * has no hooks to run; the worker reports why. */
+static int run_here(const char *name) {
+        _cleanup_schedule_free_ Schedule *s = NULL;
+        _cleanup_strv_free_ char **env = NULL;
+        _cleanup_free_ char *error = NULL;
+        HookStatus main_status = { CLD_EXITED, EXIT_FAILED };
+        int code, r;
+
+        if (schedule_load_name(paths.schedules_dir, name, paths.default_destination, paths.owner, &s, &error) < 0 ||
+            (s->n_exec_start_pre == 0 && s->n_exec_stop_post == 0))
+                return run_worker_here(name);
+        free(error);
+        error = NULL;
+
+        r = schedule_check_commands(s, &error);
+        if (r < 0) {
+                log_error("%s", error ?: strerror(-r));
+                return r == -ENOMEM ? EXIT_FAILED : EXIT_USAGE;
+        }
+        r = hooks_run("ExecStartPre", s->exec_start_pre, s->n_exec_start_pre, NULL, &main_status, &error);
+        if (r < 0) {
+                log_error("%s; the backup of %s did not run.", error ?: strerror(-r), name);
+                code = EXIT_FAILED;
+        } else {
+                code = run_worker_here(name);
+                main_status = (HookStatus) { CLD_EXITED, code };
+        }
+        /* SuccessExitStatus=3 4 */
+        bool success = r >= 0 && (code == EXIT_OK || code == EXIT_WARNINGS || code == EXIT_BUSY);
+        free(error);
+        error = NULL;
+        if (hooks_stop_post_env(success, r >= 0, &main_status, &env) < 0)
+                return log_oom(), EXIT_FAILED;
+        r = hooks_run("ExecStopPost", s->exec_stop_post, s->n_exec_stop_post, env, NULL, &error);
+        if (r < 0) {
+                log_error("%s.", error ?: strerror(-r));
+                if (success)
+                        code = EXIT_FAILED;
+        }
+        return code;
 }
 
 static void on_tick(sd_bus *bus, void *userdata) {

@@ -8,10 +8,13 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include "archive-list.h"
 #include "calendar.h"
 #include "ctl.h"
+#include "deleted.h"
 #include "events.h"
 #include "fileio.h"
+#include "format-util.h"
 #include "log.h"
 #include "mounts.h"
 #include "manager.h"
@@ -28,9 +31,10 @@ static char *schedule_file(const char *name) {
 }
 
 /* The service may write only inside its destination, so it must exist
- * before the first run, also for hand-written schedules. Not on the disk
- * underneath one that is not mounted: the run will fail saying so, and a
- * directory there would hide it. */
+ * before the run: create makes it, and `prepare` before every run of the
+ * service (hand-written schedules, a destination removed since). Not on
+ * the disk underneath one that is not mounted: the run will fail saying
+ * so, and a directory there would hide it. */
 static int make_destination(const Schedule *s) {
         _cleanup_free_ char *unmounted = NULL;
         if (mounts_check_path("Destination", s->destination, &unmounted) < 0) {
@@ -38,6 +42,27 @@ static int make_destination(const Schedule *s) {
                 return 0;
         }
         return mkdir_p(s->destination, 0700);
+}
+
+/* prepare NAME: what alexandria@NAME.service runs before the worker,
+ * outside its sandbox (ExecStartPre=-+): systemd can grant ReadWritePaths=
+ * only to a directory that exists, and a sandboxed reload cannot make one. */
+int verb_prepare(int argc, char **argv) {
+        const Schedule *s;
+        char field[128];
+        int r;
+
+        if (ctl_find_valid_schedule(&ctx.schedules, argv[1], &s) < 0)
+                return EXIT_USAGE;
+        /* what we log belongs to the schedule's history */
+        snprintf(field, sizeof field, "ALEXANDRIA_SCHEDULE=%s", s->name);
+        log_set_context_field(field);
+        r = make_destination(s);
+        if (r < 0) {
+                log_error_errno(r, "Cannot create destination %s of schedule %s: %m", s->destination, s->name);
+                return EXIT_FAILED;
+        }
+        return EXIT_OK;
 }
 
 /* The schedule files are the truth: reload the manager (the generator runs),
@@ -60,11 +85,10 @@ static int sync_manager(void) {
                 char timer[UNIT_NAME_MAX];
                 if (!s || !s->enabled)
                         continue;
+                /* (The service creates its destination before each run:
+                 * `prepare`, so a sandboxed reload needs no write access.) */
                 if (strv_extend(&wanted, unit_name_timer(timer, s->name)) < 0)
                         return log_oom();
-                r = make_destination(s);
-                if (r < 0)
-                        ret = log_error_errno(r, "Cannot create destination %s of schedule %s: %m", s->destination, s->name);
         }
 
         sd_bus *bus = ctx.bus;
@@ -176,6 +200,12 @@ static int schedule_from_options(const char *name, Schedule **ret, char **ret_er
                         r = add_assignment(&assignments, "--copy-to", "CopyTo", *c, ret_error);
         if (r >= 0 && arg.copy_keep)
                 r = add_assignment(&assignments, "--copy-keep", "CopyKeep", arg.copy_keep, ret_error);
+        STRV_FOREACH(p, arg.dump)
+                if (r >= 0)
+                        r = add_assignment(&assignments, "--dump", "Dump", *p, ret_error);
+        STRV_FOREACH(p, arg.lock_files)
+                if (r >= 0)
+                        r = add_assignment(&assignments, "--lock-file", "LockFile", *p, ret_error);
         if (r < 0)
                 return r;
 
@@ -194,7 +224,7 @@ int verb_create(int argc, char **argv) {
 
         if (strchr(what, ';')) {
                 if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep ||
-                    arg.copy_to || arg.copy_keep) {
+                    arg.copy_to || arg.copy_keep || arg.dump || arg.lock_files) {
                         log_error("The short form PATH;HH:MM;NAME takes no options; use 'create NAME --on-calendar … --source …'.");
                         return EXIT_USAGE;
                 }
@@ -209,6 +239,10 @@ int verb_create(int argc, char **argv) {
         }
 
         r = schedule_check_sources(s, &error);
+        if (r >= 0)
+                r = schedule_check_commands(s, &error);
+        if (r == -ENOMEM)
+                return log_oom(), EXIT_FAILED;
         if (r < 0) {
                 log_error("Refusing schedule '%s': %s", s->name, error);
                 return EXIT_USAGE;
@@ -275,45 +309,215 @@ int verb_create(int argc, char **argv) {
         return EXIT_OK;
 }
 
+/* ---- delete ---------------------------------------------------------------- */
+
+typedef struct ArchiveSet {
+        ArchiveInfo *a;
+        size_t n;
+} ArchiveSet;
+
+static void archive_set_done(ArchiveSet *set) {
+        archive_list_free(set->a, set->n);
+        *set = (ArchiveSet) {};
+}
+
+/* delete --archives asks first, unless --yes: on a terminal it shows what
+ * goes and waits for "yes"; anywhere else it refuses (-EINVAL), so that a
+ * script never removes archives by accident. -ECANCELED: the answer was no. */
+static int confirm_archive_removal(const Schedule *s, const ArchiveSet *set, bool live) {
+        _cleanup_free_ char *line = NULL;
+        char total_s[FORMAT_BYTES_MAX];
+        uint64_t total = 0;
+        size_t size = 0;
+
+        if (arg.yes || set->n == 0)
+                return 0;
+        if (!isatty(STDIN_FILENO)) {
+                log_error("delete --archives would remove %s%zu archive%s of %s in %s; confirm with --yes. Nothing was changed.",
+                          live ? "the schedule and " : "", set->n, set->n == 1 ? "" : "s", s->name, s->destination);
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < set->n; i++) {
+                printf("  %s\n", set->a[i].path);
+                total += set->a[i].size;
+        }
+        printf("Delete %s%s and %s %zu archive%s (%s)? Type 'yes' to confirm: ", live ? "schedule " : "what is left of schedule ",
+               s->name, live ? "its" : "the", set->n, set->n == 1 ? "" : "s", format_bytes(total_s, total));
+        fflush(stdout);
+        ssize_t k = getline(&line, &size, stdin);
+        if (k > 0 && line[k - 1] == '\n')
+                line[k - 1] = 0;
+        if (k < 0 || !streq(line, "yes")) {
+                printf("Nothing deleted.\n");
+                return -ECANCELED;
+        }
+        return 0;
+}
+
+/* The lock a run of S holds while it writes (see the worker): taken so that
+ * no run writes while its archives go. -EBUSY: a run holds it. */
+static int lock_runs(const Schedule *s, int dest_fd, char **ret_lock_name, int *ret_fd) {
+        _cleanup_free_ char *lock_name = NULL;
+        if (asprintf(&lock_name, ".alexandria-%s.lock", s->name) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int fd = openat(dest_fd, lock_name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+                return errno == EWOULDBLOCK ? -EBUSY : negative_errno();
+        *ret_lock_name = TAKE_PTR(lock_name);
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+/* Removes the archives of SET, partial ones an interrupted run left, and
+ * the run lock (nothing runs this schedule any more). Returns how many
+ * archives could not be removed, having said why. */
+static size_t remove_archives(const Schedule *s, int dest_fd, const ArchiveSet *set, const char *lock_name) {
+        size_t failed = 0;
+
+        for (size_t i = 0; i < set->n; i++)
+                if (unlinkat(dest_fd, set->a[i].filename, 0) < 0 && errno != ENOENT) {
+                        log_error_errno(negative_errno(), "Cannot remove %s: %m", set->a[i].path);
+                        failed++;
+                }
+        _cleanup_closedir_ DIR *dir = fdopendir(fcntl(dest_fd, F_DUPFD_CLOEXEC, 3));
+        struct dirent *de;
+        while (dir && (de = readdir(dir))) {
+                _cleanup_free_ char *owner = NULL;
+                if (archive_temporary_name_parse(de->d_name, &owner) && streq(owner, s->name))
+                        (void) unlinkat(dest_fd, de->d_name, 0);
+        }
+        (void) unlinkat(dest_fd, lock_name, 0);
+        (void) fsync_directory(dest_fd);
+        return failed;
+}
+
+/* delete NAME: the schedule file goes, its timer stops; its archives stay,
+ * and a tombstone remembers where (deleted.h). delete NAME --archives: the
+ * archives go too, also for a schedule deleted before. */
 int verb_delete(int argc, char **argv) {
-        const ScheduleEntry *e;
+        _cleanup_(deleted_schedules_done) DeletedSchedules gone = {};
+        _cleanup_(archive_set_done) ArchiveSet set = {};
+        _cleanup_close_ int dest_fd = -EBADF, run_lock_fd = -EBADF;
+        _cleanup_free_ char *name = NULL, *run_lock_name = NULL;
+        const ScheduleEntry *e = NULL;
+        const Schedule *s;
         int r;
 
-        r = ctl_find_schedule(&ctx.schedules, argv[1], &e);
-        if (r < 0)
+        if (deleted_schedules_load(&paths, &ctx.schedules, &gone) < 0)
+                return log_oom(), EXIT_FAILED;
+        const Schedule *dead = deleted_schedules_find_arg(&gone, &ctx.schedules, argv[1]);
+        if (dead && !arg.archives) {
+                log_error("Schedule '%s' is already deleted; its archives stay in %s ('%s delete %s --archives' removes them).",
+                          dead->name, dead->destination, program_invocation_short_name, dead->name);
                 return EXIT_USAGE;
-
-        _cleanup_free_ char *name = strdup(e->name);
+        }
+        if (dead)
+                s = dead;
+        else {
+                r = ctl_find_schedule(&ctx.schedules, argv[1], &e);
+                if (r < 0)
+                        return EXIT_USAGE;
+                s = e->schedule;
+                if (arg.archives && !s) {
+                        log_error("Where the archives of %s are is unknown: %s. Correct the file, or delete the schedule "
+                                  "without --archives.", e->name, e->error ?: strerror(-e->error_code));
+                        return EXIT_USAGE;
+                }
+        }
+        name = strdup(e ? e->name : dead->name);
         if (!name)
                 return log_oom(), EXIT_FAILED;
 
-        /* Stop the timer first: a schedule that is gone must not fire once more,
-         * even if the reload below fails. */
-        if (ctx.bus) {
-                _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
-                char timer[UNIT_NAME_MAX];
-                r = manager_stop_unit(ctx.bus, unit_name_timer(timer, name), &error);
-                if (r < 0 && !sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit")) {
-                        log_error_errno(r, "Cannot stop %s: %s", timer, bus_error_text(&error, r));
+        if (s) {
+                r = archive_list(s->destination, s->name, &set.a, &set.n);
+                if (r < 0 && arg.archives) {
+                        log_error_errno(r, "Cannot list the archives of %s in %s: %m", s->name, s->destination);
                         return EXIT_FAILED;
                 }
         }
-
-        if (unlink(e->path) < 0) {
-                log_error_errno(negative_errno(), "Cannot remove %s: %m", e->path);
-                return EXIT_FAILED;
+        if (arg.archives) {
+                r = confirm_archive_removal(s, &set, e);
+                if (r < 0)
+                        return r == -ECANCELED ? EXIT_FAILED : EXIT_USAGE;
+                if (set.n > 0) {
+                        dest_fd = open(s->destination, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                        if (dest_fd < 0) {
+                                log_error_errno(negative_errno(), "Cannot open %s: %m", s->destination);
+                                return EXIT_FAILED;
+                        }
+                        r = lock_runs(s, dest_fd, &run_lock_name, &run_lock_fd);
+                        if (r == -EBUSY) {
+                                log_error("A run of %s is writing an archive right now; nothing was changed. Try again "
+                                          "when it has finished.", s->name);
+                                return EXIT_BUSY;
+                        }
+                        if (r < 0) {
+                                log_error_errno(r, "Cannot lock %s/.alexandria-%s.lock: %m", s->destination, s->name);
+                                return EXIT_FAILED;
+                        }
+                }
         }
-        _cleanup_close_ int dir_fd = open(paths.schedules_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd >= 0)
-                (void) fsync_directory(dir_fd);
+
+        if (e) {
+                /* Stop the timer first: a schedule that is gone must not fire once more,
+                 * even if the reload below fails. */
+                if (ctx.bus) {
+                        _cleanup_(sd_bus_error_free) sd_bus_error error = SD_BUS_ERROR_NULL;
+                        char timer[UNIT_NAME_MAX];
+                        r = manager_stop_unit(ctx.bus, unit_name_timer(timer, name), &error);
+                        if (r < 0 && !sd_bus_error_has_name(&error, "org.freedesktop.systemd1.NoSuchUnit")) {
+                                log_error_errno(r, "Cannot stop %s: %s", timer, bus_error_text(&error, r));
+                                return EXIT_FAILED;
+                        }
+                }
+
+                /* Archives that stay must stay findable, with their key file. */
+                if (s && !arg.archives && set.n > 0) {
+                        _cleanup_free_ char *text = NULL;
+                        r = read_file_full(e->path, 65536, &text);
+                        if (r >= 0)
+                                r = deleted_schedule_remember(&paths, name, text);
+                        if (r < 0)
+                                log_warning_errno(r, "Cannot keep a copy of %s in %s/deleted (backups will list its "
+                                                  "archives only while they lie in a destination in use): %m",
+                                                  e->path, paths.state_dir);
+                }
+
+                if (unlink(e->path) < 0) {
+                        log_error_errno(negative_errno(), "Cannot remove %s: %m", e->path);
+                        return EXIT_FAILED;
+                }
+                _cleanup_close_ int dir_fd = open(paths.schedules_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                if (dir_fd >= 0)
+                        (void) fsync_directory(dir_fd);
+        }
+
+        size_t failed = 0;
+        if (arg.archives) {
+                if (dest_fd >= 0)
+                        failed = remove_archives(s, dest_fd, &set, run_lock_name);
+                if (failed == 0 && (r = deleted_schedule_forget(&paths, name)) < 0)
+                        log_warning_errno(r, "Cannot remove the record of deleted schedule %s in %s/deleted: %m",
+                                          name, paths.state_dir);
+        }
 
         EventFields f = EVENT_FIELDS_INIT(name);
-        (void) event_emit(EVENT_SCHEDULE_DELETED, &f, "Schedule %s deleted; its archives are kept.", name);
+        if (!arg.archives)
+                (void) event_emit(EVENT_SCHEDULE_DELETED, &f, "Schedule %s deleted; its archives are kept.", name);
+        else
+                (void) event_emit(EVENT_SCHEDULE_DELETED, &f, "Schedule %s deleted%s; %zu of its archives removed (delete --archives).",
+                                  name, e ? "" : " before", set.n - failed);
 
-        r = sync_manager();
-        const char *dest = e->schedule ? e->schedule->destination : NULL;
-        printf("Deleted schedule %s.%s%s%s\n", name, dest ? " Its archives stay in " : "", strempty(dest), dest ? "." : "");
-        return r < 0 ? EXIT_FAILED : EXIT_OK;
+        r = e ? sync_manager() : 0;
+        if (!arg.archives)
+                printf("Deleted schedule %s.%s%s%s\n", name, s ? " Its archives stay in " : "", s ? s->destination : "", s ? "." : "");
+        else if (e)
+                printf("Deleted schedule %s and %zu archive%s.\n", name, set.n - failed, set.n - failed == 1 ? "" : "s");
+        else
+                printf("Removed %zu archive%s of deleted schedule %s.\n", set.n - failed, set.n - failed == 1 ? "" : "s", name);
+        return r < 0 || failed > 0 ? EXIT_FAILED : EXIT_OK;
 }
 
 int verb_list(int argc, char **argv) {

@@ -112,10 +112,10 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
                 flags |= HEALTH_FAILED;
         else if (last.kind == EVENT_RUN_WARNINGS)
                 flags |= HEALTH_WARNINGS;
-        if (last.shrunk)
-                flags |= HEALTH_SHRUNK;
         else if (last.kind == EVENT_RUN_SUCCEEDED && !(streq_ptr(service_state, "failed")))
                 flags &= ~HEALTH_FAILED;
+        if (last.shrunk)
+                flags |= HEALTH_SHRUNK;
 
         _cleanup_(state_done) ScheduleState state = {};
         _cleanup_close_ int lock_fd = -EBADF;

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -9,23 +10,34 @@
 #define STAMP_LEN (sizeof "YYYYmmddTHHMMSSZ" - 1)
 
 int archive_name_format(const char *schedule, uint64_t time_usec, Compression c, bool encrypted, char **ret) {
+        return archive_name_format_kind(schedule, time_usec, false, c, encrypted, ret);
+}
+
+int archive_name_format_kind(const char *schedule, uint64_t time_usec, bool incremental, Compression c,
+                             bool encrypted, char **ret) {
         time_t t = (time_t) (time_usec / USEC_PER_SEC);
         struct tm tm;
         char stamp[STAMP_LEN + 1];
 
         if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm) != STAMP_LEN)
                 return -EINVAL;
-        return asprintf(ret, "%s-%s%s%s", schedule, stamp, compression_suffix(c),
-                        encrypted ? ENCRYPTED_SUFFIX : "") < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s-%s%s%s%s", schedule, stamp, incremental ? INCREMENTAL_SUFFIX : "",
+                        compression_suffix(c), encrypted ? ENCRYPTED_SUFFIX : "") < 0 ? -ENOMEM : 0;
 }
 
 bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret_time_usec,
                         Compression *ret_compression, bool *ret_encrypted) {
+        return archive_name_parse_kind(filename, ret_schedule, ret_time_usec, NULL, ret_compression, ret_encrypted);
+}
+
+bool archive_name_parse_kind(const char *filename, char **ret_schedule, uint64_t *ret_time_usec,
+                             bool *ret_incremental, Compression *ret_compression, bool *ret_encrypted) {
         /* "….tar.gz.enc": look at the name without the ".enc". */
         const char *enc = endswith(filename, ENCRYPTED_SUFFIX);
         if (enc) {
                 _cleanup_free_ char *plain = strndup(filename, enc - filename);
-                if (!plain || endswith(plain, ENCRYPTED_SUFFIX) || !archive_name_parse(plain, ret_schedule, ret_time_usec, ret_compression, NULL))
+                if (!plain || endswith(plain, ENCRYPTED_SUFFIX) ||
+                    !archive_name_parse_kind(plain, ret_schedule, ret_time_usec, ret_incremental, ret_compression, NULL))
                         return false;
                 if (ret_encrypted)
                         *ret_encrypted = true;
@@ -42,7 +54,14 @@ bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret
         for (size_t i = 0; i < ELEMENTSOF(order) && !suffix; i++)
                 if ((suffix = endswith(filename, compression_suffix(order[i]))))
                         c = order[i];
-        if (!suffix || (size_t) (suffix - filename) < STAMP_LEN + 2)
+        if (!suffix)
+                return false;
+        /* "….incr.tar.gz": an incremental archive */
+        bool incremental = suffix - filename >= (ptrdiff_t) strlen(INCREMENTAL_SUFFIX) &&
+                memcmp(suffix - strlen(INCREMENTAL_SUFFIX), INCREMENTAL_SUFFIX, strlen(INCREMENTAL_SUFFIX)) == 0;
+        if (incremental)
+                suffix -= strlen(INCREMENTAL_SUFFIX);
+        if ((size_t) (suffix - filename) < STAMP_LEN + 2)
                 return false;
 
         const char *stamp = suffix - STAMP_LEN;
@@ -80,6 +99,8 @@ bool archive_name_parse(const char *filename, char **ret_schedule, uint64_t *ret
                 *ret_time_usec = (uint64_t) t * USEC_PER_SEC;
         if (ret_compression)
                 *ret_compression = c;
+        if (ret_incremental)
+                *ret_incremental = incremental;
         return true;
 }
 
@@ -130,7 +151,8 @@ int archive_list(const char *dir, const char *schedule, ArchiveInfo **ret, size_
 
                 if (de->d_name[0] == '.')
                         continue;
-                if (!archive_name_parse(de->d_name, &a.schedule, &a.time_usec, &a.compression, &a.encrypted))
+                if (!archive_name_parse_kind(de->d_name, &a.schedule, &a.time_usec, &a.incremental, &a.compression,
+                                             &a.encrypted))
                         continue;
                 if (schedule && !streq(a.schedule, schedule)) {
                         free(a.schedule);
@@ -169,4 +191,23 @@ int archive_list(const char *dir, const char *schedule, ArchiveInfo **ret, size_
 fail:
         archive_list_free(list, n);
         return r;
+}
+
+int archive_dir_lock(const char *dir, const char *schedule, int *ret_fd) {
+        _cleanup_free_ char *name = NULL;
+        if (asprintf(&name, ".alexandria-%s.lock", schedule) < 0)
+                return -ENOMEM;
+        _cleanup_close_ int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir_fd < 0)
+                return negative_errno();
+        int fd = openat(dir_fd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY, 0600);
+        if (fd < 0)
+                return negative_errno();
+        if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+                int r = errno == EWOULDBLOCK ? -EBUSY : negative_errno();
+                safe_close(fd);
+                return r;
+        }
+        *ret_fd = fd;
+        return 0;
 }

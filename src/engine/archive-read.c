@@ -5,6 +5,7 @@
 #include "archive-read.h"
 #include "format-util.h"
 #include "archive-util.h"
+#include "incremental.h"
 #include "log.h"
 #include "manifest.h"
 
@@ -207,7 +208,7 @@ int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t 
                 return r;
         struct archive *a = reader->a;
         while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-                if (!streq(strempty(archive_entry_pathname(entry)), MANIFEST_NAME))
+                if (!archive_member_is_internal(strempty(archive_entry_pathname(entry))))
                         n++;
                 if (archive_read_data_skip(a) != ARCHIVE_OK) {
                         r = ARCHIVE_FATAL;
@@ -221,6 +222,10 @@ int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t 
         }
         *ret = n;
         return 0;
+}
+
+bool archive_member_is_internal(const char *name) {
+        return streq(name, MANIFEST_NAME) || streq(name, INCREMENTAL_HEADER_NAME) || streq(name, INCREMENTAL_DELETED_NAME);
 }
 
 void archive_report_log(int level, const char *message, void *userdata) {

@@ -36,6 +36,11 @@ bool archive_file_is_encrypted(const char *path);
  * the manifest. */
 int archive_count_entries(const char *path, const CryptKeySource *key, uint64_t *ret, char **ret_error);
 
+/* Entries that describe the archive rather than the backup: the manifest,
+ * and an incremental archive's header and list of deletions. Restore does
+ * not write them as files; counts of entries leave them out. */
+bool archive_member_is_internal(const char *name);
+
 /* Reads the current entry's data whole into a NUL-terminated buffer of at
  * most MAX bytes: -EFBIG beyond, -EBADMSG when the archive cannot be read. */
 int archive_read_entry_whole(struct archive *a, size_t max, char **ret, size_t *ret_len);

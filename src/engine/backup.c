@@ -6,8 +6,11 @@
 #include "archive-list.h"
 #include "backup.h"
 #include "destination.h"
+#include "dump.h"
 #include "events.h"
 #include "format-util.h"
+#include "incremental.h"
+#include "locks.h"
 #include "log.h"
 #include "path-util.h"
 #include "retention.h"
@@ -33,9 +36,29 @@ static int store_selected(struct archive_entry *entry, int fd, const struct stat
         return archive_writer_add_file(userdata, entry, fd, st, ret_error);
 }
 
-/* select → write: the archive's whole content, into the unnamed file. */
+static void dump_started(const char *entry, void *userdata) {
+        RunReport *report = userdata;
+        _cleanup_free_ char *what = NULL;
+        if (report->cb && report->cb->progress && asprintf(&what, "dump %s", entry) >= 0)
+                report->cb->progress(&report->stats, what, report->cb->userdata);
+}
+
+/* LockFile=: the services' locks, held from before the walk until the
+ * archive is linked. A lock file that is not there is a warning. */
+static int take_service_locks(const Schedule *s, RunReport *report, LockSet *ret, char **ret_error) {
+        uint64_t timeout = s->lock_timeout_sec == SCHEDULE_TIMEOUT_INFINITY ? UINT64_MAX : s->lock_timeout_sec * USEC_PER_SEC;
+        int r = locks_acquire(s->locks, s->n_locks, timeout, ret, ret_error);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(p, ret->missing)
+                report_warning(report, *p, "LockFile=%s does not exist; the sources were read without it", *p);
+        return 0;
+}
+
+/* select → dumps → write: the archive's whole content, into the unnamed
+ * file; the dumps (spooled before) first, then the walk. */
 static int write_archive(const Schedule *s, const CryptKeySource *key, Destination *dest, Selection *sel,
-                         RunReport *report, char **ret_error) {
+                         Incremental *inc, DumpSet *dumps, RunReport *report, char **ret_error) {
         _cleanup_(archive_writer_freep) ArchiveWriter *w = NULL;
         _cleanup_free_ char *label = path_join(s->destination, dest->out.name);
         int r;
@@ -45,9 +68,20 @@ static int write_archive(const Schedule *s, const CryptKeySource *key, Destinati
         r = archive_writer_new(dest->out.fd, s->compression, key, label, report, &w, ret_error);
         if (r < 0)
                 return r;
+        r = incremental_write_header(inc, w, ret_error);
+        if (r >= 0)
+                r = dumps_store(dumps, w, report, ret_error);
+        if (r < 0)
+                return r;
         r = selection_walk(sel, store_selected, w, ret_error);
         if (r < 0)
                 return r;
+        r = incremental_write_deletions(inc, w, ret_error);
+        if (r < 0)
+                return r;
+        /* the header and the deletions describe the archive: they are not files */
+        if (incremental_is_incremental(inc))
+                report->stats.files -= 2;
         r = archive_writer_finish(w, ret_error);
         if (r < 0)
                 return r;
@@ -82,8 +116,10 @@ static int verify_new_archive(const Schedule *s, const CryptKeySource *key, cons
 /* ShrinkWarn=: a run that read far less than usual wrote an archive, but
  * probably not of what it should have (an unmounted disk, a moved source):
  * a warning, and no retention, so the usual archives are not pruned for it. */
-static int compare_with_usual(const Schedule *s, const RunUsual *usual, RunReport *report, char **ret_shrunk) {
-        int r = shrink_check(usual, report->stats.files, report->stats.bytes, s->shrink_warn, ret_shrunk);
+static int compare_with_usual(const Schedule *s, const RunUsual *usual, RunReport *report, uint64_t files,
+                              uint64_t bytes, char **ret_shrunk) {
+        /* an incremental run stores little: what counts is the restore point it makes */
+        int r = shrink_check(usual, files, bytes, s->shrink_warn, ret_shrunk);
         if (r <= 0)
                 return r;
         report->stats.warnings++;
@@ -110,6 +146,7 @@ static void emit_outcome(const Schedule *s, const char *sources, const BackupRes
         }
         f.archive = res->archive;
         f.archive_bytes = res->stats.archive_bytes;
+        f.kind = res->incremental ? "incremental" : "full";
         const CopyOutcome *copy_failed = copy_results_first_failure(&res->copies);
         if (res->copies.failed > 0) {
                 f.copy_target = copy_failed ? copy_failed->target : NULL;
@@ -128,7 +165,10 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
         uint64_t start = now_monotonic_usec();
         _cleanup_(destination_close) Destination dest = DESTINATION_NULL;
         _cleanup_(selection_freep) Selection *sel = NULL;
+        _cleanup_(incremental_freep) Incremental *inc = NULL;
         _cleanup_(report_done) RunReport report = { .schedule = s->name, .cb = in->cb };
+        _cleanup_(dump_set_done) DumpSet dumps = {};
+        _cleanup_(locks_release) LockSet locks = {};
         _cleanup_free_ char *sources = schedule_sources_string(s), *name = NULL;
         BackupResult res = { .start_usec = now_realtime_usec() };
         int r;
@@ -143,22 +183,52 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                 return r;
         }
 
+        /* FullEvery=: full or incremental, said when the run starts */
+        if (r >= 0)
+                r = incremental_plan(s, dest.fd, res.start_usec, &inc, &res.error);
+        if (r >= 0 && inc) {
+                res.incremental = incremental_is_incremental(inc);
+                res.plan = strdup(incremental_reason(inc));
+                if (!res.plan)
+                        r = -ENOMEM;
+        }
+
         EventFields f = EVENT_FIELDS_INIT(s->name);
         f.source = sources;
-        (void) event_emit(EVENT_RUN_STARTED, &f, "Backup of %s started for %s.", s->name, sources);
+        f.kind = r >= 0 && inc ? (res.incremental ? "incremental" : "full") : NULL;
+        (void) event_emit(EVENT_RUN_STARTED, &f, "Backup of %s started for %s%s%s%s.", s->name, sources,
+                          res.plan ? " (" : "", strempty(res.plan), res.plan ? ")" : "");
 
         if (r >= 0)
                 r = selection_new(s, &dest.st, &report, &sel);
         if (r >= 0)
                 r = selection_check_sources(sel, &res.error);
+        dest.incremental = res.incremental;
+        if (r >= 0)
+                r = dumps_run_all(s, dest.fd, dump_started, &report, &dumps, &res.error);
+        if (r >= 0)
+                r = take_service_locks(s, &report, &locks, &res.error);
         if (r >= 0)
                 r = destination_create_archive(&dest, res.start_usec, &name, &res.error);
+        if (r >= 0 && inc) {
+                r = incremental_start(inc, name, &res.error);
+                selection_set_incremental(sel, inc);
+        }
         if (r >= 0)
-                r = write_archive(s, in->key, &dest, sel, &report, &res.error);
+                r = write_archive(s, in->key, &dest, sel, inc, &dumps, &report, &res.error);
         if (r >= 0)
                 r = destination_link_archive(&dest, &res.archive, &res.error);
+        /* the archive is complete: the services may go on */
+        locks_release(&locks);
         if (r >= 0)
                 r = verify_new_archive(s, in->key, res.archive, &res.error);
+        /* The index describes the new archive only once it is safely there. */
+        if (r >= 0 && inc)
+                r = incremental_commit(inc, &res.error);
+        res.point_files = report.stats.files;
+        res.point_bytes = report.stats.bytes;
+        if (inc)
+                incremental_point(inc, &res.point_files, &res.point_bytes);
         /* Offsite copies, once the archive is linked (copy.h): a failed one
          * fails the run, but the archive stays and retention still runs. */
         if (r >= 0 && copy_run(s, in->state_dir, &res.copies) < 0) {
@@ -166,7 +236,7 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                 (void) errorf(&res.error, -EIO, "the archive %s is written and kept, but the copy to %s failed: %s",
                               res.archive, o ? o->target : "the offsite targets", o ? strempty(o->message) : "out of memory");
         }
-        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, &res.shrunk) : 0;
+        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, res.point_files, res.point_bytes, &res.shrunk) : 0;
         if (shrank < 0)
                 r = shrank;
         /* Retention runs only after the new archive is safely in place. */
@@ -186,6 +256,7 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
 void backup_result_done(BackupResult *r) {
         free(r->archive);
         copy_results_done(&r->copies);
+        free(r->plan);
         strv_free(r->warnings);
         free(r->shrunk);
         free(r->error);

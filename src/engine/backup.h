@@ -4,12 +4,13 @@
 /* One run of one schedule, as a pipeline of stages, each a module:
  *
  *   destination  open it, take the schedule's lock, create the unnamed file
+ *   plan         FullEvery=: full or incremental, and why      (incremental.h)
  *   select       walk the sources: which entries, opened how   (select.h)
  *   write        libarchive, compression, encryption, manifest (write.h)
  *   link         fsync, link into place, fsync the directory   (destination.h)
  *   verify       Verify=yes: read the new archive back          (verify.h)
+ *   index        FullEvery=: the new index replaces the old one (incremental.h)
  *   copy         CopyTo=: send the offsite targets what they miss (copy.h)
- *   prune        retention, only after the new archive is safe  (retention.h)
  *   compare      ShrinkWarn=: far less than usual is a warning  (shrink.h)
  *   prune        retention, only after the new archive is safe,
  *                and never after a run that shrank              (retention.h)
@@ -40,6 +41,9 @@ typedef struct BackupInput {
 
 typedef struct BackupResult {
         char *archive;                  /* full path of the new archive */
+        bool incremental;               /* FullEvery=: only what changed since the archive before it */
+        char *plan;                     /* why full, or what an incremental archive builds on */
+        uint64_t point_files, point_bytes;      /* the restore point: what a restore of it writes */
         BackupStats stats;
         uint64_t start_usec;            /* realtime */
         uint64_t duration_usec;

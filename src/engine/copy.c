@@ -30,6 +30,7 @@
 typedef struct Entry {
         char *filename;
         uint64_t time_usec;
+        bool incremental;               /* ".incr": needs the archives before it back to a full */
         bool local;                     /* in the destination now */
         bool remote;                    /* on the target (listed, or in the ledger) */
         uint64_t local_size, remote_size;
@@ -59,9 +60,10 @@ static Entry *plan_find(Plan *p, const char *filename) {
 static int plan_add(Plan *p, const char *schedule, const char *filename, Entry **ret) {
         _cleanup_free_ char *owner = NULL;
         uint64_t t;
+        bool incremental;
 
         *ret = NULL;
-        if (!archive_name_parse(filename, &owner, &t, NULL, NULL) || !streq(owner, schedule))
+        if (!archive_name_parse_kind(filename, &owner, &t, &incremental, NULL, NULL) || !streq(owner, schedule))
                 return 0;
         Entry *e = plan_find(p, filename);
         if (!e) {
@@ -70,7 +72,7 @@ static int plan_add(Plan *p, const char *schedule, const char *filename, Entry *
                         return -ENOMEM;
                 p->entries = e;
                 e = &p->entries[p->n];
-                *e = (Entry) { .filename = strdup(filename), .time_usec = t };
+                *e = (Entry) { .filename = strdup(filename), .time_usec = t, .incremental = incremental };
                 if (!e->filename)
                         return -ENOMEM;
                 p->n++;
@@ -94,30 +96,30 @@ static int plan_decide(Plan *p, const Schedule *s) {
                         p->entries[i].keep = true;
                 return 0;
         }
-        if (s->copy_keep > 0) {
-                for (size_t i = 0; i < p->n; i++)
-                        p->entries[i].keep = p->n - i <= s->copy_keep;
-                return 0;
-        }
-        _cleanup_free_ ArchiveInfo *list = calloc(p->n ?: 1, sizeof *list);
-        _cleanup_free_ bool *keep = calloc(p->n ?: 1, sizeof *keep);
-        if (!list || !keep)
+        /* CopyKeep=N is Keep=N there; by default the destination's own rules.
+         * Either way a kept incremental archive keeps its chain. */
+        RetentionRules rules = s->copy_keep > 0 ? (RetentionRules) { .count = { [RETENTION_LAST] = s->copy_keep } }
+                                                : retention_schedule_rules(s);
+        _cleanup_free_ RetentionPoint *points = calloc(p->n ?: 1, sizeof *points);
+        _cleanup_free_ RetentionDecision *decisions = calloc(p->n ?: 1, sizeof *decisions);
+        if (!points || !decisions)
                 return -ENOMEM;
         for (size_t i = 0; i < p->n; i++)
-                list[i] = (ArchiveInfo) {
-                        .filename = p->entries[i].filename,
+                points[i] = (RetentionPoint) {
                         .time_usec = p->entries[i].time_usec,
-                        .size = p->entries[i].local_size,
+                        .incremental = p->entries[i].incremental,
                 };
-        retention_plan(s, list, p->n, keep);
+        retention_policy_decide(points, p->n, &rules, decisions);
         for (size_t i = 0; i < p->n; i++)
-                p->entries[i].keep = keep[i];
+                p->entries[i].keep = decisions[i].keep;
         return 0;
 }
 
 static const char *keep_policy(const Schedule *s, char buf[static 32]) {
         if (s->copy_keep == COPY_KEEP_ALL)
                 return "CopyKeep=all";
+        if (s->copy_keep == 0 && schedule_keeps_calendar(s))
+                return "the destination's Keep= rules";
         snprintf(buf, 32, "%s=%u", s->copy_keep > 0 ? "CopyKeep" : "Keep", s->copy_keep > 0 ? s->copy_keep : s->keep);
         return buf;
 }

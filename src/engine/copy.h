@@ -8,7 +8,7 @@
  * What a target should keep is planned over the union of the local
  * archives and those already on the target: CopyKeep=N the newest N there,
  * CopyKeep=all everything, by default what the destination's own retention
- * keeps (retention_plan()). Only local archives can be sent; an archive
+ * keeps (retention_schedule_rules(), whole chains). Only local archives can be sent; an archive
  * that is there complete is not sent again; deletion on a target only ever
  * names archives of this schedule.
  *

@@ -112,11 +112,13 @@ static int pick_archive_name(Destination *d, uint64_t realtime, char **ret, char
         for (unsigned attempt = 0;; attempt++) {
                 bool taken = false;
 
-                for (unsigned v = 0; v < 2 * _COMPRESSION_MAX && !taken; v++) {
+                for (unsigned v = 0; v < 4 * _COMPRESSION_MAX && !taken; v++) {
                         _cleanup_free_ char *n = NULL;
                         struct stat st;
 
-                        r = archive_name_format(s->name, realtime, v / 2, v % 2, &n);
+                        /* every compression, encrypted or not, full or incremental */
+                        r = archive_name_format_kind(s->name, realtime, v / (2 * _COMPRESSION_MAX),
+                                                     v / 2 % _COMPRESSION_MAX, v % 2, &n);
                         if (r < 0)
                                 return r;
                         if (fstatat(d->fd, n, &st, AT_SYMLINK_NOFOLLOW) >= 0)
@@ -140,7 +142,7 @@ static int pick_archive_name(Destination *d, uint64_t realtime, char **ret, char
                         ;
                 realtime = now_realtime_usec();
         }
-        return archive_name_format(s->name, realtime, s->compression, s->encryption, ret);
+        return archive_name_format_kind(s->name, realtime, d->incremental, s->compression, s->encryption, ret);
 }
 
 int destination_create_archive(Destination *d, uint64_t start_realtime, char **ret_name, char **ret_error) {

@@ -18,6 +18,7 @@ typedef struct Destination {
         struct stat st;
         int lock_fd;
         AtomicFile out;                 /* the archive being written */
+        bool incremental;               /* name it NAME-STAMP.incr.tar… */
 } Destination;
 
 #define DESTINATION_NULL (Destination) { .fd = -EBADF, .lock_fd = -EBADF, .out = ATOMIC_FILE_NULL }

@@ -87,6 +87,8 @@ int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
                 ADD("ALEXANDRIA_REMOTE=%s", f->remote);
         if (f->request)
                 ADD("ALEXANDRIA_REQUEST=%s", f->request);
+        if (f->kind)
+                ADD("ALEXANDRIA_KIND=%s", f->kind);
         if (f->files != EVENT_FIELD_UNSET)
                 ADD("ALEXANDRIA_FILES=%" PRIu64, f->files);
         if (f->bytes != EVENT_FIELD_UNSET)

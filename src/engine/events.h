@@ -38,6 +38,7 @@ typedef struct EventFields {
         const char *copy_target;        /* a CopyTo= target, secrets redacted */
         const char *remote;             /* serve: the client's address and port */
         const char *request;            /* serve: the command it asked for */
+        const char *kind;               /* of the archive: "full" or "incremental" */
         uint64_t files, bytes, archive_bytes, duration_usec, warnings;
         int error;                      /* negative errno, or 0 */
 } EventFields;

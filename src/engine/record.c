@@ -82,6 +82,10 @@ int record_format(const RunRecord *r, char **ret) {
         STRV_FOREACH(w, r->warning_messages)
                 put(f, "WARNING", *w);
         put_u64(f, "PRUNED", r->pruned);
+        if (r->point_files > 0 || r->point_bytes > 0) {
+                put_u64(f, "POINT_FILES", r->point_files);
+                put_u64(f, "POINT_BYTES", r->point_bytes);
+        }
         STRV_FOREACH(c, r->copies)
                 put(f, "COPY", *c);
         put(f, "ERROR", r->error);
@@ -181,6 +185,10 @@ int record_parse(const char *text, RunRecord *ret) {
                         k = s ? strv_push(&r.copies, s) : -ENOMEM;
                 } else if (streq(key, "PRUNED"))
                         k = parse_u64(v, &r.pruned);
+                else if (streq(key, "POINT_FILES"))
+                        k = parse_u64(v, &r.point_files);
+                else if (streq(key, "POINT_BYTES"))
+                        k = parse_u64(v, &r.point_bytes);
                 else if (streq(key, "ERROR"))
                         k = set_string(&r.error, v);
                 else if (streq(key, "SHRUNK"))

@@ -37,6 +37,7 @@ typedef struct RunRecord {
         char *kind;                     /* "full" */
         char *archive;                  /* full path of the archive written, or NULL */
         uint64_t files, bytes_read, archive_bytes, warnings, pruned;
+        uint64_t point_files, point_bytes;      /* the restore point made (FullEvery=: more than was stored); 0: unknown */
         char **warning_messages;        /* the first few, NULL-terminated */
         char **copies;                  /* per CopyTo= target: "ok|failed SENT PRESENT DELETED TARGET[ ERROR]" */
         char *error;                    /* why it failed */

@@ -715,8 +715,9 @@ static int restore_selected(Restore *x) {
                 if (!name || (l && !link))
                         return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
 
-                /* The manifest describes the archive; it is not part of the backup. */
-                if (streq(name, MANIFEST_NAME))
+                /* The manifest (and an incremental archive's header and list of
+                 * deletions) describe the archive; they are not part of the backup. */
+                if (archive_member_is_internal(name))
                         continue;
                 if (!restore_name_selected(name, x->o->paths)) {
                         if (x->o->mode == RESTORE_EXTRACT && !link && written_get(&x->wanted, name)) {
@@ -752,7 +753,7 @@ static int restore_selected(Restore *x) {
 static void report_missing(Restore *x) {
         for (size_t i = 0; i < x->manifest.n; i++) {
                 const ManifestEntry *m = &x->manifest.entries[i];
-                if (x->seen[i] || !restore_name_selected(m->path, x->o->paths))
+                if (x->seen[i] || archive_member_is_internal(m->path) || !restore_name_selected(m->path, x->o->paths))
                         continue;
                 _cleanup_free_ char *shown = text_escape(m->path);
                 say(x, LOG_ERR, 0, "Damaged archive: %s is in the manifest, but not in %s; not restored.", shown ?: m->path, x->archive);

@@ -1,16 +1,38 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
+/* Retention of one schedule's archives: the rules of retention-policy.h
+ * (Keep= KeepDaily= KeepWeekly= KeepMonthly= KeepYearly=) applied to what
+ * is in the destination. Every archive is a restore point; a kept point
+ * keeps every archive its chain needs. */
+
 #include "archive-list.h"
+#include "retention-policy.h"
 #include "schedule.h"
 
-/* Keep=N: deletes the oldest archives of the schedule beyond the newest N,
- * never KEEP_PATH (the archive just written). Each deletion is a journal
- * event. Returns 0, or -EIO after warning when an archive could not be
- * removed. Keep=0 deletes nothing. */
+typedef struct RetentionPlan {
+        ArchiveInfo *archives;          /* oldest first */
+        size_t n;
+        RetentionDecision *decisions;   /* one per archive */
+} RetentionPlan;
+
+/* Decides for every archive of S; KEEP_PATH (the archive just written, or
+ * NULL) is always kept. */
+int retention_plan(const Schedule *s, const char *keep_path, RetentionPlan *ret);
+void retention_plan_done(RetentionPlan *p);
+/* "keep (daily 3)", "keep (needed by NAME-….incr.tar.gz)", "delete". */
+int retention_plan_reason(const RetentionPlan *p, size_t i, char **ret);
+
+/* Deletes what PLAN marks for deletion, newest first (an interruption
+ * leaves every remaining chain whole); each deletion is a journal event.
+ * Returns 0, or -EIO when an archive could not be removed (warned about). */
+int retention_execute(const Schedule *s, const RetentionPlan *plan, unsigned *ret_pruned);
+
+/* Plan and execute: what a run does after its archive is safely in place.
+ * Warns (log) and returns -EIO if anything could not be listed or removed. */
 int retention_apply(const Schedule *s, const char *keep_path, unsigned *ret_pruned);
 
-/* Which of LIST (N archives of schedule S, oldest first) S's retention
- * keeps: ret_keep[i]. The copy targets keep the same by default (copy.h),
- * so a policy added here applies to them too. */
-void retention_plan(const Schedule *s, const ArchiveInfo *list, size_t n, bool *ret_keep);
+/* S's rules (Keep= KeepDaily= …) as retention-policy.h takes them. The copy
+ * targets keep the same by default (copy.h), whole chains included, so a
+ * policy added here applies to them too. */
+RetentionRules retention_schedule_rules(const Schedule *s);

@@ -21,6 +21,8 @@
 #include "archive-util.h"
 #include "fileio.h"
 #include "format-util.h"
+#include "incremental.h"
+#include "index.h"
 #include "log.h"
 #include "mounts.h"
 #include "select.h"
@@ -31,6 +33,7 @@ struct Selection {
         RunReport *report;
         struct archive *disk;           /* builds entries from what fts found */
         struct archive_entry *entry;    /* reused for every file */
+        Incremental *incremental;       /* FullEvery=: the index filter, or NULL */
 };
 
 int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret) {
@@ -67,6 +70,10 @@ Selection *selection_free(Selection *sel) {
         archive_entry_free(sel->entry);
         free(sel);
         return NULL;
+}
+
+void selection_set_incremental(Selection *sel, Incremental *inc) {
+        sel->incremental = inc;
 }
 
 int selection_check_sources(const Selection *sel, char **ret_error) {
@@ -185,6 +192,46 @@ static bool entry_walkable(Selection *sel, FTSENT *e) {
         return true;
 }
 
+/* Builds sel->entry for PATH from FD/ST: an ARCHIVE_* status, or a negative
+ * errno for a fatal error. */
+static int build_entry(Selection *sel, const char *path, int fd, const struct stat *st, char **ret_error) {
+        struct archive_entry *entry = sel->entry;
+
+        archive_entry_clear(entry);
+        archive_entry_copy_pathname(entry, path);
+        archive_entry_copy_sourcepath(entry, path);
+        int k = archive_read_disk_entry_from_file(sel->disk, entry, fd, st);
+        if (k == ARCHIVE_FATAL)
+                return errorf(ret_error, -archive_errno(sel->disk) ?: -EIO, "Cannot walk %s: %s", path,
+                              archive_error_string(sel->disk));
+        if (k == ARCHIVE_FAILED)
+                report_warning(sel->report, path, "%s: %s, not archived", path, archive_error_string(sel->disk));
+        else if (k == ARCHIVE_WARN)
+                report_warning(sel->report, path, "%s: %s", path, archive_error_string(sel->disk));
+        set_relative_pathname(entry, path);
+        return k;
+}
+
+/* FullEvery=: an incremental archive holds the directories above every
+ * entry it stores, so that a restore sets their times and modes again
+ * after writing into them. */
+static int store_ancestors(Selection *sel, select_entry_fn fn, void *userdata, char **ret_error) {
+        const struct stat *st;
+        const char *path;
+
+        while (incremental_next_ancestor(sel->incremental, &path, &st)) {
+                int k = build_entry(sel, path, -EBADF, st, ret_error);
+                if (k < 0)
+                        return k;
+                if (k == ARCHIVE_FAILED)
+                        continue;
+                k = fn(sel->entry, -EBADF, st, userdata, ret_error);
+                if (k < 0)
+                        return k;
+        }
+        return 0;
+}
+
 /* Empty files are not opened, except on procfs, whose files all say 0
  * bytes: the writer then finds out whether one holds something. */
 static bool on_procfs(const char *path, const struct stat *st) {
@@ -214,6 +261,20 @@ static int select_one(Selection *sel, FTS *fts, FTSENT *e, const char *source,
                 return 0;
         }
 
+        /* FullEvery=: what is unchanged since the previous restore point is
+         * neither opened nor stored. */
+        if (sel->incremental) {
+                k = incremental_check(sel->incremental, path, e->fts_level, e->fts_statp, ret_error);
+                if (k < 0)
+                        return k;
+                e->fts_number = 1;
+                if (k == 0)
+                        return 0;
+                k = store_ancestors(sel, fn, userdata, ret_error);
+                if (k < 0)
+                        return k;
+        }
+
         /* A regular file is opened here, once: the descriptor serves for its
          * ACLs and xattrs (no more lookups of its long path) and then for
          * its data. */
@@ -226,25 +287,21 @@ static int select_one(Selection *sel, FTS *fts, FTSENT *e, const char *source,
                 st = &opened;
         }
 
-        archive_entry_clear(entry);
-        archive_entry_copy_pathname(entry, path);
-        archive_entry_copy_sourcepath(entry, path);
-        k = archive_read_disk_entry_from_file(sel->disk, entry, fd, st);
-        if (k == ARCHIVE_FATAL)
-                return errorf(ret_error, -archive_errno(sel->disk) ?: -EIO, "Cannot walk %s: %s", path,
-                              archive_error_string(sel->disk));
+        k = build_entry(sel, path, fd, st, ret_error);
+        if (k < 0)
+                return k;
         if (k == ARCHIVE_FAILED) {
-                report_warning(sel->report, path, "%s: %s, not archived", path, archive_error_string(sel->disk));
                 if (dir)
                         (void) fts_set(fts, e, FTS_SKIP);
                 return 0;
         }
-        if (k == ARCHIVE_WARN)
-                report_warning(sel->report, path, "%s: %s", path, archive_error_string(sel->disk));
 
-        set_relative_pathname(entry, path);
         e->fts_number = 1;
-        return fn(entry, fd, st, userdata, ret_error);
+        uint64_t stored_before = sel->report->stats.files;
+        k = fn(entry, fd, st, userdata, ret_error);
+        if (k >= 0 && sel->incremental && sel->report->stats.files > stored_before)
+                k = incremental_stored(sel->incremental, st, ret_error);
+        return k;
 }
 
 static int walk_source(Selection *sel, const char *given, select_entry_fn fn, void *userdata, char **ret_error) {
@@ -267,7 +324,8 @@ static int walk_source(Selection *sel, const char *given, select_entry_fn fn, vo
                 source = resolved;
         }
         char *roots[] = { (char *) source, NULL };
-        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, NULL);
+        /* The index is read in walk order: with it, names sorted bytewise */
+        fts = fts_open(roots, FTS_PHYSICAL | FTS_NOCHDIR, sel->incremental ? index_fts_compare : NULL);
         if (!fts)
                 return errorf(ret_error, negative_errno(), "Cannot open source %s: %m", source);
 
@@ -281,10 +339,14 @@ static int walk_source(Selection *sel, const char *given, select_entry_fn fn, vo
 }
 
 int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **ret_error) {
+        unsigned ordinal = 0;
         STRV_FOREACH(p, sel->schedule->sources) {
-                int r = walk_source(sel, *p, fn, userdata, ret_error);
+                int r = sel->incremental ? incremental_begin_source(sel->incremental, ordinal++) : 0;
+                if (r < 0)
+                        return r;
+                r = walk_source(sel, *p, fn, userdata, ret_error);
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return sel->incremental ? incremental_end_walk(sel->incremental, ret_error) : 0;
 }

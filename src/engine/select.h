@@ -34,6 +34,11 @@ int selection_new(const Schedule *s, const struct stat *destination, RunReport *
  * fails the run. */
 int selection_check_sources(const Selection *sel, char **ret_error);
 int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **ret_error);
+/* FullEvery=: the walk goes in index order, passes every entry through INC
+ * (borrowed), skips what is unchanged and stores the directories above
+ * what changed (incremental.h). */
+struct Incremental;
+void selection_set_incremental(Selection *sel, struct Incremental *inc);
 Selection *selection_free(Selection *sel);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Selection *, selection_free);
 

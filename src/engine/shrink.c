@@ -21,8 +21,10 @@ void shrink_usual(const RunRecord *records, size_t n, RunUsual *ret) {
 
         for (size_t i = n; i > 0 && k < SHRINK_HISTORY; i--)
                 if (records[i - 1].result != RUN_FAILED && records[i - 1].archive) {
-                        files[k] = records[i - 1].files;
-                        bytes[k] = records[i - 1].bytes_read;
+                        /* the restore point, where it differs from what was stored (FullEvery=) */
+                        bool point = records[i - 1].point_files > 0 || records[i - 1].point_bytes > 0;
+                        files[k] = point ? records[i - 1].point_files : records[i - 1].files;
+                        bytes[k] = point ? records[i - 1].point_bytes : records[i - 1].bytes_read;
                         k++;
                 }
         *ret = (RunUsual) { .known = k > 0 };

@@ -51,7 +51,7 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .end_usec = now_realtime_usec(),
                 .result = exit_code == EXIT_OK ? RUN_SUCCEEDED : exit_code == EXIT_WARNINGS ? RUN_WARNINGS : RUN_FAILED,
                 .exit_status = exit_code,
-                .kind = res->archive ? (char *) "full" : NULL,
+                .kind = res->archive ? (char *) (res->incremental ? "incremental" : "full") : NULL,
                 .archive = res->archive,
                 .files = res->stats.files,
                 .bytes_read = res->stats.bytes,
@@ -59,6 +59,8 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .warnings = res->stats.warnings,
                 .warning_messages = res->warnings,
                 .pruned = res->pruned,
+                .point_files = res->incremental ? res->point_files : 0,
+                .point_bytes = res->incremental ? res->point_bytes : 0,
                 .error = res->error,
                 .shrunk = res->shrunk,
         };
@@ -96,6 +98,8 @@ static void print_summary(const char *name, const BackupResult *res) {
                 format_bytes(bytes, res->stats.bytes),
                 format_bytes(abytes, res->stats.archive_bytes),
                 format_duration(dur, res->duration_usec));
+        if (res->plan)
+                fprintf(stderr, "  %s\n", res->plan);
         for (size_t i = 0; i < res->copies.n; i++) {
                 const CopyOutcome *o = &res->copies.targets[i];
                 if (o->error < 0)
@@ -122,6 +126,9 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         r = schedule_load_name(paths->schedules_dir, name, paths->default_destination, paths->owner, &s, &res.error);
         if (r >= 0)
                 r = schedule_check_resolved_paths(s, &res.error);
+        /* Dump=, ExecStartPre=, ExecStopPost=: their commands must exist now */
+        if (r >= 0)
+                r = schedule_check_commands(s, &res.error);
         if (r >= 0) {
                 /* a group that is gone is bad input like a bad key, not a failed run */
                 _cleanup_free_ char *group_error = NULL;

@@ -99,3 +99,19 @@ char *unit_escape_quoted(const char *v) {
         *o = 0;
         return out;
 }
+
+char *unit_escape_command(const char *v) {
+        size_t n = 0;
+        for (const char *p = v; *p; p++)
+                n += *p == '%' || *p == '$' ? 2 : 1;
+        char *out = malloc(n + 1), *o = out;
+        if (!out)
+                return NULL;
+        for (const char *p = v; *p; p++) {
+                if (*p == '%' || *p == '$')
+                        *o++ = *p;
+                *o++ = *p;
+        }
+        *o = 0;
+        return out;
+}

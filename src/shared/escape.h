@@ -33,3 +33,6 @@ char *unit_escape_specifiers(const char *v);
 /* V as one double-quoted word of a list setting (ReadWritePaths=): '"' and
  * '\' backslash-escaped, '%' doubled. NULL on OOM. */
 char *unit_escape_quoted(const char *v);
+/* V as the command line of an Exec*= setting: '%' and '$' doubled, so that
+ * systemd puts in no specifier and no variable of its own. NULL on OOM. */
+char *unit_escape_command(const char *v);

@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 
 #include "copy-target.h"
+#include "command-line.h"
 #include "format-util.h"
 #include "ini.h"
 #include "path-util.h"
 #include "schedule.h"
+#include "timespan.h"
 #include "trust.h"
 
 static const char *const compression_table[_COMPRESSION_MAX] = {
@@ -73,6 +75,22 @@ Schedule *schedule_free(Schedule *s) {
         free(s->ssh_command);
         free(s->rclone_config);
         free(s->destination_group);
+        free(s->full_every);
+        for (size_t i = 0; i < s->n_dumps; i++) {
+                free(s->dumps[i].entry);
+                free(s->dumps[i].command);
+                strv_free(s->dumps[i].argv);
+        }
+        free(s->dumps);
+        for (size_t i = 0; i < s->n_locks; i++)
+                free(s->locks[i].path);
+        free(s->locks);
+        for (size_t i = 0; i < s->n_exec_start_pre; i++)
+                free(s->exec_start_pre[i].command), strv_free(s->exec_start_pre[i].argv);
+        free(s->exec_start_pre);
+        for (size_t i = 0; i < s->n_exec_stop_post; i++)
+                free(s->exec_stop_post[i].command), strv_free(s->exec_stop_post[i].argv);
+        free(s->exec_stop_post);
         free(s->notify_command);
         strv_free(s->mail);
         free(s->ping_url);
@@ -89,6 +107,8 @@ int schedule_new(const char *name, const char *default_destination, Schedule **r
                 .enabled = true,
                 .compression = COMPRESSION_GZIP,
                 .notify_on_warnings = true,
+                .dump_timeout_sec = SCHEDULE_DUMP_TIMEOUT_DEFAULT,
+                .lock_timeout_sec = SCHEDULE_LOCK_TIMEOUT_DEFAULT,
                 .shrink_warn = SCHEDULE_SHRINK_WARN_DEFAULT,
         };
         s->name = strdup(name);
@@ -101,9 +121,15 @@ int schedule_new(const char *name, const char *default_destination, Schedule **r
 
 /* ---- the keys of a schedule file ---- */
 
+typedef struct LoadState {
+        Schedule *schedule;
+#define SCHEDULE_KEYS_MAX 64
+        unsigned seen_line[SCHEDULE_KEYS_MAX];  /* per key: line of first assignment, for duplicates */
+} LoadState;
+
 typedef int (*key_parser_t)(Schedule *s, const char *key, const char *value, char **ret_error);
 
-static int parse_bool(const char *v, bool *ret) {
+int parse_bool(const char *v, bool *ret) {
         static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
         for (size_t i = 0; i < ELEMENTSOF(yes); i++) {
                 if (strcasecmp(v, yes[i]) == 0)
@@ -154,27 +180,34 @@ static int key_enabled(Schedule *s, const char *key, const char *v, char **ret_e
         return key_bool(&s->enabled, key, v, ret_error);
 }
 
-static int key_randomized_delay(Schedule *s, const char *key, const char *v, char **ret_error) {
-        static const struct { const char *suffix; uint64_t mult; } units[] = {
-                { "s", 1 }, { "sec", 1 }, { "min", 60 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 }, { "", 1 },
-        };
+static const struct { const char *suffix; uint64_t mult; } time_units[] = {
+        { "s", 1 }, { "sec", 1 }, { "min", 60 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 }, { "", 1 },
+};
+
+/* Seconds, or a number with s, min, h or d; at most a year. */
+static int parse_time_span(const char *v, uint64_t *ret) {
         char digits[24];
         size_t n = strspn(v, "0123456789");
         if (n == 0 || n >= sizeof digits)
-                goto bad;
+                return -EINVAL;
         memcpy(digits, v, n);
         digits[n] = 0;
-        for (size_t i = 0; i < ELEMENTSOF(units); i++) {
+        for (size_t i = 0; i < ELEMENTSOF(time_units); i++) {
                 uint64_t u;
-                if (!streq(v + n, units[i].suffix))
+                if (!streq(v + n, time_units[i].suffix))
                         continue;
-                if (parse_uint(digits, UINT64_C(366) * 86400 / units[i].mult, &u) < 0)
-                        break;
-                s->randomized_delay_sec = u * units[i].mult;
+                if (parse_uint(digits, UINT64_C(366) * 86400 / time_units[i].mult, &u) < 0)
+                        return -EINVAL;
+                *ret = u * time_units[i].mult;
                 return 0;
         }
-bad:
-        return errorf(ret_error, -EINVAL, "%s=%s is not a time span (seconds, or a number with s, min, h or d, at most a year)", key, v);
+        return -EINVAL;
+}
+
+static int key_randomized_delay(Schedule *s, const char *key, const char *v, char **ret_error) {
+        if (parse_time_span(v, &s->randomized_delay_sec) < 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a time span (seconds, or a number with s, min, h or d, at most a year)", key, v);
+        return 0;
 }
 
 /* V without "//", "/./" and a trailing "/". "/srv/\\/" becomes "/srv/\\" and
@@ -256,6 +289,46 @@ static int key_keep(Schedule *s, const char *key, const char *v, char **ret_erro
                               key, v, SCHEDULE_KEEP_MAX);
         s->keep = (unsigned) u;
         return 0;
+}
+
+static int key_full_every(Schedule *s, const char *key, const char *v, char **ret_error) {
+        uint64_t usec;
+        int r = timespan_parse(v, &usec);
+        if (r < 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a time span (like 7d, 1w, 12h or 2weeks; see systemd.time(7))", key, v);
+        char *c = NULL;
+        if (usec > 0 && !(c = strdup(v)))
+                return -ENOMEM;
+        /* 0 means what unset means: every run is full */
+        free(s->full_every);
+        s->full_every = c;
+        s->full_every_usec = usec;
+        return 0;
+}
+
+static int key_keep_calendar(unsigned *field, const char *key, const char *v, char **ret_error) {
+        uint64_t u;
+        if (parse_uint(v, SCHEDULE_KEEP_MAX, &u) < 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a count of restore points (0: unused, at most %u)",
+                              key, v, SCHEDULE_KEEP_MAX);
+        *field = (unsigned) u;
+        return 0;
+}
+
+static int key_keep_daily(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_keep_calendar(&s->keep_daily, key, v, ret_error);
+}
+
+static int key_keep_weekly(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_keep_calendar(&s->keep_weekly, key, v, ret_error);
+}
+
+static int key_keep_monthly(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_keep_calendar(&s->keep_monthly, key, v, ret_error);
+}
+
+static int key_keep_yearly(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return key_keep_calendar(&s->keep_yearly, key, v, ret_error);
 }
 
 static int key_verify(Schedule *s, const char *key, const char *v, char **ret_error) {
@@ -402,6 +475,167 @@ static int key_notify_on_warnings(Schedule *s, const char *key, const char *v, c
         return key_bool(&s->notify_on_warnings, key, v, ret_error);
 }
 
+/* ---- dumps, locks and hooks ---- */
+
+static bool dump_entry_is_valid(const char *e) {
+        size_t n = strlen(e);
+        if (n == 0 || n > SCHEDULE_DUMP_ENTRY_MAX || !isalnum((unsigned char) e[0]))
+                return false;
+        for (const char *p = e; *p; p++)
+                if (!(isalnum((unsigned char) *p) || strchr("_.+@-", *p)) || *p & 0x80)
+                        return false;
+        return true;
+}
+
+static int key_dump(Schedule *s, const char *key, const char *v, char **ret_error) {
+        _cleanup_free_ char *entry = NULL, *command = NULL, *why = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        size_t n = strcspn(v, " \t");
+
+        if (n == 0)
+                return errorf(ret_error, -EINVAL, "%s= is empty: give ENTRY COMMAND [ARGUMENTS…], e.g. "
+                              "%s=postgresql.sql runuser -u postgres -- pg_dumpall", key, key);
+        entry = strndup(v, n);
+        if (!entry)
+                return -ENOMEM;
+        if (strchr(entry, '/') || strstr(entry, ".."))
+                return errorf(ret_error, -EINVAL, "%s=%s: the entry name '%s' must be a plain file name (no '/', no '..'); "
+                              "it names a file in " SCHEDULE_DUMPS_DIR "/", key, v, entry);
+        if (!dump_entry_is_valid(entry))
+                return errorf(ret_error, -EINVAL, "%s=%s: the entry name '%s' must be 1-%d characters from A-Z a-z 0-9 _ . + @ -, "
+                              "starting with a letter or digit", key, v, entry, SCHEDULE_DUMP_ENTRY_MAX);
+        for (size_t i = 0; i < s->n_dumps; i++)
+                if (streq(s->dumps[i].entry, entry))
+                        return errorf(ret_error, -EINVAL, "%s=%s: the entry name '%s' is used twice", key, v, entry);
+        const char *rest = v + n + strspn(v + n, " \t");
+        if (*rest == 0)
+                return errorf(ret_error, -EINVAL, "%s=%s: no command: give ENTRY COMMAND [ARGUMENTS…]", key, v);
+        int r = command_line_split(rest, &argv, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return errorf(ret_error, r, "%s=%s: cannot split the command: %s", key, v, why);
+        command = strdup(rest);
+        if (!command)
+                return -ENOMEM;
+
+        ScheduleDump *a = reallocarray(s->dumps, s->n_dumps + 1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        s->dumps = a;
+        a[s->n_dumps++] = (ScheduleDump) { TAKE_PTR(entry), TAKE_PTR(command), TAKE_PTR(argv) };
+        return 0;
+}
+
+static int timeout_value(const char *key, const char *v, uint64_t *ret, char **ret_error) {
+        if (streq(v, "infinity")) {
+                *ret = SCHEDULE_TIMEOUT_INFINITY;
+                return 0;
+        }
+        if (parse_time_span(v, ret) < 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a time span (seconds, or a number with s, min, h or d, "
+                              "at most a year; or infinity)", key, v);
+        return 0;
+}
+
+static int key_dump_timeout(Schedule *s, const char *key, const char *v, char **ret_error) {
+        int r = timeout_value(key, v, &s->dump_timeout_sec, ret_error);
+        if (r >= 0 && s->dump_timeout_sec == 0)
+                return errorf(ret_error, -EINVAL, "%s=0 would fail every dump; give a time span or infinity", key);
+        return r;
+}
+
+static int key_lock_file(Schedule *s, const char *key, const char *v, char **ret_error) {
+        _cleanup_free_ char *given = strdup(v), *p = NULL;
+        bool shared = false;
+        if (!given)
+                return -ENOMEM;
+        char *colon = strrchr(given, ':');
+        if (colon && streq(colon, ":shared"))
+                *colon = 0, shared = true;
+        else if (colon && streq(colon, ":exclusive"))
+                *colon = 0;
+        int r = path_value(key, given, &p, ret_error);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < s->n_locks; i++)
+                if (streq(s->locks[i].path, p))
+                        return errorf(ret_error, -EINVAL, "%s=%s is listed twice", key, v);
+        ScheduleLock *a = reallocarray(s->locks, s->n_locks + 1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        s->locks = a;
+        a[s->n_locks++] = (ScheduleLock) { .path = TAKE_PTR(p), .shared = shared };
+        return 0;
+}
+
+static int key_lock_timeout(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return timeout_value(key, v, &s->lock_timeout_sec, ret_error);
+}
+
+/* The same command line systemd will see in the drop-in: only the prefixes
+ * "-" (failure ignored) and "+" (outside the sandbox) are taken; the others
+ * change how systemd runs a command in ways `run --here` could not copy. */
+static int hook_value(ScheduleHook **hooks, size_t *n, const char *key, const char *v, char **ret_error) {
+        _cleanup_free_ char *why = NULL, *command = NULL;
+        _cleanup_strv_free_ char **argv = NULL;
+        ScheduleHook h = {};
+        const char *p = v;
+
+        for (;; p++) {
+                if (*p == '-' && !h.ignore_failure)
+                        h.ignore_failure = true;
+                else if (*p == '+' && !h.privileged)
+                        h.privileged = true;
+                else
+                        break;
+        }
+        if (*p && strchr("@:!-+", *p))
+                return errorf(ret_error, -EINVAL, "%s=%s: only the prefixes '-' and '+' are supported", key, v);
+        if (isempty(p))
+                return errorf(ret_error, -EINVAL, "%s= is empty: give a command", key);
+        int r = command_line_split(p, &argv, &why);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return errorf(ret_error, r, "%s=%s: cannot split the command: %s", key, v, why);
+        /* systemd expands "$$" in arguments only, not in the command's name */
+        if (strchr(argv[0], '$'))
+                return errorf(ret_error, -EINVAL, "%s=%s: a '$' in the command's name cannot reach systemd unchanged", key, v);
+        command = strdup(v);
+        if (!command)
+                return -ENOMEM;
+        ScheduleHook *a = reallocarray(*hooks, *n + 1, sizeof *a);
+        if (!a)
+                return -ENOMEM;
+        *hooks = a;
+        h.command = TAKE_PTR(command);
+        h.argv = TAKE_PTR(argv);
+        a[(*n)++] = h;
+        return 0;
+}
+
+static int key_exec_start_pre(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return hook_value(&s->exec_start_pre, &s->n_exec_start_pre, key, v, ret_error);
+}
+
+static int key_exec_stop_post(Schedule *s, const char *key, const char *v, char **ret_error) {
+        return hook_value(&s->exec_stop_post, &s->n_exec_stop_post, key, v, ret_error);
+}
+
+/* Items remember their line for the checks after parsing; the one just
+ * added is the one whose line is still 0. */
+static void stamp_line(Schedule *s, unsigned line) {
+        if (s->n_dumps > 0 && s->dumps[s->n_dumps - 1].line == 0)
+                s->dumps[s->n_dumps - 1].line = line;
+        if (s->n_locks > 0 && s->locks[s->n_locks - 1].line == 0)
+                s->locks[s->n_locks - 1].line = line;
+        if (s->n_exec_start_pre > 0 && s->exec_start_pre[s->n_exec_start_pre - 1].line == 0)
+                s->exec_start_pre[s->n_exec_start_pre - 1].line = line;
+        if (s->n_exec_stop_post > 0 && s->exec_stop_post[s->n_exec_stop_post - 1].line == 0)
+                s->exec_stop_post[s->n_exec_stop_post - 1].line = line;
+}
+
 static const struct ScheduleKey {
         const char *section, *key;
         key_parser_t parse;
@@ -424,17 +658,25 @@ static const struct ScheduleKey {
         { "Backup",   "RcloneConfig",       key_rclone_config },
         { "Backup",   "CopyKeep",           key_copy_keep },
         { "Backup",   "DestinationGroup",   key_destination_group },
+        { "Backup",   "FullEvery",          key_full_every },
+        { "Backup",   "KeepDaily",          key_keep_daily },
+        { "Backup",   "KeepWeekly",         key_keep_weekly },
+        { "Backup",   "KeepMonthly",        key_keep_monthly },
+        { "Backup",   "KeepYearly",         key_keep_yearly },
+        { "Backup",   "Dump",               key_dump, true },
+        { "Backup",   "DumpTimeoutSec",     key_dump_timeout },
+        { "Backup",   "LockFile",           key_lock_file, true },
+        { "Backup",   "LockTimeoutSec",     key_lock_timeout },
+        { "Backup",   "ExecStartPre",       key_exec_start_pre, true },
+        { "Backup",   "ExecStopPost",       key_exec_stop_post, true },
         { "Backup",   "ShrinkWarn",         key_shrink_warn },
         { "Notify",   "NotifyCommand",      key_notify_command },
         { "Notify",   "Mail",               key_mail, true },
         { "Notify",   "PingURL",            key_ping_url },
         { "Notify",   "NotifyOnWarnings",   key_notify_on_warnings },
 };
+_Static_assert(ELEMENTSOF(schedule_keys) <= ELEMENTSOF(((LoadState *) NULL)->seen_line), "LoadState.seen_line is too small");
 
-typedef struct LoadState {
-        Schedule *schedule;
-        unsigned seen_line[ELEMENTSOF(schedule_keys)];  /* per key: line of first assignment, for duplicates */
-} LoadState;
 
 static int load_key(const char *section, const char *key, const char *value, unsigned line,
                     void *userdata, char **ret_error) {
@@ -458,7 +700,10 @@ static int load_key(const char *section, const char *key, const char *value, uns
                 if (!k->repeatable && st->seen_line[i] > 0)
                         return errorf(ret_error, -EINVAL, "%s= is set twice (first on line %u)", key, st->seen_line[i]);
                 st->seen_line[i] = line;
-                return k->parse(st->schedule, key, value, ret_error);
+                int r = k->parse(st->schedule, key, value, ret_error);
+                if (r >= 0)
+                        stamp_line(st->schedule, line);
+                return r;
         }
 
         if (!section_known)
@@ -779,6 +1024,86 @@ int schedule_check_sources(const Schedule *s, char **ret_error) {
         return schedule_check_resolved_paths(s, ret_error);
 }
 
+static int check_command(const Schedule *s, const char *key, const char *value, unsigned line, char **argv, char **ret_error) {
+        _cleanup_free_ char *found = NULL;
+        int r = command_find(argv[0], &found);
+        if (r == -ENOMEM)
+                return r;
+        if (r == -EINVAL)
+                return errorf(ret_error, r, "%s:%u: %s=%s: the command '%s' must be an absolute path or a name to look up in PATH",
+                              s->path ?: s->name, line, key, value, argv[0]);
+        if (r == -EACCES)
+                return errorf(ret_error, r, "%s:%u: %s=%s: '%s' is not an executable file", s->path ?: s->name, line, key, value,
+                              found ?: argv[0]);
+        if (r < 0)
+                return errorf(ret_error, -EINVAL, argv[0][0] == '/' ? "%s:%u: %s=%s: the command %s does not exist" :
+                              "%s:%u: %s=%s: the command '%s' is not in PATH; give its absolute path",
+                              s->path ?: s->name, line, key, value, argv[0]);
+        return 0;
+}
+
+int schedule_check_commands(const Schedule *s, char **ret_error) {
+        int r;
+        for (size_t i = 0; i < s->n_dumps; i++) {
+                _cleanup_free_ char *value = NULL;
+                if (asprintf(&value, "%s %s", s->dumps[i].entry, s->dumps[i].command) < 0)
+                        return -ENOMEM;
+                r = check_command(s, "Dump", value, s->dumps[i].line, s->dumps[i].argv, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < s->n_exec_start_pre; i++) {
+                r = check_command(s, "ExecStartPre", s->exec_start_pre[i].command, s->exec_start_pre[i].line,
+                                  s->exec_start_pre[i].argv, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        for (size_t i = 0; i < s->n_exec_stop_post; i++) {
+                r = check_command(s, "ExecStopPost", s->exec_stop_post[i].command, s->exec_stop_post[i].line,
+                                  s->exec_stop_post[i].argv, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int schedule_format_timeout(uint64_t sec, char *buf, size_t size) {
+        int n;
+        if (sec == SCHEDULE_TIMEOUT_INFINITY)
+                n = snprintf(buf, size, "infinity");
+        else if (sec > 0 && sec % 86400 == 0)
+                n = snprintf(buf, size, "%" PRIu64 "d", sec / 86400);
+        else if (sec > 0 && sec % 3600 == 0)
+                n = snprintf(buf, size, "%" PRIu64 "h", sec / 3600);
+        else if (sec > 0 && sec % 60 == 0)
+                n = snprintf(buf, size, "%" PRIu64 "min", sec / 60);
+        else
+                n = snprintf(buf, size, "%" PRIu64 "s", sec);
+        return n < 0 || (size_t) n >= size ? -ENOBUFS : 0;
+}
+
+/* The keys of this file that schedule_to_string() and schedule_format_line() add. */
+static void put_dumps_locks_hooks(FILE *f, const Schedule *s, const char *sep, const char *end) {
+        char t[32];
+        for (size_t i = 0; i < s->n_dumps; i++)
+                fprintf(f, "%sDump=%s %s%s", sep, s->dumps[i].entry, s->dumps[i].command, end);
+        if (s->dump_timeout_sec != SCHEDULE_DUMP_TIMEOUT_DEFAULT && schedule_format_timeout(s->dump_timeout_sec, t, sizeof t) >= 0)
+                fprintf(f, "%sDumpTimeoutSec=%s%s", sep, t, end);
+        for (size_t i = 0; i < s->n_locks; i++)
+                fprintf(f, "%sLockFile=%s%s%s", sep, s->locks[i].path, s->locks[i].shared ? ":shared" : "", end);
+        if (s->lock_timeout_sec != SCHEDULE_LOCK_TIMEOUT_DEFAULT && schedule_format_timeout(s->lock_timeout_sec, t, sizeof t) >= 0)
+                fprintf(f, "%sLockTimeoutSec=%s%s", sep, t, end);
+        for (size_t i = 0; i < s->n_exec_start_pre; i++)
+                fprintf(f, "%sExecStartPre=%s%s", sep, s->exec_start_pre[i].command, end);
+        for (size_t i = 0; i < s->n_exec_stop_post; i++)
+                fprintf(f, "%sExecStopPost=%s%s", sep, s->exec_stop_post[i].command, end);
+}
+
+static bool has_dumps_locks_hooks(const Schedule *s) {
+        return s->n_dumps > 0 || s->n_locks > 0 || s->n_exec_start_pre > 0 || s->n_exec_stop_post > 0 ||
+               s->dump_timeout_sec != SCHEDULE_DUMP_TIMEOUT_DEFAULT || s->lock_timeout_sec != SCHEDULE_LOCK_TIMEOUT_DEFAULT;
+}
+
 /* The "HH:MM" of a daily "*-*-* HH:MM:00" calendar, or false. */
 static bool schedule_daily_time(const Schedule *s, unsigned *ret_hour, unsigned *ret_minute) {
         unsigned h = 0, m = 0;
@@ -837,6 +1162,17 @@ int schedule_to_string(const Schedule *s, char **ret) {
                 fprintf(f, "CopyKeep=%u\n", s->copy_keep);
         if (s->destination_group)
                 fprintf(f, "DestinationGroup=%s\n", s->destination_group);
+        if (s->full_every)
+                fprintf(f, "FullEvery=%s\n", s->full_every);
+        if (s->keep_daily > 0)
+                fprintf(f, "KeepDaily=%u\n", s->keep_daily);
+        if (s->keep_weekly > 0)
+                fprintf(f, "KeepWeekly=%u\n", s->keep_weekly);
+        if (s->keep_monthly > 0)
+                fprintf(f, "KeepMonthly=%u\n", s->keep_monthly);
+        if (s->keep_yearly > 0)
+                fprintf(f, "KeepYearly=%u\n", s->keep_yearly);
+        put_dumps_locks_hooks(f, s, "", "\n");
         if (s->shrink_warn != SCHEDULE_SHRINK_WARN_DEFAULT)
                 fprintf(f, s->shrink_warn ? "ShrinkWarn=%u%%\n" : "ShrinkWarn=no\n", s->shrink_warn);
         if (s->notify_command || s->mail || s->ping_url || !s->notify_on_warnings) {
@@ -886,8 +1222,10 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
         if (schedule_daily_time(s, &h, &m) && strv_length(s->sources) == 1 && !s->excludes &&
             streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
             s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption &&
-            !s->key_file && !s->copy_to && !s->destination_group && !s->notify_command && !s->mail && !s->ping_url &&
-            s->notify_on_warnings && s->shrink_warn == SCHEDULE_SHRINK_WARN_DEFAULT)
+            !s->key_file && !s->full_every && !schedule_keeps_calendar(s) && !s->copy_to && !s->destination_group &&
+            !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings &&
+            !has_dumps_locks_hooks(s) &&
+            s->shrink_warn == SCHEDULE_SHRINK_WARN_DEFAULT)
                 fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
         else {
                 fprintf(f, "%s OnCalendar=%s", s->name, s->on_calendar);
@@ -923,6 +1261,17 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                         fprintf(f, " CopyKeep=%u", s->copy_keep);
                 if (s->destination_group)
                         fprintf(f, " DestinationGroup=%s", s->destination_group);
+                if (s->full_every)
+                        fprintf(f, " FullEvery=%s", s->full_every);
+                if (s->keep_daily > 0)
+                        fprintf(f, " KeepDaily=%u", s->keep_daily);
+                if (s->keep_weekly > 0)
+                        fprintf(f, " KeepWeekly=%u", s->keep_weekly);
+                if (s->keep_monthly > 0)
+                        fprintf(f, " KeepMonthly=%u", s->keep_monthly);
+                if (s->keep_yearly > 0)
+                        fprintf(f, " KeepYearly=%u", s->keep_yearly);
+                put_dumps_locks_hooks(f, s, " ", "");
                 if (s->shrink_warn != SCHEDULE_SHRINK_WARN_DEFAULT)
                         fprintf(f, s->shrink_warn ? " ShrinkWarn=%u%%" : " ShrinkWarn=no", s->shrink_warn);
                 if (s->notify_command) {

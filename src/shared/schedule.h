@@ -30,6 +30,37 @@ Compression compression_from_string(const char *s);
 /* ".tar.gz", ".tar.zst", ".tar.xz", ".tar" */
 const char *compression_suffix(Compression c);
 
+/* Dump=ENTRY COMMAND…: COMMAND's standard output becomes the archive entry
+ * .alexandria/dumps/ENTRY. */
+#define SCHEDULE_DUMPS_DIR ".alexandria/dumps"
+#define SCHEDULE_DUMP_ENTRY_MAX 128
+#define SCHEDULE_DUMP_TIMEOUT_DEFAULT (UINT64_C(24) * 3600)
+#define SCHEDULE_LOCK_TIMEOUT_DEFAULT UINT64_C(300)
+#define SCHEDULE_TIMEOUT_INFINITY UINT64_MAX
+
+typedef struct ScheduleDump {
+        char *entry;                    /* a file name, no '/' */
+        char *command;                  /* the command line as written */
+        char **argv;                    /* split with systemd's rules */
+        unsigned line;                  /* where it was set, for messages */
+} ScheduleDump;
+
+/* LockFile=PATH[:shared] */
+typedef struct ScheduleLock {
+        char *path;
+        bool shared;                    /* LOCK_SH instead of LOCK_EX */
+        unsigned line;
+} ScheduleLock;
+
+/* ExecStartPre=, ExecStopPost=: systemd directives of the instance. */
+typedef struct ScheduleHook {
+        char *command;                  /* as written, prefixes included */
+        char **argv;                    /* without the prefixes */
+        bool ignore_failure;            /* "-" */
+        bool privileged;                /* "+": outside the unit's sandbox */
+        unsigned line;
+} ScheduleHook;
+
 typedef struct Schedule {
         char *name;
         char *path;                     /* the file it was read from, if any */
@@ -57,6 +88,22 @@ typedef struct Schedule {
         char *rclone_config;            /* RcloneConfig=: absolute path, NULL: rclone's default */
         unsigned copy_keep;             /* CopyKeep=: newest N on each target; 0: what the destination keeps; COPY_KEEP_ALL */
         char *destination_group;        /* DestinationGroup=: destination 0750, archives 0640 for this group */
+        char *full_every;               /* FullEvery= as written; NULL: every run is full */
+        uint64_t full_every_usec;       /* 0: every run is full */
+        unsigned keep_daily;            /* KeepDaily= … KeepYearly=: newest restore point of */
+        unsigned keep_weekly;           /* each of the newest N days, ISO weeks, months, */
+        unsigned keep_monthly;          /* years (local time); OR-ed with keep; 0: unused */
+        unsigned keep_yearly;
+        ScheduleDump *dumps;
+        size_t n_dumps;
+        uint64_t dump_timeout_sec;      /* per dump; SCHEDULE_TIMEOUT_INFINITY: none */
+        ScheduleLock *locks;
+        size_t n_locks;
+        uint64_t lock_timeout_sec;      /* how long to wait for all of them */
+        ScheduleHook *exec_start_pre;
+        size_t n_exec_start_pre;
+        ScheduleHook *exec_stop_post;
+        size_t n_exec_stop_post;
         unsigned shrink_warn;           /* ShrinkWarn=: warn when a run reads this % less than usual; 0: no */
 
         /* [Notify] */
@@ -69,6 +116,9 @@ typedef struct Schedule {
 Schedule *schedule_free(Schedule *s);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Schedule *, schedule_free);
 #define _cleanup_schedule_free_ _cleanup_(schedule_freep)
+
+/* yes/no, true/false, on/off, 1/0 (any case), as systemd reads booleans. */
+int parse_bool(const char *v, bool *ret);
 
 bool schedule_name_is_valid(const char *name);
 /* Names that would collide with Alexandria's own units ("watchdog"). */
@@ -118,6 +168,13 @@ int schedule_check_sources(const Schedule *s, char **ret_error);
 /* Checks that DestinationGroup= names a group that exists (create refuses
  * schedules whose group does not; the worker checks again). */
 int schedule_check_group(const Schedule *s, char **ret_error);
+/* Checks that the command of every Dump=, ExecStartPre= and ExecStopPost=
+ * is an executable: absolute, or found in $PATH. Not part of parsing: the
+ * generator must not drop a schedule whose database is not installed yet. */
+int schedule_check_commands(const Schedule *s, char **ret_error);
+
+/* "30s", "5min", "1d", "infinity" (SCHEDULE_TIMEOUT_INFINITY). */
+int schedule_format_timeout(uint64_t sec, char *buf, size_t size);
 /* PingURL= (a healthchecks token), a URL in NotifyCommand= or on-the-fly
  * rclone parameters in CopyTo=: the file is a secret, written 0600
  * (schedule_file_mode()), and shown redacted. */
@@ -131,3 +188,7 @@ int schedule_to_string(const Schedule *s, char **ret);
  * long form "name OnCalendar=… Source=… [Key=value…]", URLs redacted. */
 int schedule_format_line(const Schedule *s, const char *default_destination, char **ret);
 
+/* Whether any of KeepDaily= KeepWeekly= KeepMonthly= KeepYearly= is set. */
+static inline bool schedule_keeps_calendar(const Schedule *s) {
+        return s->keep_daily + s->keep_weekly + s->keep_monthly + s->keep_yearly > 0;
+}

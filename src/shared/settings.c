@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "format-util.h"
 #include "ini.h"
 #include "path-util.h"
+#include "schedule.h"
 #include "settings.h"
 #include "trust.h"
 
@@ -17,6 +19,13 @@ static int config_key(const char *section, const char *key, const char *value, u
                 return errorf(ret_error, -EINVAL, "unknown section [%s] (expected [Metrics])", section);
         if (!key)
                 return 0;
+        if (streq(key, "Enabled")) {
+                bool on;
+                if (parse_bool(value, &on) < 0)
+                        return errorf(ret_error, -EINVAL, "Enabled=%s is not yes or no", value);
+                c->metrics_disabled = !on;
+                return 0;
+        }
         if (!streq(key, "Directory"))
                 return errorf(ret_error, -EINVAL, "unknown key '%s' in section [%s]", key, section);
         if (value[0] != '/')
@@ -61,4 +70,18 @@ int config_load(const char *path, uid_t owner, Config *ret, char **ret_error) {
 void config_done(Config *c) {
         free(c->metrics_directory);
         *c = (Config) {};
+}
+
+const char *config_metrics_directory(const Config *c, bool user) {
+        struct stat st;
+
+        if (c->metrics_disabled)
+                return NULL;
+        if (c->metrics_directory)
+                return c->metrics_directory;
+        /* The exporter's package makes the directory: where it is, metrics
+         * are wanted. A user's schedules may not write there. */
+        if (user || stat(METRICS_DEFAULT_DIRECTORY, &st) < 0 || !S_ISDIR(st.st_mode))
+                return NULL;
+        return METRICS_DEFAULT_DIRECTORY;
 }

@@ -59,6 +59,7 @@ touch "$DIR/schedules.d/"{alpha.conf,beta.conf,db-2.conf,.hidden.conf,notes.txt,
 touch "$ALEXANDRIA_CONFIG_DIR/schedules.d/"{env-one.conf,env-two.conf}
 touch "$T/home/.config/alexandria/schedules.d/mine.conf"
 touch "$T/file-a"
+mkdir -p "$T/state/deleted"; touch "$T/state/deleted/gone.conf"
 
 # The verbs and options that --help lists, to check the completion against.
 HELP=$("$CTL" --help)
@@ -104,6 +105,12 @@ for mode in $MODES; do
         expect "$mode" "status: names in \$ALEXANDRIA_CONFIG_DIR" "alexandria-ctl status " env-one env-two
         expect "$mode" "delete: prefix" "alexandria-ctl --config-dir $DIR delete a" alpha
         expect "$mode" "backups: one name only" "alexandria-ctl --config-dir $DIR backups alpha " ""
+        expect "$mode" "options of delete" "alexandria-ctl delete x --" \
+                --help --version --user --config-dir --no-reload --archives --yes
+        ALEXANDRIA_STATE_DIR=$T/state expect "$mode" "restore: deleted schedules too" \
+                "alexandria-ctl --config-dir $DIR restore " alpha beta db-2 gone
+        ALEXANDRIA_STATE_DIR=$T/state expect "$mode" "run: no deleted schedules" \
+                "alexandria-ctl --config-dir $DIR run " alpha beta db-2
         expect "$mode" "start: each name once" "alexandria-ctl --config-dir $DIR start alpha " beta db-2
         expect "$mode" "stop: several names" "alexandria-ctl --config-dir $DIR stop beta al" alpha
         expect "$mode" "run --here: names" "alexandria-ctl --config-dir $DIR run --here b" beta

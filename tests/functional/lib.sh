@@ -54,6 +54,23 @@ wait_for() {
         done
 }
 
+# t_backup NAME [WRAPPER...]: one run of the worker for NAME (through
+# WRAPPER, e.g. faketime, if given), which must exit 0; $ARCHIVE is the
+# archive it reports, $PLAN its "full: …" or "incremental: …" line (FullEvery=).
+t_backup() {
+        local name=$1 err rc
+        shift
+        err=$("$@" "$BACKUP" "$name" 2>&1 >/dev/null)
+        rc=$?
+        ARCHIVE=$(printf '%s\n' "$err" | sed -n "s|^Backup done for $name in \(.*\) (.*|\1|p")
+        PLAN=$(printf '%s\n' "$err" | sed -n 's/^  \(full: .*\|incremental: .*\)$/\1/p')
+        if [ $rc -ne 0 ] || [ -z "$ARCHIVE" ]; then
+                fail "run of $name exits 0 and writes an archive (got $rc)"
+                printf '%s\n' "$err" | sed 's/^/#   /'
+                return 1
+        fi
+}
+
 # A listing of everything under $T but $T/out, with modes and sizes: what
 # "nothing changed" compares.
 t_snapshot() { find "$T" -path "$T/out" -prune -o -printf '%p %m %s\n' | sort; }

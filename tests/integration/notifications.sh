@@ -62,7 +62,13 @@ sys systemctl stop alexandria-watchdog.timer
 
 sys sh -c "mkdir -p /etc/alexandria && printf '[Metrics]\nDirectory=%s\n' '$W/metrics' > /etc/alexandria/alexandria.conf"
 # Every NotifyCommand appends "EVENT|SCHEDULE|MESSAGE|ARCHIVE" to one log.
+# The watchdog runs NotifyCommand= inside its sandbox (read-only file
+# system, private /tmp): like an admin whose command writes a file, the test
+# widens it with a drop-in for that one file.
 : >"$W/events.log"
+sys mkdir -p /etc/systemd/system/alexandria-watchdog.service.d
+printf '[Service]\nPrivateTmp=no\nReadWritePaths=%s\n' "$W/events.log" \
+        | sys sh -c 'cat > /etc/systemd/system/alexandria-watchdog.service.d/test-events.conf'
 LOGCMD="printf '%s|%s|%s|%s\\n' \"\$ALEXANDRIA_EVENT\" \"\$ALEXANDRIA_SCHEDULE\" \"\$ALEXANDRIA_MESSAGE\" \"\$ALEXANDRIA_ARCHIVE\" >> $W/events.log"
 events() { grep -c "^$1|$2|" "$W/events.log"; }
 

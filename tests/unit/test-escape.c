@@ -102,6 +102,9 @@ static void test_unit_values(void) {
         e = unit_escape_quoted("");
         ASSERT_STREQ(e, "\"\"");
         free(e);
+        e = unit_escape_command("/bin/echo %n $HOME $$ 100%");
+        ASSERT_STREQ(e, "/bin/echo %%n $$HOME $$$$ 100%%");
+        free(e);
 }
 
 int main(void) {

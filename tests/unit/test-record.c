@@ -18,6 +18,7 @@ static void test_round_trip(void) {
                 .kind = (char *) "full",
                 .archive = (char *) "/var/backups/web/web-20251202T154000Z.tar.gz",
                 .files = 12, .bytes_read = 4096, .archive_bytes = 999, .warnings = 2, .pruned = 1,
+                .point_files = 120000, .point_bytes = 1 << 30,
                 .warning_messages = warnings,
                 .error = (char *) "line1\nline2\r=x",
         };
@@ -36,6 +37,7 @@ static void test_round_trip(void) {
         ASSERT_STREQ(back.archive, r.archive);
         ASSERT(back.files == 12 && back.bytes_read == 4096 && back.archive_bytes == 999);
         ASSERT(back.warnings == 2 && back.pruned == 1);
+        ASSERT(back.point_files == 120000 && back.point_bytes == 1 << 30);
         ASSERT_STREQ(back.warning_messages[0], "a: vanished");
         ASSERT_STREQ(back.warning_messages[1], "multi\nline \\ back");
         ASSERT(!back.warning_messages[2]);

@@ -292,7 +292,91 @@ static void test_names(void) {
         ASSERT(!calendar_chars_are_safe(""));
 }
 
+static void test_dumps_locks_hooks(void) {
+        expect_file_error(OK_HEAD "Dump=\n", "t.conf:5: Dump= is empty");
+        expect_file_error(OK_HEAD "Dump=pg.sql\n", "t.conf:5: Dump=pg.sql: no command");
+        expect_file_error(OK_HEAD "Dump=a/b.sql pg_dumpall\n", "t.conf:5: Dump=a/b.sql pg_dumpall: the entry name 'a/b.sql' must be a plain file name");
+        expect_file_error(OK_HEAD "Dump=.. pg_dumpall\n", "no '..'");
+        expect_file_error(OK_HEAD "Dump=.hidden pg_dumpall\n", "starting with a letter or digit");
+        expect_file_error(OK_HEAD "Dump=x.sql pg_dumpall\nDump=x.sql true\n", "t.conf:6: Dump=x.sql true: the entry name 'x.sql' is used twice");
+        expect_file_error(OK_HEAD "Dump=x.sql sh -c 'unterminated\n", "unterminated single quote");
+        expect_file_error(OK_HEAD "Dump=x.sql a ; b\n", "a lone ';'");
+        expect_file_error(OK_HEAD "DumpTimeoutSec=soon\n", "t.conf:5: DumpTimeoutSec=soon is not a time span");
+        expect_file_error(OK_HEAD "DumpTimeoutSec=0\n", "DumpTimeoutSec=0 would fail every dump");
+        expect_file_error(OK_HEAD "LockFile=var/lock\n", "t.conf:5: LockFile=var/lock is not an absolute path");
+        expect_file_error(OK_HEAD "LockFile=\n", "LockFile= is empty");
+        expect_file_error(OK_HEAD "LockFile=/run/x.lock\nLockFile=/run/x.lock:shared\n", "t.conf:6: LockFile=/run/x.lock:shared is listed twice");
+        expect_file_error(OK_HEAD "LockTimeoutSec=-1\n", "LockTimeoutSec=-1 is not a time span");
+        expect_file_error(OK_HEAD "ExecStartPre=\n", "t.conf:5: ExecStartPre= is empty");
+        expect_file_error(OK_HEAD "ExecStartPre=@/bin/true x\n", "only the prefixes '-' and '+'");
+        expect_file_error(OK_HEAD "ExecStopPost=--/bin/true\n", "only the prefixes");
+        expect_file_error(OK_HEAD "ExecStopPost=/bin/echo a ; /bin/echo b\n", "t.conf:5: ExecStopPost=/bin/echo a ; /bin/echo b: cannot split the command: a lone ';'");
+        expect_file_error("[Schedule]\nOnCalendar=daily\nDump=x true\n", "Dump= belongs in section [Backup]");
+        expect_file_error(OK_HEAD "ExecStartPre=/opt/a$b/run\n", "a '$' in the command's name");
+
+        Schedule *s = NULL;
+        char *error = NULL, *text = NULL, *line = NULL;
+        const char *file = OK_HEAD
+                "Dump=all.sql runuser -u postgres -- pg_dumpall\n"
+                "Dump=app.dump pg_dump -Fc \"dbname=app user=backup\" 'a b'\\x41\\;\n"
+                "DumpTimeoutSec=2h\n"
+                "LockFile=/var/lib/spamd/lock:shared\n"
+                "LockFile=/var/spool/x.lock\n"
+                "LockTimeoutSec=infinity\n"
+                "ExecStartPre=-+/usr/local/sbin/quiesce 100%\n"
+                "ExecStopPost=/usr/local/sbin/resume $SERVICE_RESULT\n";
+        ASSERT(schedule_parse_string(file, "t", "t.conf", DEST, &s, &error) == 0);
+        ASSERT(s->n_dumps == 2);
+        ASSERT_STREQ(s->dumps[0].entry, "all.sql");
+        ASSERT(s->dumps[0].line == 5 && s->dumps[1].line == 6);
+        ASSERT(strv_length(s->dumps[0].argv) == 5);
+        ASSERT_STREQ(s->dumps[0].argv[4], "pg_dumpall");
+        ASSERT(strv_length(s->dumps[1].argv) == 4);
+        ASSERT_STREQ(s->dumps[1].argv[2], "dbname=app user=backup");
+        ASSERT_STREQ(s->dumps[1].argv[3], "a bA;");
+        ASSERT(s->dump_timeout_sec == 7200);
+        ASSERT(s->n_locks == 2 && s->locks[0].shared && !s->locks[1].shared);
+        ASSERT_STREQ(s->locks[0].path, "/var/lib/spamd/lock");
+        ASSERT(s->lock_timeout_sec == SCHEDULE_TIMEOUT_INFINITY);
+        ASSERT(s->n_exec_start_pre == 1 && s->exec_start_pre[0].ignore_failure && s->exec_start_pre[0].privileged);
+        ASSERT_STREQ(s->exec_start_pre[0].argv[0], "/usr/local/sbin/quiesce");
+        ASSERT(s->n_exec_stop_post == 1 && !s->exec_stop_post[0].ignore_failure);
+        ASSERT_STREQ(s->exec_stop_post[0].argv[1], "$SERVICE_RESULT");   /* no expansion */
+
+        /* written back the same, and read back the same */
+        ASSERT(schedule_to_string(s, &text) == 0);
+        ASSERT_CONTAINS(text, "Dump=app.dump pg_dump -Fc \"dbname=app user=backup\" 'a b'\\x41\\;\n");
+        ASSERT_CONTAINS(text, "DumpTimeoutSec=2h\n");
+        ASSERT_CONTAINS(text, "LockFile=/var/lib/spamd/lock:shared\n");
+        ASSERT_CONTAINS(text, "LockTimeoutSec=infinity\n");
+        ASSERT_CONTAINS(text, "ExecStartPre=-+/usr/local/sbin/quiesce 100%\n");
+        Schedule *again = NULL;
+        ASSERT(schedule_parse_string(text, "t", "t.conf", DEST, &again, &error) == 0);
+        ASSERT(again->n_dumps == 2 && again->n_locks == 2 && again->n_exec_stop_post == 1);
+        ASSERT_STREQ(again->dumps[1].argv[3], "a bA;");
+        ASSERT(schedule_format_line(s, DEST, &line) == 0);
+        ASSERT_CONTAINS(line, " Dump=all.sql runuser -u postgres -- pg_dumpall");
+
+        /* commands: absolute or in PATH, checked apart from parsing */
+        ASSERT(schedule_check_commands(s, &error) < 0);
+        ASSERT_CONTAINS(error, "t.conf:11: ExecStartPre=-+/usr/local/sbin/quiesce 100%: the command /usr/local/sbin/quiesce does not exist");
+        free(error);
+        error = NULL;
+        schedule_free(s);
+        s = NULL;
+        ASSERT(schedule_parse_string(OK_HEAD "Dump=x sh -c true\nDump=y no-such-dump-command-here\n", "t", "t.conf", DEST, &s, &error) == 0);
+        ASSERT(schedule_check_commands(s, &error) == -EINVAL);
+        ASSERT_CONTAINS(error, "t.conf:6: Dump=y no-such-dump-command-here: the command 'no-such-dump-command-here' is not in PATH");
+        free(error);
+
+        schedule_free(s);
+        schedule_free(again);
+        free(text);
+        free(line);
+}
+
 int main(void) {
+        test_dumps_locks_hooks();
         test_file_errors();
         test_file_ok();
         test_spec();
