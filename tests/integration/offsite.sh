@@ -88,6 +88,14 @@ EOF
 sys sh -c "printf '[Schedule]\nOnCalendar=daily\n[Backup]\nSource=$W/src\nDestination=/var/backups/plain\n' > /etc/alexandria/schedules.d/plain.conf"
 sys chmod 644 /etc/alexandria/schedules.d/pulled.conf /etc/alexandria/schedules.d/plain.conf
 ctl reload >/dev/null || fail "reload"
+# alexandria-update.path reloads again when it sees the new files, and a
+# reload empties the generator's directory while it runs: let it finish
+# before reading the drop-ins.
+sys systemctl stop alexandria-update.path
+idle() { [ "$(sys systemctl is-active alexandria-update.service)" != activating ] &&
+        ! sys systemctl list-jobs --no-legend | grep -q alexandria-update; }
+wait_for 20 idle || fail "alexandria-update.service does not finish"
+ctl reload >/dev/null || fail "reload"
 
 dropin() { sys cat "/run/systemd/generator/alexandria@$1.service.d/50-alexandria.conf"; }
 check "the drop-in of a schedule with CopyTo= opens the network" \
