@@ -24,6 +24,7 @@ static void help(void) {
                "  create NAME --on-calendar EXPR --source PATH [--source PATH…]\n"
                "         [--exclude GLOB…] [--dest DIR] [--compression gzip|zstd|xz|none] [--keep N]\n"
                "         [--skip-packaged [--verify-packaged]] [--expect PATH|GLOB…]\n"
+               "         [--copy-to URL…] [--copy-keep N|all]\n"
                "                                  Create a schedule with any systemd calendar\n"
                "  delete INDEX|NAME               Remove a schedule and its timer (archives stay)\n"
                "  delete NAME --archives [--yes]  Also remove its archives (asks first; also for a\n"
@@ -49,6 +50,8 @@ static void help(void) {
                "  files NAME [--unexpected] [-0]  What a run would store, one path a line\n"
                "                                  (--unexpected: only what no Expect= covers)\n"
                "  files NAME --explain            The same with the reason for each, and the rules\n"
+               "  copy NAME                       Send the offsite targets (CopyTo=) what they are\n"
+               "                                  missing, now, without a new backup\n"
                "\n"
                "Archives:\n"
                "  restore NAME [ARCHIVE | --at TIME] --to DIR [PATH…]\n"
@@ -68,6 +71,8 @@ static void help(void) {
                "                                  the schedule files (after hand edits)\n"
                "  report-failure NAME             Log why alexandria@NAME.service failed\n"
                "  prepare NAME                    Create the destination before a run\n"
+               "  serve NAME                      Forced command of an ssh key: allows only run,\n"
+               "                                  status and a read-only rsync of NAME's archives\n"
                "  notify NAME started|finished    Ping, run NotifyCommand=, mail; write metrics\n"
                "  status --notify                 The watchdog: notify once when a schedule turns\n"
                "                                  failed or overdue, once when it recovers\n"
@@ -146,10 +151,13 @@ typedef enum CtlOption {
         OPT_UNEXPECTED  = 1 << 25,
         OPT_EXPLAIN     = 1 << 26,
         OPT_NUL         = 1 << 27,      /* -0: short only, so not in option_table */
+        OPT_COPY_TO     = 1 << 28,
+        OPT_COPY_KEEP   = 1 << 29,
 } CtlOption;
 
 #define OPTS_CREATE (OPT_ON_CALENDAR | OPT_SOURCE | OPT_EXCLUDE | OPT_DEST | OPT_COMPRESSION | OPT_KEEP | \
-                     OPT_DUMP | OPT_LOCK_FILE | OPT_SKIP_PACKAGED | OPT_VERIFY_PACKAGED | OPT_EXPECT)
+                     OPT_DUMP | OPT_LOCK_FILE | OPT_SKIP_PACKAGED | OPT_VERIFY_PACKAGED | OPT_EXPECT | \
+                     OPT_COPY_TO | OPT_COPY_KEEP)
 #define OPTS_RESTORE (OPT_TO | OPT_AT | OPT_OVERWRITE | OPT_LIST | OPT_DRY_RUN | OPT_KEY | OPT_DUMPS)
 
 enum {
@@ -159,6 +167,7 @@ enum {
         ARG_JSON, ARG_ARCHIVES, ARG_YES,
         ARG_DUMPS, ARG_DUMP, ARG_LOCK_FILE,
         ARG_SKIP_PACKAGED, ARG_VERIFY_PACKAGED, ARG_EXPECT, ARG_UNEXPECTED, ARG_EXPLAIN,
+        ARG_COPY_TO, ARG_COPY_KEEP,
 };
 
 /* Every option once: for getopt_long(), and what it applies to. */
@@ -197,6 +206,8 @@ static const struct {
         { { "dumps",       no_argument,       NULL, ARG_DUMPS },       OPT_DUMPS },
         { { "dump",        required_argument, NULL, ARG_DUMP },        OPT_DUMP },
         { { "lock-file",   required_argument, NULL, ARG_LOCK_FILE },   OPT_LOCK_FILE },
+        { { "copy-to",     required_argument, NULL, ARG_COPY_TO },     OPT_COPY_TO },
+        { { "copy-keep",   required_argument, NULL, ARG_COPY_KEEP },   OPT_COPY_KEEP },
 };
 
 static unsigned options_given;
@@ -315,6 +326,13 @@ static int parse_argv(int argc, char *argv[]) {
                         if (strv_extend(&arg.lock_files, optarg) < 0)
                                 return log_oom();
                         break;
+                case ARG_COPY_TO:
+                        if (strv_extend(&arg.copy_to, optarg) < 0)
+                                return log_oom();
+                        break;
+                case ARG_COPY_KEEP:
+                        arg.copy_keep = optarg;
+                        break;
                 case '?':
                         return -EINVAL;
                 default:
@@ -361,6 +379,9 @@ static const struct Verb {
         { "reload",  1, 1,       VERB_LOCK,                  0,            verb_reload },
         { "report-failure", 2, 2, 0,                         0,            verb_report_failure },
         { "files",   2, 2,       VERB_SCHEDULES,             OPT_UNEXPECTED | OPT_EXPLAIN | OPT_NUL, verb_files },
+        /* copy takes the schedule's own lock (destination.h), as a run does */
+        { "copy",    2, 2,       VERB_SCHEDULES,             0,            verb_copy },
+        { "serve",   2, 2,       VERB_SCHEDULES,             0,            verb_serve },
         /* prepare runs as root before the sandboxed worker: it creates the destination */
         { "prepare", 2, 2,       VERB_SCHEDULES,             0,            verb_prepare },
 };
@@ -466,5 +487,6 @@ int main(int argc, char *argv[]) {
         strv_free(arg.sources);
         strv_free(arg.excludes);
         strv_free(arg.expects);
+        strv_free(arg.copy_to);
         return r;
 }

@@ -156,7 +156,9 @@ int ctl_write_metrics(const Schedule *s, bool overdue) {
         if (!dir)
                 return 0;
         (void) history_last_run(paths.state_dir, s->name, &last);
-        r = metrics_write(dir, s->name, &last, overdue);
+        _cleanup_(state_done) ScheduleState state = {};
+        (void) state_load(paths.state_dir, s->name, &state);
+        r = metrics_write_full(dir, s, &last, overdue, &state);
         if (r < 0)
                 return log_error_errno(r, "Cannot write metrics of %s to %s: %m", s->name, dir);
         return 0;

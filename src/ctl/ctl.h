@@ -30,6 +30,8 @@ typedef struct CtlArgs {
         bool skip_packaged;     /* --skip-packaged */
         bool verify_packaged;   /* --verify-packaged */
         char **expects;         /* --expect PATH… */
+        char **copy_to;         /* --copy-to URL (repeatable) */
+        const char *copy_keep;
         char **dump;            /* --dump: Dump= */
         char **lock_files;      /* --lock-file: LockFile= */
         /* restore */
@@ -79,6 +81,8 @@ int verb_notify(int argc, char **argv);
 int verb_reload(int argc, char **argv);
 int verb_report_failure(int argc, char **argv);
 int verb_files(int argc, char **argv);
+int verb_copy(int argc, char **argv);
+int verb_serve(int argc, char **argv);
 int verb_prepare(int argc, char **argv);
 
 /* Loads the schedules directory; logs and returns an exit code on failure

@@ -1,11 +1,57 @@
 /* SPDX-License-Identifier: MIT */
 #include <inttypes.h>
 
+#include "copy-target.h"
 #include "fileio.h"
 #include "metrics.h"
 #include "path-util.h"
 
 int metrics_write(const char *dir, const char *name, const LastRun *last, bool overdue) {
+        Schedule s = { .name = (char *) name };
+        return metrics_write_full(dir, &s, last, overdue, NULL);
+}
+
+/* A label value: backslash and quote escaped (targets may hold them). */
+static void put_label(FILE *f, const char *v) {
+        for (; *v; v++) {
+                if (*v == '\\' || *v == '"')
+                        fputc('\\', f);
+                fputc(*v == '\n' ? ' ' : *v, f);
+        }
+}
+
+/* One series per CopyTo= target of S: METRIC{schedule=,target=} VALUE(target's state). */
+static void put_copy_series(FILE *f, const Schedule *s, const ScheduleState *state, const char *metric, const char *help,
+                            uint64_t (*value)(const CopyState *c)) {
+        fprintf(f, "# HELP alexandria_%s %s\n# TYPE alexandria_%s gauge\n", metric, help, metric);
+        STRV_FOREACH(spec, s->copy_to) {
+                _cleanup_copy_target_free_ CopyTarget *t = NULL;
+                _cleanup_free_ char *error = NULL;
+                const CopyState *c = state ? state_copy_find(state, *spec) : NULL;
+                fprintf(f, "alexandria_%s{schedule=\"%s\",target=\"", metric, s->name);
+                put_label(f, copy_target_parse(*spec, &t, &error) >= 0 ? t->display : "?");
+                fprintf(f, "\"} %" PRIu64 "\n", c ? value(c) : 0);
+        }
+}
+
+static uint64_t copy_last_success(const CopyState *c) {
+        return c->last_good_usec / USEC_PER_SEC;
+}
+
+static uint64_t copy_failed(const CopyState *c) {
+        return c->failed_usec > 0;
+}
+
+static void put_copy_metrics(FILE *f, const Schedule *s, const ScheduleState *state) {
+        if (!s->copy_to)
+                return;
+        put_copy_series(f, s, state, "copy_last_success_timestamp_seconds",
+                        "Time of the last copy that left a CopyTo= target complete (0: never).", copy_last_success);
+        put_copy_series(f, s, state, "copy_failed", "1 if the last copy to a CopyTo= target failed.", copy_failed);
+}
+
+int metrics_write_full(const char *dir, const Schedule *s, const LastRun *last, bool overdue, const ScheduleState *state) {
+        const char *name = s->name;
         _cleanup_free_ char *text = NULL, *file = NULL, *path = NULL;
         size_t size = 0;
         int r;
@@ -37,6 +83,7 @@ int metrics_write(const char *dir, const char *name, const LastRun *last, bool o
         METRIC("overdue", "gauge", "1 if no archive came within 1.5 periods of the schedule.",
                "%d", overdue ? 1 : 0);
 #undef METRIC
+        put_copy_metrics(f, s, state);
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;
 

@@ -203,6 +203,11 @@ static int schedule_from_options(const char *name, Schedule **ret, char **ret_er
         STRV_FOREACH(p, arg.expects)
                 if (r >= 0)
                         r = add_assignment(&assignments, "--expect", "Expect", *p, ret_error);
+        STRV_FOREACH(c, arg.copy_to)
+                if (r >= 0)
+                        r = add_assignment(&assignments, "--copy-to", "CopyTo", *c, ret_error);
+        if (r >= 0 && arg.copy_keep)
+                r = add_assignment(&assignments, "--copy-keep", "CopyKeep", arg.copy_keep, ret_error);
         STRV_FOREACH(p, arg.dump)
                 if (r >= 0)
                         r = add_assignment(&assignments, "--dump", "Dump", *p, ret_error);
@@ -228,6 +233,7 @@ int verb_create(int argc, char **argv) {
         if (strchr(what, ';')) {
                 if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep ||
                     arg.skip_packaged || arg.verify_packaged || arg.expects || arg.dump || arg.lock_files) {
+                    arg.copy_to || arg.copy_keep || arg.dump || arg.lock_files) {
                         log_error("The short form PATH;HH:MM;NAME takes no options; use 'create NAME --on-calendar … --source …'.");
                         return EXIT_USAGE;
                 }
@@ -259,6 +265,10 @@ int verb_create(int argc, char **argv) {
                         log_error("Refusing schedule '%s': SkipPackaged=yes needs dpkg's database: %s", s->name, error);
                         return EXIT_USAGE;
                 }
+        r = schedule_check_group(s, &error);
+        if (r < 0) {
+                log_error("Refusing schedule '%s': %s", s->name, error);
+                return EXIT_USAGE;
         }
 
         r = calendar_check(s->on_calendar, NULL, &error);

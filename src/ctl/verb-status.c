@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "archive-list.h"
+#include "copy-target.h"
 #include "ctl.h"
 #include "format-util.h"
 #include "history.h"
@@ -28,14 +29,15 @@ typedef enum Health {
         HEALTH_RUNNING  = 1 << 6,
         HEALTH_NOTIFY_FAILED = 1 << 7,  /* the last notification did not get through */
         HEALTH_SHRUNK   = 1 << 8,       /* the last run read far less than usual */
+        HEALTH_COPY_FAILED = 1 << 9,    /* the last copy to a CopyTo= target failed */
 } Health;
 
 #define HEALTH_UNHEALTHY (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INVALID | HEALTH_INACTIVE | HEALTH_NOTIFY_FAILED | \
-                          HEALTH_SHRUNK)
+                          HEALTH_SHRUNK | HEALTH_COPY_FAILED)
 
 static const char *const health_names[] = {
         "FAILED", "OVERDUE", "DISABLED", "WARNINGS", "INVALID", "TIMER-INACTIVE", "RUNNING", "NOTIFY-FAILED",
-        "SHRUNK",
+        "SHRUNK", "COPY-FAILED",
 };
 
 static void print_flags(unsigned flags) {
@@ -148,6 +150,11 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         if (arg.notify)
                 (void) state_lock(paths.state_dir, s->name, &lock_fd);
         (void) state_load(paths.state_dir, s->name, &state);
+        STRV_FOREACH(spec, s->copy_to) {
+                const CopyState *c = state_copy_find(&state, *spec);
+                if (c && c->failed_usec > 0)
+                        flags |= HEALTH_COPY_FAILED;
+        }
 
         /* The watchdog: tell once when a schedule turns bad, once when it recovers. */
         if (arg.notify) {
@@ -155,12 +162,13 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
                 char field[128];
                 snprintf(field, sizeof field, "ALEXANDRIA_SCHEDULE=%s", s->name);
                 log_set_context_field(field);
-                bool bad = flags & (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INACTIVE);
-                NotifyEvent ev = flags & HEALTH_FAILED ? NOTIFY_FAILED : NOTIFY_OVERDUE;
+                bool bad = flags & (HEALTH_FAILED | HEALTH_OVERDUE | HEALTH_INACTIVE | HEALTH_COPY_FAILED);
+                NotifyEvent ev = flags & (HEALTH_FAILED | HEALTH_COPY_FAILED) ? NOTIFY_FAILED : NOTIFY_OVERDUE;
                 char msg[256];
                 if (bad && state_reported_ok(&state)) {
                         snprintf(msg, sizeof msg, "%s: %s", s->name,
-                                 ev == NOTIFY_FAILED ? "the last backup failed" :
+                                 flags & HEALTH_FAILED ? "the last backup failed" :
+                                 flags & HEALTH_COPY_FAILED ? "the last copy to an offsite target failed" :
                                  flags & HEALTH_OVERDUE ? "no archive for more than 1.5 times the schedule's period" :
                                                           "the timer is not running");
                         NotifyMessage m = { .message = msg, .unit = service };
@@ -215,6 +223,22 @@ static unsigned status_one(sd_bus *bus, const ScheduleEntry *e) {
         if (state.notify_error) {
                 char when[FORMAT_TIMESTAMP_MAX];
                 printf("    Notification failed (%s): %s\n", format_timestamp(when, state.notify_error_usec), state.notify_error);
+        }
+        STRV_FOREACH(spec, s->copy_to) {
+                _cleanup_copy_target_free_ CopyTarget *t = NULL;
+                _cleanup_free_ char *parse_error = NULL;
+                const CopyState *c = state_copy_find(&state, *spec);
+                const char *shown = copy_target_parse(*spec, &t, &parse_error) >= 0 ? t->display : "?";
+                char good[64], failed[64];
+                if (c && c->last_good_usec > 0)
+                        relative(good, c->last_good_usec, now);
+                else
+                        snprintf(good, sizeof good, "never");
+                if (c && c->failed_usec > 0)
+                        printf("    COPY FAILED to %s %s: %s\n      last good copy: %s\n", shown,
+                               relative(failed, c->failed_usec, now), strempty(c->error), good);
+                else
+                        printf("    Copy to %s: last good copy %s\n", shown, good);
         }
         if (flags & HEALTH_INACTIVE)
                 printf("    Timer %s is not running (%s): run '%s start %s'\n", timer, strempty(timer_state),

@@ -175,7 +175,12 @@ static void emit_outcome(const Schedule *s, const char *sources, const BackupRes
         f.archive = res->archive;
         f.archive_bytes = res->stats.archive_bytes;
         f.kind = res->incremental ? "incremental" : "full";
-        if (res->stats.warnings > 0)
+        const CopyOutcome *copy_failed = copy_results_first_failure(&res->copies);
+        if (res->copies.failed > 0) {
+                f.copy_target = copy_failed ? copy_failed->target : NULL;
+                f.error = -EIO;
+                (void) event_emit(EVENT_RUN_FAILED, &f, "Backup of %s failed: %s", s->name, strempty(res->error));
+        } else if (res->stats.warnings > 0)
                 (void) event_emit(EVENT_RUN_WARNINGS, &f,
                                   "Backup done for %s in %s (%" PRIu64 " files, %" PRIu64 " bytes) with %" PRIu64 " warnings.",
                                   s->name, res->archive, res->stats.files, res->stats.bytes, res->stats.warnings);
@@ -254,6 +259,13 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                 incremental_point(inc, &res.point_files, &res.point_bytes);
         if (r >= 0)
                 r = selection_unexpected(sel, &res.unexpected, &res.n_unexpected);
+        /* Offsite copies, once the archive is linked (copy.h): a failed one
+         * fails the run, but the archive stays and retention still runs. */
+        if (r >= 0 && copy_run(s, in->state_dir, &res.copies) < 0) {
+                const CopyOutcome *o = copy_results_first_failure(&res.copies);
+                (void) errorf(&res.error, -EIO, "the archive %s is written and kept, but the copy to %s failed: %s",
+                              res.archive, o ? o->target : "the offsite targets", o ? strempty(o->message) : "out of memory");
+        }
         int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, res.point_files, res.point_bytes, &res.shrunk) : 0;
         if (shrank < 0)
                 r = shrank;
@@ -274,6 +286,7 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
 void backup_result_done(BackupResult *r) {
         free(r->archive);
         free(r->unexpected);
+        copy_results_done(&r->copies);
         free(r->plan);
         strv_free(r->warnings);
         free(r->shrunk);

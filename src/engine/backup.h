@@ -10,7 +10,7 @@
  *   link         fsync, link into place, fsync the directory   (destination.h)
  *   verify       Verify=yes: read the new archive back          (verify.h)
  *   index        FullEvery=: the new index replaces the old one (incremental.h)
- *   prune        retention, only after the new archive is safe  (retention.h)
+ *   copy         CopyTo=: send the offsite targets what they miss (copy.h)
  *   compare      ShrinkWarn=: far less than usual is a warning  (shrink.h)
  *   prune        retention, only after the new archive is safe,
  *                and never after a run that shrank              (retention.h)
@@ -25,6 +25,7 @@
  * no trace but the event. */
 
 #include <stdint.h>
+#include "copy.h"
 #include "encryption.h"
 #include "report.h"
 #include "schedule.h"
@@ -35,6 +36,7 @@ typedef struct BackupInput {
         const CryptKeySource *key;      /* Encryption=yes's key, or NULL */
         const BackupCallbacks *cb;      /* may be NULL */
         RunUsual usual;                 /* what earlier runs read, for ShrinkWarn= */
+        const char *state_dir;          /* the copy stage's ledger and per-target state; NULL: none kept */
 } BackupInput;
 
 typedef struct BackupResult {
@@ -49,6 +51,7 @@ typedef struct BackupResult {
         char **warnings;                /* the first few warning messages */
         char *unexpected;               /* Expect=: the kept files none covers (select.h), else NULL */
         uint64_t n_unexpected;
+        CopyResults copies;             /* the CopyTo= targets; copies.failed > 0 fails the run, the archive stays */
         char *shrunk;                   /* ShrinkWarn=: how far below usual, or NULL */
         char *error;                    /* why the run failed */
 } BackupResult;

@@ -6,6 +6,7 @@
 
 #include "archive-list.h"
 #include "destination.h"
+#include "share.h"
 #include "format-util.h"
 #include "log.h"
 #include "mounts.h"
@@ -56,7 +57,13 @@ int destination_open(const Schedule *s, Destination *d, char **ret_error) {
                 return errorf(ret_error, negative_errno(), "Cannot open destination %s: %m", dest);
         if (fstat(d->fd, &d->st) < 0)
                 return errorf(ret_error, negative_errno(), "Cannot stat destination %s: %m", dest);
-        return take_lock(d, ret_error);
+        r = take_lock(d, ret_error);
+        if (r < 0)
+                return r;
+        /* DestinationGroup= (share.h): the directory and the archives for a pull account */
+        gid_t gid;
+        r = share_group(s, &gid, ret_error);
+        return r < 0 ? r : share_destination(d->fd, s, gid, ret_error);
 }
 
 /* Where the file system cannot do O_TMPFILE (NFS, CIFS, …) an archive is
@@ -149,6 +156,12 @@ int destination_create_archive(Destination *d, uint64_t start_realtime, char **r
         r = atomic_file_open(d->fd, name, 0600, &d->out);
         if (r < 0)
                 return errorf(ret_error, r, "Cannot create archive in %s: %m", d->schedule->destination);
+        gid_t gid;
+        r = share_group(d->schedule, &gid, ret_error);
+        if (r >= 0 && (r = share_archive(d->out.fd, gid)) < 0)
+                r = errorf(ret_error, r, "Cannot give the new archive to group %s: %m", d->schedule->destination_group);
+        if (r < 0)
+                return r;
         *ret_name = TAKE_PTR(name);
         return 0;
 }

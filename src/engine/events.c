@@ -22,6 +22,10 @@ static const struct {
         [EVENT_ARCHIVE_PRUNED]    = { "pruned",    "dac487704da04ff1b49507c64b97e717", LOG_INFO },
         [EVENT_FILE_WARNING]      = { "file-warning", "119f15b8b71b445387f1a1acb13d54af", LOG_WARNING },
         [EVENT_UNEXPECTED_FILES]  = { "unexpected", "dae9e8efea584dbc8e335d4a1859059d", LOG_WARNING },
+        [EVENT_COPY_SUCCEEDED]    = { "copied",    "c8932550e2eb456a8d0a01a155e9ea18", LOG_INFO },
+        [EVENT_COPY_FAILED]       = { "copy-failed", "bcaa79212e6e401c8432799ed73f20ae", LOG_ERR },
+        [EVENT_SERVE_ALLOWED]     = { "served",    "4bfb5127b68647d98084258dcaaca768", LOG_NOTICE },
+        [EVENT_SERVE_REFUSED]     = { "serve-refused", "59fcc443655246bf95370883c02e02f4", LOG_WARNING },
         [EVENT_RUN_SHRANK]        = { "shrank",    "2f7bf1fc6b464426ab888f0a5dc5bd41", LOG_WARNING },
 };
 
@@ -78,6 +82,12 @@ int event_emit(EventKind kind, const EventFields *f, const char *format, ...) {
                 ADD("ALEXANDRIA_PATH=%s", f->path);
         if (f->source)
                 ADD("ALEXANDRIA_SOURCE=%s", f->source);
+        if (f->copy_target)
+                ADD("ALEXANDRIA_COPY_TARGET=%s", f->copy_target);
+        if (f->remote)
+                ADD("ALEXANDRIA_REMOTE=%s", f->remote);
+        if (f->request)
+                ADD("ALEXANDRIA_REQUEST=%s", f->request);
         if (f->kind)
                 ADD("ALEXANDRIA_KIND=%s", f->kind);
         if (f->files != EVENT_FIELD_UNSET)

@@ -20,6 +20,10 @@ typedef enum EventKind {
         EVENT_ARCHIVE_PRUNED,
         EVENT_FILE_WARNING,
         EVENT_UNEXPECTED_FILES,
+        EVENT_COPY_SUCCEEDED,           /* one CopyTo= target holds what it should */
+        EVENT_COPY_FAILED,
+        EVENT_SERVE_ALLOWED,            /* a request through `alexandria-ctl serve` */
+        EVENT_SERVE_REFUSED,
         EVENT_RUN_SHRANK,
         _EVENT_MAX,
         _EVENT_INVALID = -EINVAL,
@@ -32,6 +36,9 @@ typedef struct EventFields {
         const char *archive;            /* full path */
         const char *path;               /* the file a warning is about */
         const char *source;             /* the schedule's sources, space separated */
+        const char *copy_target;        /* a CopyTo= target, secrets redacted */
+        const char *remote;             /* serve: the client's address and port */
+        const char *request;            /* serve: the command it asked for */
         const char *kind;               /* of the archive: "full" or "incremental" */
         uint64_t files, bytes, archive_bytes, duration_usec, warnings;
         uint64_t unexpected;            /* files no Expect= covers */

@@ -25,6 +25,7 @@ void record_done(RunRecord *r) {
         free(r->kind);
         free(r->archive);
         strv_free(r->warning_messages);
+        strv_free(r->copies);
         free(r->error);
         free(r->unexpected_sha256);
         free(r->shrunk);
@@ -86,6 +87,8 @@ int record_format(const RunRecord *r, char **ret) {
                 put_u64(f, "POINT_FILES", r->point_files);
                 put_u64(f, "POINT_BYTES", r->point_bytes);
         }
+        STRV_FOREACH(c, r->copies)
+                put(f, "COPY", *c);
         put(f, "ERROR", r->error);
         if (r->unexpected_sha256) {
                 put_u64(f, "UNEXPECTED", r->unexpected);
@@ -182,6 +185,9 @@ int record_parse(const char *text, RunRecord *ret) {
                 else if (streq(key, "WARNING")) {
                         char *s = unescape(v);
                         k = s ? strv_push(&r.warning_messages, s) : -ENOMEM;
+                } else if (streq(key, "COPY")) {
+                        char *s = unescape(v);
+                        k = s ? strv_push(&r.copies, s) : -ENOMEM;
                 } else if (streq(key, "PRUNED"))
                         k = parse_u64(v, &r.pruned);
                 else if (streq(key, "POINT_FILES"))

@@ -39,6 +39,7 @@ typedef struct RunRecord {
         uint64_t files, bytes_read, archive_bytes, warnings, pruned;
         uint64_t point_files, point_bytes;      /* the restore point made (FullEvery=: more than was stored); 0: unknown */
         char **warning_messages;        /* the first few, NULL-terminated */
+        char **copies;                  /* per CopyTo= target: "ok|failed SENT PRESENT DELETED TARGET[ ERROR]" */
         char *error;                    /* why it failed */
         /* Expect=: files no Expect= covers, and the SHA-256 of their list
          * (unexpected.h); NULL digest: the schedule has no Expect= */

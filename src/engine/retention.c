@@ -6,7 +6,7 @@
 #include "log.h"
 #include "retention.h"
 
-static RetentionRules schedule_rules(const Schedule *s) {
+RetentionRules retention_schedule_rules(const Schedule *s) {
         return (RetentionRules) {
                 .count = {
                         [RETENTION_LAST]    = s->keep,
@@ -41,7 +41,7 @@ int retention_plan(const Schedule *s, const char *keep_path, RetentionPlan *ret)
         for (size_t i = 0; i < p.n; i++)
                 points[i] = (RetentionPoint) { .time_usec = p.archives[i].time_usec, .incremental = p.archives[i].incremental };
 
-        RetentionRules rules = schedule_rules(s);
+        RetentionRules rules = retention_schedule_rules(s);
         retention_policy_decide(points, p.n, &rules, p.decisions);
 
         /* The archive just written stays whatever the rules say, and so does

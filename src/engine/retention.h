@@ -31,3 +31,8 @@ int retention_execute(const Schedule *s, const RetentionPlan *plan, unsigned *re
 /* Plan and execute: what a run does after its archive is safely in place.
  * Warns (log) and returns -EIO if anything could not be listed or removed. */
 int retention_apply(const Schedule *s, const char *keep_path, unsigned *ret_pruned);
+
+/* S's rules (Keep= KeepDaily= …) as retention-policy.h takes them. The copy
+ * targets keep the same by default (copy.h), whole chains included, so a
+ * policy added here applies to them too. */
+RetentionRules retention_schedule_rules(const Schedule *s);

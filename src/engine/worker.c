@@ -68,7 +68,7 @@ static void report_unexpected(const Paths *paths, const char *name, const Backup
 static int exit_code_of(int r, const BackupResult *res) {
         if (r == -EBUSY)
                 return EXIT_BUSY;
-        if (r < 0)
+        if (r < 0 || res->copies.failed > 0)
                 return EXIT_FAILED;
         return res->stats.warnings > 0 ? EXIT_WARNINGS : EXIT_OK;
 }
@@ -98,6 +98,16 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .unexpected_sha256 = (char *) unexpected_sha256,
                 .shrunk = res->shrunk,
         };
+        _cleanup_strv_free_ char **copies = NULL;
+        for (size_t i = 0; i < res->copies.n; i++) {
+                const CopyOutcome *o = &res->copies.targets[i];
+                char *line;
+                if (asprintf(&line, "%s %u %u %u %s%s%s", o->error < 0 ? "failed" : "ok", o->sent, o->present, o->deleted,
+                             o->target, o->error < 0 ? " " : "", o->error < 0 ? strempty(o->message) : "") < 0 ||
+                    strv_push(&copies, line) < 0)
+                        break;
+        }
+        rec.copies = copies;
         int r = record_save(paths->state_dir, &rec);
         if (r < 0)
                 log_warning_errno(r, "Cannot write the run record of %s in %s: %m", name, paths->state_dir);
@@ -124,11 +134,21 @@ static void print_summary(const char *name, const BackupResult *res) {
                 format_duration(dur, res->duration_usec));
         if (res->plan)
                 fprintf(stderr, "  %s\n", res->plan);
+        for (size_t i = 0; i < res->copies.n; i++) {
+                const CopyOutcome *o = &res->copies.targets[i];
+                if (o->error < 0)
+                        fprintf(stderr, "  %s: copy FAILED: %s\n", o->target, strempty(o->message));
+                else
+                        fprintf(stderr, "  copied to %s: %u sent, %u already there, %u removed there\n",
+                                o->target, o->sent, o->present, o->deleted);
+        }
         if (res->shrunk)
                 fprintf(stderr, "  It read far less than usual: %s; older archives were not pruned.\n", res->shrunk);
         if (res->stats.warnings > 0)
                 fprintf(stderr, "  with %" PRIu64 " warning%s (see above).\n",
                         res->stats.warnings, res->stats.warnings == 1 ? "" : "s");
+        if (res->copies.failed > 0)
+                fprintf(stderr, "Backup of %s failed: %s\n", name, strempty(res->error));
 }
 
 int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) {
@@ -143,6 +163,15 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         /* Dump=, ExecStartPre=, ExecStopPost=: their commands must exist now */
         if (r >= 0)
                 r = schedule_check_commands(s, &res.error);
+        if (r >= 0) {
+                /* a group that is gone is bad input like a bad key, not a failed run */
+                _cleanup_free_ char *group_error = NULL;
+                r = schedule_check_group(s, &group_error);
+                if (r < 0) {
+                        r = errorf(&res.error, -EINVAL, "%s: %s", strempty(s->path), strempty(group_error));
+                        s = schedule_free(s);
+                }
+        }
         if (r < 0) {
                 /* Nothing ran: the schedule is wrong, which is bad input (2)
                  * and changes nothing, not even the run records; status
@@ -159,7 +188,7 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
 
         r = load_key(s, &key, &res.error);
         if (r >= 0) {
-                BackupInput in = { .key = key, .cb = cb };
+                BackupInput in = { .key = key, .cb = cb, .state_dir = paths->state_dir };
                 usual_of(paths, name, &in.usual);
                 free(res.error);
                 res.error = NULL;

@@ -4,7 +4,8 @@
  * timers.target.wants/ link when Enabled=yes, and a drop-in for
  * alexandria@NAME.service (ReadWritePaths= the destination; the network
  * for its [Notify] channels; the schedule's ExecStartPre=/ExecStopPost=,
- * and the sandbox widened for its dumps). A drop-in for
+ * and the sandbox widened for its dumps and, when CopyTo= is set, for
+ * the network and the rclone :local: targets). A drop-in for
  * alexandria-watchdog.service widens its sandbox by what the schedules'
  * notifications and the metrics directory need.
  *
@@ -19,6 +20,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "copy-target.h"
 #include "escape.h"
 #include "fileio.h"
 #include "format-util.h"
@@ -119,6 +121,9 @@ typedef struct UnitValues {
         char **sources;         /* quoted words of RequiresMountsFor= */
         char *destination;      /* one quoted word of ReadWritePaths= and RequiresMountsFor= */
         char *key_file;         /* after "LoadCredential=alexandria.key:" */
+        char **local_targets;   /* quoted words of ReadWritePaths=: the rclone :local: targets */
+        bool network;           /* CopyTo= is set */
+        bool chown;             /* DestinationGroup= is set */
         /* The command lines as the schedule has them (the parser took one
          * command with known prefixes): systemd then runs exactly what
          * `run --here` runs. */
@@ -132,6 +137,7 @@ static void unit_values_done(UnitValues *v) {
         strv_free(v->sources);
         free(v->destination);
         free(v->key_file);
+        strv_free(v->local_targets);
         strv_free(v->exec_start_pre);
         strv_free(v->exec_stop_post);
 }
@@ -182,6 +188,19 @@ static int unit_values(const Schedule *s, UnitValues *ret, char **ret_error) {
                 r = escape_commands("ExecStartPre=", s->exec_start_pre, s->n_exec_start_pre, &v.exec_start_pre, ret_error);
         if (r >= 0)
                 r = escape_commands("ExecStopPost=", s->exec_stop_post, s->n_exec_stop_post, &v.exec_stop_post, ret_error);
+        /* an rclone :local: target is a directory the copy writes */
+        STRV_FOREACH(spec, s->copy_to) {
+                _cleanup_copy_target_free_ CopyTarget *c = NULL;
+                _cleanup_free_ char *error = NULL;
+                char *word = NULL;
+                if (r < 0 || copy_target_parse(*spec, &c, &error) < 0 || c->kind != COPY_RCLONE || !streq(c->remote, ":local:"))
+                        continue;
+                r = escape_value("A CopyTo= :local: directory", c->remote_path, true, &word, ret_error);
+                if (r >= 0)
+                        r = strv_push(&v.local_targets, word);
+        }
+        v.network = s->copy_to != NULL;
+        v.chown = s->destination_group != NULL;
         if (r < 0) {
                 unit_values_done(&v);
                 return r;
@@ -280,6 +299,18 @@ static int dropin_text(const Schedule *s, const UnitValues *v, bool user, char *
                         fputs("# [Notify]: pings and mail from the notify commands around the worker\n"
                               "IPAddressDeny=\n", f);
                 put_sandbox_widening(f, s);
+                /* CopyTo=: rsync, ssh and rclone reach the network (name
+                 * lookups need netlink). Schedules without it stay off it. */
+                if (v->network)
+                        fputs("# CopyTo=: rsync, ssh and rclone reach the targets.\n"
+                              "PrivateNetwork=no\nIPAddressDeny=\n"
+                              "RestrictAddressFamilies=AF_INET AF_INET6 AF_NETLINK\n", f);
+                STRV_FOREACH(p, v->local_targets)
+                        fprintf(f, "ReadWritePaths=-%s\n", *p);
+                /* DestinationGroup=: giving files to a group root is not in
+                 * needs CAP_CHOWN and fchown(2), which ~@privileged denies */
+                if (v->chown)
+                        fputs("CapabilityBoundingSet=CAP_CHOWN\nSystemCallFilter=@chown\n", f);
         }
         /* After the unit's own: the started notification comes first, and
          * ExecStopPost= hooks run once the finished one is sent. */

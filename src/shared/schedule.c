@@ -2,10 +2,12 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "copy-target.h"
 #include "command-line.h"
 #include "format-util.h"
 #include "ini.h"
@@ -70,6 +72,10 @@ Schedule *schedule_free(Schedule *s) {
         free(s->destination);
         free(s->key_file);
         strv_free(s->expects);
+        strv_free(s->copy_to);
+        free(s->ssh_command);
+        free(s->rclone_config);
+        free(s->destination_group);
         free(s->full_every);
         for (size_t i = 0; i < s->n_dumps; i++) {
                 free(s->dumps[i].entry);
@@ -367,6 +373,69 @@ static int key_expect(Schedule *s, const char *key, const char *v, char **ret_er
                 return errorf(ret_error, -EINVAL, "%s=%s is listed twice", key, v);
         }
         return strv_push(&s->expects, p);
+static int key_copy_to(Schedule *s, const char *key, const char *v, char **ret_error) {
+        _cleanup_copy_target_free_ CopyTarget *t = NULL;
+        _cleanup_free_ char *error = NULL;
+        int r = copy_target_parse(v, &t, &error);
+        if (r == -EINVAL) {
+                /* the parser names the key; keep its message as it is */
+                *ret_error = TAKE_PTR(error);
+                return r;
+        }
+        if (r < 0)
+                return r;
+        if (strv_contains(s->copy_to, v))
+                return errorf(ret_error, -EINVAL, "%s=%s is listed twice", key, t->display);
+        return strv_extend(&s->copy_to, v);
+}
+
+static int key_ssh_command(Schedule *s, const char *key, const char *v, char **ret_error) {
+        if (!ssh_command_is_valid(v))
+                return errorf(ret_error, -EINVAL, "%s=%s is not a command (a program, then its options, such as ssh -i /etc/alexandria/offsite.key)",
+                              key, v);
+        char *c = strdup(v);
+        if (!c)
+                return -ENOMEM;
+        free(s->ssh_command);
+        s->ssh_command = c;
+        return 0;
+}
+
+static int key_rclone_config(Schedule *s, const char *key, const char *v, char **ret_error) {
+        char *p;
+        int r = path_value(key, v, &p, ret_error);
+        if (r < 0)
+                return r;
+        free(s->rclone_config);
+        s->rclone_config = p;
+        return 0;
+}
+
+static int key_copy_keep(Schedule *s, const char *key, const char *v, char **ret_error) {
+        uint64_t u;
+        if (streq(v, "all")) {
+                s->copy_keep = COPY_KEEP_ALL;
+                return 0;
+        }
+        if (parse_uint(v, SCHEDULE_KEEP_MAX, &u) < 0 || u == 0)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a count of archives (1-%u, or \"all\" to never delete; "
+                              "leave it out to keep what the destination keeps)", key, v, SCHEDULE_KEEP_MAX);
+        s->copy_keep = (unsigned) u;
+        return 0;
+}
+
+static int key_destination_group(Schedule *s, const char *key, const char *v, char **ret_error) {
+        /* useradd's rules for names: no option, no path, nothing to escape */
+        size_t n = strlen(v);
+        if (n == 0 || n > 32 || !(islower((unsigned char) v[0]) || v[0] == '_') ||
+            strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+                return errorf(ret_error, -EINVAL, "%s=%s is not a group name (lower-case letters, digits, _ and -, at most 32)", key, v);
+        char *c = strdup(v);
+        if (!c)
+                return -ENOMEM;
+        free(s->destination_group);
+        s->destination_group = c;
+        return 0;
 }
 
 static int key_shrink_warn(Schedule *s, const char *key, const char *v, char **ret_error) {
@@ -611,6 +680,11 @@ static const struct ScheduleKey {
         { "Backup",   "SkipPackaged",       key_skip_packaged },
         { "Backup",   "VerifyPackaged",     key_verify_packaged },
         { "Backup",   "Expect",             key_expect, true },
+        { "Backup",   "CopyTo",             key_copy_to, true },
+        { "Backup",   "SSHCommand",         key_ssh_command },
+        { "Backup",   "RcloneConfig",       key_rclone_config },
+        { "Backup",   "CopyKeep",           key_copy_keep },
+        { "Backup",   "DestinationGroup",   key_destination_group },
         { "Backup",   "FullEvery",          key_full_every },
         { "Backup",   "KeepDaily",          key_keep_daily },
         { "Backup",   "KeepWeekly",         key_keep_weekly },
@@ -629,6 +703,7 @@ static const struct ScheduleKey {
         { "Notify",   "NotifyOnWarnings",   key_notify_on_warnings },
 };
 _Static_assert(ELEMENTSOF(schedule_keys) <= ELEMENTSOF(((LoadState *) NULL)->seen_line), "LoadState.seen_line is too small");
+
 
 static int load_key(const char *section, const char *key, const char *value, unsigned line,
                     void *userdata, char **ret_error) {
@@ -959,6 +1034,16 @@ int schedule_check_resolved_paths(const Schedule *s, char **ret_error) {
         return 0;
 }
 
+int schedule_check_group(const Schedule *s, char **ret_error) {
+        if (!s->destination_group)
+                return 0;
+        errno = 0;
+        if (!getgrnam(s->destination_group))
+                return errorf(ret_error, errno > 0 ? -errno : -ENOENT, "DestinationGroup=%s: no such group%s%s",
+                              s->destination_group, errno > 0 ? ": " : "", errno > 0 ? strerror(errno) : "");
+        return 0;
+}
+
 int schedule_check_sources(const Schedule *s, char **ret_error) {
         STRV_FOREACH(p, s->sources) {
                 struct stat st;
@@ -1100,6 +1185,18 @@ int schedule_to_string(const Schedule *s, char **ret) {
                 fprintf(f, "VerifyPackaged=yes\n");
         STRV_FOREACH(p, s->expects)
                 fprintf(f, "Expect=%s\n", *p);
+        STRV_FOREACH(c, s->copy_to)
+                fprintf(f, "CopyTo=%s\n", *c);
+        if (s->ssh_command)
+                fprintf(f, "SSHCommand=%s\n", s->ssh_command);
+        if (s->rclone_config)
+                fprintf(f, "RcloneConfig=%s\n", s->rclone_config);
+        if (s->copy_keep == COPY_KEEP_ALL)
+                fprintf(f, "CopyKeep=all\n");
+        else if (s->copy_keep > 0)
+                fprintf(f, "CopyKeep=%u\n", s->copy_keep);
+        if (s->destination_group)
+                fprintf(f, "DestinationGroup=%s\n", s->destination_group);
         if (s->full_every)
                 fprintf(f, "FullEvery=%s\n", s->full_every);
         if (s->keep_daily > 0)
@@ -1133,7 +1230,16 @@ int schedule_to_string(const Schedule *s, char **ret) {
 }
 
 bool schedule_has_secrets(const Schedule *s) {
-        return s->ping_url || (s->notify_command && strstr(s->notify_command, "://"));
+        if (s->ping_url || (s->notify_command && strstr(s->notify_command, "://")))
+                return true;
+        /* on-the-fly rclone parameters of CopyTo= hold keys and passwords */
+        STRV_FOREACH(c, s->copy_to) {
+                _cleanup_copy_target_free_ CopyTarget *t = NULL;
+                _cleanup_free_ char *error = NULL;
+                if (copy_target_parse(*c, &t, &error) < 0 || !streq(t->display, t->spec))
+                        return true;
+        }
+        return false;
 }
 
 mode_t schedule_file_mode(const Schedule *s) {
@@ -1152,6 +1258,8 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
             streq(s->destination, default_destination) && s->compression == COMPRESSION_GZIP &&
             s->keep == 0 && s->persistent && s->randomized_delay_sec == 0 && !s->verify && !s->encryption &&
             !s->key_file && !s->skip_packaged && !s->expects && !s->full_every && !schedule_keeps_calendar(s) && !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings &&
+            !s->key_file && !s->full_every && !schedule_keeps_calendar(s) && !s->copy_to && !s->destination_group &&
+            !s->notify_command && !s->mail && !s->ping_url && s->notify_on_warnings &&
             !has_dumps_locks_hooks(s) &&
             s->shrink_warn == SCHEDULE_SHRINK_WARN_DEFAULT)
                 fprintf(f, "%s;%02u:%02u;%s", s->sources[0], h, m, s->name);
@@ -1183,6 +1291,18 @@ int schedule_format_line(const Schedule *s, const char *default_destination, cha
                         fprintf(f, " VerifyPackaged=yes");
                 STRV_FOREACH(p, s->expects)
                         fprintf(f, " Expect=%s", *p);
+                STRV_FOREACH(c, s->copy_to) {
+                        _cleanup_copy_target_free_ CopyTarget *t = NULL;
+                        _cleanup_free_ char *error = NULL;
+                        /* on-the-fly rclone parameters hold keys: list them redacted */
+                        fprintf(f, " CopyTo=%s", copy_target_parse(*c, &t, &error) >= 0 ? t->display : "?");
+                }
+                if (s->copy_keep == COPY_KEEP_ALL)
+                        fprintf(f, " CopyKeep=all");
+                else if (s->copy_keep > 0)
+                        fprintf(f, " CopyKeep=%u", s->copy_keep);
+                if (s->destination_group)
+                        fprintf(f, " DestinationGroup=%s", s->destination_group);
                 if (s->full_every)
                         fprintf(f, " FullEvery=%s", s->full_every);
                 if (s->keep_daily > 0)

@@ -12,6 +12,8 @@
 
 #define SCHEDULE_NAME_MAX 64
 #define SCHEDULE_KEEP_MAX 100000
+/* CopyKeep=all: a copy target never deletes (append-only remotes prune themselves). */
+#define COPY_KEEP_ALL UINT32_MAX
 #define SCHEDULE_SHRINK_WARN_DEFAULT 50
 
 typedef enum Compression {
@@ -84,6 +86,11 @@ typedef struct Schedule {
         bool skip_packaged;             /* leave out what installed packages give back (dpkg) */
         bool verify_packaged;           /* ... only while it matches the package's md5sums */
         char **expects;                 /* Expect=: absolute globs or directory prefixes */
+        char **copy_to;                 /* CopyTo=: offsite targets, validated by copy_target_parse() */
+        char *ssh_command;              /* SSHCommand=: NULL means "ssh" */
+        char *rclone_config;            /* RcloneConfig=: absolute path, NULL: rclone's default */
+        unsigned copy_keep;             /* CopyKeep=: newest N on each target; 0: what the destination keeps; COPY_KEEP_ALL */
+        char *destination_group;        /* DestinationGroup=: destination 0750, archives 0640 for this group */
         char *full_every;               /* FullEvery= as written; NULL: every run is full */
         uint64_t full_every_usec;       /* 0: every run is full */
         unsigned keep_daily;            /* KeepDaily= … KeepYearly=: newest restore point of */
@@ -161,6 +168,9 @@ int schedule_check_resolved_paths(const Schedule *s, char **ret_error);
  * does not), and schedule_check_resolved_paths(). */
 int schedule_check_sources(const Schedule *s, char **ret_error);
 
+/* Checks that DestinationGroup= names a group that exists (create refuses
+ * schedules whose group does not; the worker checks again). */
+int schedule_check_group(const Schedule *s, char **ret_error);
 /* Checks that the command of every Dump=, ExecStartPre= and ExecStopPost=
  * is an executable: absolute, or found in $PATH. Not part of parsing: the
  * generator must not drop a schedule whose database is not installed yet. */
@@ -168,8 +178,9 @@ int schedule_check_commands(const Schedule *s, char **ret_error);
 
 /* "30s", "5min", "1d", "infinity" (SCHEDULE_TIMEOUT_INFINITY). */
 int schedule_format_timeout(uint64_t sec, char *buf, size_t size);
-/* PingURL= (a healthchecks token) or a URL in NotifyCommand=: the file is a
- * secret, written 0600 (schedule_file_mode()), and shown redacted. */
+/* PingURL= (a healthchecks token), a URL in NotifyCommand= or on-the-fly
+ * rclone parameters in CopyTo=: the file is a secret, written 0600
+ * (schedule_file_mode()), and shown redacted. */
 bool schedule_has_secrets(const Schedule *s);
 mode_t schedule_file_mode(const Schedule *s);
 

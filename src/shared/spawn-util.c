@@ -33,12 +33,37 @@ static int capture_read(int fd, Capture *c) {
         return 1;
 }
 
+static char **env_merge(char *const extra[]) {
+        size_t n = 0, k = 0;
+        for (char **e = environ; e && *e; e++)
+                n++;
+        for (char *const *e = extra; e && *e; e++)
+                k++;
+        char **env = calloc(n + k + 1, sizeof(char *));
+        if (!env)
+                return NULL;
+        /* borrowed strings: only the array is ours; the extras come first,
+         * since getenv() takes the first of two */
+        if (k > 0)
+                memcpy(env, extra, k * sizeof(char *));
+        memcpy(env + k, environ, n * sizeof(char *));
+        return env;
+}
+
 int spawn_capture(char *const argv[], char **ret_stdout, char **ret_stderr, int *ret_status) {
+        return spawn_capture_env(argv, NULL, ret_stdout, ret_stderr, ret_status);
+}
+
+int spawn_capture_env(char *const argv[], char *const extra_env[], char **ret_stdout, char **ret_stderr, int *ret_status) {
         int out[2] = { -EBADF, -EBADF }, err[2] = { -EBADF, -EBADF };
         Capture co = {}, ce = {};
         posix_spawn_file_actions_t fa;
+        _cleanup_free_ char **env = env_merge(extra_env);
         pid_t pid;
         int r, status;
+
+        if (!env)
+                return -ENOMEM;
 
         if (pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
                 r = negative_errno();
@@ -48,7 +73,7 @@ int spawn_capture(char *const argv[], char **ret_stdout, char **ret_stderr, int 
         posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
         posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
         posix_spawn_file_actions_adddup2(&fa, err[1], STDERR_FILENO);
-        r = -posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+        r = -posix_spawnp(&pid, argv[0], &fa, NULL, argv, env);
         posix_spawn_file_actions_destroy(&fa);
         out[1] = safe_close(out[1]);
         err[1] = safe_close(err[1]);

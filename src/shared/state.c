@@ -36,6 +36,7 @@ int state_lock(const char *dir, const char *name, int *ret_fd) {
 int state_load(const char *dir, const char *name, ScheduleState *ret) {
         _cleanup_free_ char *path = state_path(dir, name), *text = NULL;
         ScheduleState s = {};
+        CopyState *c = NULL;           /* the copy_target= block being read */
         int r;
 
         if (!path)
@@ -60,6 +61,14 @@ int state_load(const char *dir, const char *name, ScheduleState *ret) {
                         s.notify_error_usec = strtoull(v, NULL, 10);
                 else if ((v = startswith(line, "unexpected_notified=")))
                         free(s.unexpected_notified), s.unexpected_notified = strdup(v);
+                else if ((v = startswith(line, "copy_target=")))
+                        c = state_copy(&s, v);
+                else if (c && (v = startswith(line, "copy_last_good_usec=")))
+                        c->last_good_usec = strtoull(v, NULL, 10);
+                else if (c && (v = startswith(line, "copy_failed_usec=")))
+                        c->failed_usec = strtoull(v, NULL, 10);
+                else if (c && (v = startswith(line, "copy_error=")))
+                        free(c->error), c->error = strdup(v);
         }
         *ret = s;
         return 0;
@@ -91,6 +100,16 @@ int state_save(const char *dir, const char *name, const ScheduleState *s) {
                 free(text);
                 text = TAKE_PTR(more);
         }
+        for (size_t i = 0; i < s->n_copies; i++) {
+                const CopyState *c = &s->copies[i];
+                _cleanup_free_ char *more = NULL;
+                if (asprintf(&more, "%scopy_target=%s\ncopy_last_good_usec=%" PRIu64 "\ncopy_failed_usec=%" PRIu64 "\n%s%s%s",
+                             text, c->target, c->last_good_usec, c->failed_usec,
+                             c->error ? "copy_error=" : "", strempty(c->error), c->error ? "\n" : "") < 0)
+                        return -ENOMEM;
+                free(text);
+                text = TAKE_PTR(more);
+        }
         /* a message may hold anything; one line per key */
         for (char *p = text; *p; p++)
                 if (*p == '\r')
@@ -103,9 +122,37 @@ void state_done(ScheduleState *s) {
         free(s->reported);
         free(s->notify_error);
         free(s->unexpected_notified);
+        for (size_t i = 0; i < s->n_copies; i++) {
+                free(s->copies[i].target);
+                free(s->copies[i].error);
+        }
+        free(s->copies);
         *s = (ScheduleState) {};
 }
 
 bool state_reported_ok(const ScheduleState *s) {
         return !s->reported || streq(s->reported, "ok");
+}
+
+const CopyState *state_copy_find(const ScheduleState *s, const char *target) {
+        for (size_t i = 0; i < s->n_copies; i++)
+                if (streq(s->copies[i].target, target))
+                        return &s->copies[i];
+        return NULL;
+}
+
+CopyState *state_copy(ScheduleState *s, const char *target) {
+        CopyState *c = (CopyState *) state_copy_find(s, target);
+        if (c)
+                return c;
+        c = reallocarray(s->copies, s->n_copies + 1, sizeof *c);
+        if (!c)
+                return NULL;
+        s->copies = c;
+        c = &s->copies[s->n_copies];
+        *c = (CopyState) { .target = strdup(target) };
+        if (!c->target)
+                return NULL;
+        s->n_copies++;
+        return c;
 }

@@ -9,11 +9,21 @@
 #include <stdint.h>
 #include "macro.h"
 
+/* How copying to one CopyTo= target went (written by the copy stage). */
+typedef struct CopyState {
+        char *target;                   /* the CopyTo= value (may hold rclone parameters: the file is 0600) */
+        uint64_t last_good_usec;        /* the last copy that left the target complete; 0: never */
+        uint64_t failed_usec;           /* when the last attempt failed; 0: it succeeded */
+        char *error;                    /* why it failed */
+} CopyState;
+
 typedef struct ScheduleState {
         char *reported;                 /* "ok", "failed" or "overdue" */
         char *notify_error;             /* the last failed notification, or NULL */
         uint64_t notify_error_usec;
         char *unexpected_notified;      /* SHA-256 of the unexpected-files list last told */
+        CopyState *copies;
+        size_t n_copies;
 } ScheduleState;
 
 /* Serializes the read-notify-write of NAME's state between the service's
@@ -26,3 +36,7 @@ int state_load(const char *dir, const char *name, ScheduleState *ret);
 int state_save(const char *dir, const char *name, const ScheduleState *s);
 void state_done(ScheduleState *s);
 bool state_reported_ok(const ScheduleState *s);
+
+/* The entry of TARGET, added if missing; NULL on OOM. */
+CopyState *state_copy(ScheduleState *s, const char *target);
+const CopyState *state_copy_find(const ScheduleState *s, const char *target);

@@ -87,7 +87,7 @@ for mode in $MODES; do
         # shellcheck disable=SC2086
         expect "$mode" "every option of --help" "alexandria-ctl -" $OPTIONS
         expect "$mode" "options of run" "alexandria-ctl run --h" --help --here
-        expect "$mode" "options of create" "alexandria-ctl create x --c" --compression --config-dir
+        expect "$mode" "options of create" "alexandria-ctl create x --c" --compression --config-dir --copy-keep --copy-to
         expect "$mode" "options of backups" "alexandria-ctl backups -" \
                 -h --help --version --user --config-dir --no-reload -l --long --key
 
