@@ -232,8 +232,8 @@ int verb_create(int argc, char **argv) {
 
         if (strchr(what, ';')) {
                 if (arg.on_calendar || arg.sources || arg.excludes || arg.destination || arg.compression || arg.keep ||
-                    arg.skip_packaged || arg.verify_packaged || arg.expects || arg.dump || arg.lock_files) {
-                    arg.copy_to || arg.copy_keep || arg.dump || arg.lock_files) {
+                    arg.skip_packaged || arg.verify_packaged || arg.expects || arg.dump || arg.lock_files ||
+                    arg.copy_to || arg.copy_keep) {
                         log_error("The short form PATH;HH:MM;NAME takes no options; use 'create NAME --on-calendar … --source …'.");
                         return EXIT_USAGE;
                 }
@@ -265,6 +265,8 @@ int verb_create(int argc, char **argv) {
                         log_error("Refusing schedule '%s': SkipPackaged=yes needs dpkg's database: %s", s->name, error);
                         return EXIT_USAGE;
                 }
+        }
+
         r = schedule_check_group(s, &error);
         if (r < 0) {
                 log_error("Refusing schedule '%s': %s", s->name, error);

@@ -373,6 +373,8 @@ static int key_expect(Schedule *s, const char *key, const char *v, char **ret_er
                 return errorf(ret_error, -EINVAL, "%s=%s is listed twice", key, v);
         }
         return strv_push(&s->expects, p);
+}
+
 static int key_copy_to(Schedule *s, const char *key, const char *v, char **ret_error) {
         _cleanup_copy_target_free_ CopyTarget *t = NULL;
         _cleanup_free_ char *error = NULL;
