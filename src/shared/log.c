@@ -8,6 +8,11 @@
 
 static LogTarget log_target = LOG_TARGET_STDERR;
 static int log_max_level = LOG_INFO;
+
+void log_set_max_level(int level) {
+        log_max_level = level;
+}
+
 static char log_context[512];
 
 /* $JOURNAL_STREAM holds "device:inode" of the stream systemd connected to

@@ -17,6 +17,8 @@ typedef enum LogTarget {
 
 void log_setup(LogTarget target);
 bool log_on_journal(void);
+/* Only messages at LEVEL or more urgent (the fuzz harnesses silence everything). */
+void log_set_max_level(int level);
 /* One extra "FIELD=value" attached to every journal entry, e.g. the schedule. */
 void log_set_context_field(const char *field_assignment);
 
