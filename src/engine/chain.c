@@ -14,6 +14,7 @@
 
 #include "archive-read.h"
 #include "chain.h"
+#include "manifest.h"
 #include "format-util.h"
 #include "incremental.h"
 #include "log.h"
@@ -363,7 +364,7 @@ static int read_deletions(Prepass *x, struct archive *a) {
                                 line[len++] = buf[i];
                                 continue;
                         }
-                        _cleanup_free_ char *name = incremental_unescape_name(line, len);
+                        _cleanup_free_ char *name = manifest_unescape_name(line, line + len);
                         len = 0;
                         if (!name)
                                 return -EBADMSG;

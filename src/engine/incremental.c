@@ -10,6 +10,7 @@
 #include "fileio.h"
 #include "format-util.h"
 #include "incremental.h"
+#include "manifest.h"
 #include "index.h"
 #include "path-util.h"
 #include "timespan.h"
@@ -352,45 +353,6 @@ int incremental_header_text(const Incremental *inc, char **ret, size_t *ret_len)
         return 0;
 }
 
-int incremental_escape_name(FILE *f, const char *name) {
-        for (const char *s = name; *s; s++)
-                switch (*s) {
-                case '\\': fputs("\\\\", f); break;
-                case '\n': fputs("\\n", f); break;
-                case '\r': fputs("\\r", f); break;
-                case '\t': fputs("\\t", f); break;
-                default: fputc(*s, f);
-                }
-        return ferror(f) ? -EIO : 0;
-}
-
-char *incremental_unescape_name(const char *s, size_t n) {
-        char *out = malloc(n + 1), *o = out;
-        const char *end = s + n;
-        if (!out)
-                return NULL;
-        while (s < end) {
-                if (*s != '\\') {
-                        *o++ = *s++;
-                        continue;
-                }
-                if (++s == end)
-                        goto bad;
-                switch (*s++) {
-                case '\\': *o++ = '\\'; break;
-                case 'n': *o++ = '\n'; break;
-                case 'r': *o++ = '\r'; break;
-                case 't': *o++ = '\t'; break;
-                default: goto bad;
-                }
-        }
-        *o = 0;
-        return out;
-bad:
-        free(out);
-        return NULL;
-}
-
 /* The stored name of a walked path, as the select stage makes it. */
 static const char *stored_name(const char *path) {
         while (*path == '/')
@@ -412,7 +374,7 @@ static int note_deleted(Incremental *inc, const char *path) {
                 return -ENOMEM;
         free(inc->last_deleted);
         inc->last_deleted = copy;
-        if (incremental_escape_name(inc->deleted, name) < 0 || fputc('\n', inc->deleted) == EOF)
+        if ((manifest_put_name(inc->deleted, name), ferror(inc->deleted)) || fputc('\n', inc->deleted) == EOF)
                 return -EIO;
         return 0;
 }

@@ -98,7 +98,4 @@ int incremental_commit(Incremental *inc, char **ret_error);
 Incremental *incremental_free(Incremental *inc);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Incremental *, incremental_free);
 
-/* Escapes NAME for a line of INCREMENTAL_DELETED_NAME (as the manifest
- * does: "\\\\", "\\n", "\\r", "\\t"); and back, NULL on a bad escape. */
-int incremental_escape_name(FILE *f, const char *name);
-char *incremental_unescape_name(const char *s, size_t n);
+/* Lines of INCREMENTAL_DELETED_NAME are escaped with manifest_put_name(). */

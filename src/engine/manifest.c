@@ -87,7 +87,7 @@ int manifest_add(Manifest *m, char type, const char *path, const char *target, u
         return 0;
 }
 
-static void put_escaped(FILE *f, const char *s) {
+void manifest_put_name(FILE *f, const char *s) {
         for (; *s; s++)
                 switch (*s) {
                 case '\\': fputs("\\\\", f); break;
@@ -115,10 +115,10 @@ int manifest_format(const Manifest *m, char **ret, size_t *ret_len) {
                 else
                         fputc('-', f);
                 fprintf(f, " %" PRIu64 " ", e->size);
-                put_escaped(f, e->path);
+                manifest_put_name(f, e->path);
                 if (e->target) {
                         fputc('\t', f);
-                        put_escaped(f, e->target);
+                        manifest_put_name(f, e->target);
                 }
                 fputc('\n', f);
         }
@@ -132,7 +132,7 @@ int manifest_format(const Manifest *m, char **ret, size_t *ret_len) {
 
 /* Unescapes [s, end) into a new string; NULL on a bad escape, a NUL byte
  * (no name holds one: the line is damaged) or OOM. */
-static char *unescape(const char *s, const char *end) {
+char *manifest_unescape_name(const char *s, const char *end) {
         char *out = malloc((size_t) (end - s) + 1), *o = out;
         if (!out)
                 return NULL;
@@ -222,8 +222,8 @@ static int parse_line(const char *p, const char *eol, Manifest *m) {
         /* only hard links name a target */
         if ((type == 'h') != !!tab)
                 return -EBADMSG;
-        _cleanup_free_ char *path = unescape(c, tab ?: eol);
-        _cleanup_free_ char *target = tab ? unescape(tab + 1, eol) : NULL;
+        _cleanup_free_ char *path = manifest_unescape_name(c, tab ?: eol);
+        _cleanup_free_ char *target = tab ? manifest_unescape_name(tab + 1, eol) : NULL;
         if (!path || (tab && !target))
                 return -EBADMSG;
         if (isempty(path) || (tab && isempty(target)))

@@ -13,6 +13,7 @@
  */
 
 #include <stdint.h>
+#include <stdio.h>
 #include <openssl/evp.h>
 #include "macro.h"
 
@@ -52,6 +53,12 @@ int manifest_format(const Manifest *m, char **ret, size_t *ret_len);
 int manifest_parse(const char *text, size_t len, Manifest *ret, size_t *ret_line);
 /* Sorts by path, for merging two manifests. */
 void manifest_sort(Manifest *m);
+
+/* A path as the manifest (and an incremental archive's deletions list)
+ * writes it: "\\", "\n", "\r", "\t" escaped, so any name fits one line. */
+void manifest_put_name(FILE *f, const char *name);
+/* The reverse, for S up to END; NULL for a bad escape or a NUL byte. */
+char *manifest_unescape_name(const char *s, const char *end);
 
 /* The type letter of an archive entry's file type (AE_IF*), '?' if none. */
 char manifest_type_from_filetype(unsigned filetype);
