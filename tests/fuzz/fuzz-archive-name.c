@@ -19,11 +19,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         char *schedule = NULL;
         uint64_t t = 0;
         Compression c;
-        bool encrypted = false;
-        if (archive_name_parse(name, &schedule, &t, &c, &encrypted)) {
+        bool encrypted = false, incremental = false;
+        if (archive_name_parse_kind(name, &schedule, &t, &incremental, &c, &encrypted)) {
                 fuzz_assert(schedule_name_is_valid(schedule));
                 char *formatted = NULL;
-                fuzz_assert(archive_name_format(schedule, t, c, encrypted, &formatted) == 0);
+                fuzz_assert(archive_name_format_kind(schedule, t, incremental, c, encrypted, &formatted) == 0);
                 fuzz_assert(strcmp(formatted, name) == 0);
                 free(formatted);
                 free(schedule);
