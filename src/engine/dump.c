@@ -53,7 +53,10 @@ static int open_spool(const DumpOptions *o, const char *entry, int *ret_fd, char
 static void forward_line(const char *schedule, const char *entry, const char *line, DumpResult *result) {
         if (*line == 0)
                 return;
-        snprintf(result->last_message, sizeof result->last_message, "%s", line);
+        /* the last line, cut to the record's bound on purpose */
+        size_t n = strnlen(line, sizeof result->last_message - 1);
+        memcpy(result->last_message, line, n);
+        result->last_message[n] = 0;
         (void) sd_journal_send("MESSAGE=Dump %s: %s", entry, line,
                                "PRIORITY=%i", LOG_INFO,
                                "SYSLOG_IDENTIFIER=alexandria",

@@ -65,10 +65,10 @@
  * most one block per worker; no one ever waits for the sink. */
 
 #include <pthread.h>
-#include <sched.h>
 #include <signal.h>
 #include <zlib.h>
 
+#include "cpus.h"
 #include "pgzip.h"
 
 #define GZIP_HEADER_SIZE  10
@@ -344,17 +344,6 @@ static void block_submit(PGzip *z, bool last) {
         z->next_seq++;
         pthread_cond_signal(&z->work);
         pthread_mutex_unlock(&z->lock);
-}
-
-static unsigned cpus_available(void) {
-        cpu_set_t set;
-
-        /* The affinity mask, not just the online count: a unit's
-         * CPUAffinity= should not get more threads than it has CPUs. */
-        if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-                return (unsigned) CPU_COUNT(&set);
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        return n > 0 ? (unsigned) n : 1;
 }
 
 int pgzip_new(int level, unsigned threads, pgzip_sink_t sink, void *userdata, PGzip **ret) {

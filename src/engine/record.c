@@ -165,7 +165,7 @@ int record_parse(const char *text, RunRecord *ret) {
                 else if (streq(key, "RESULT"))
                         k = (r.result = run_result_from_string(v)) < 0 ? -EBADMSG : 0;
                 else if (streq(key, "EXIT_STATUS")) {
-                        uint64_t u;
+                        uint64_t u = 0;
                         k = parse_u64(v, &u);
                         if (k >= 0 && u > 255)
                                 k = -EBADMSG;

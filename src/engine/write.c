@@ -14,6 +14,7 @@
 
 #include "archive-sink.h"
 #include "archive-util.h"
+#include "cpus.h"
 #include "format-util.h"
 #include "log.h"
 #include "manifest.h"
@@ -52,18 +53,22 @@ static int output_error(ArchiveWriter *w, const char *what, char **ret_error) {
 }
 
 static int add_filter(struct archive *a, Compression c) {
+        /* libzstd's and liblzma's own worker threads, one a CPU. The count
+         * must be given: libarchive 3.6's "threads=0" means none for zstd. */
+        char threads[16];
+        snprintf(threads, sizeof threads, "%u", cpus_available());
+
         switch (c) {
         case COMPRESSION_ZSTD: {
                 int r = archive_write_add_filter_zstd(a);
-                /* libzstd's own worker threads: all cores */
-                if (r == ARCHIVE_OK)
-                        (void) archive_write_set_filter_option(a, "zstd", "threads", "0");
+                if (r == ARCHIVE_OK && cpus_available() > 1)
+                        (void) archive_write_set_filter_option(a, "zstd", "threads", threads);
                 return r;
         }
         case COMPRESSION_XZ: {
                 int r = archive_write_add_filter_xz(a);
-                if (r == ARCHIVE_OK)
-                        (void) archive_write_set_filter_option(a, "xz", "threads", "0");
+                if (r == ARCHIVE_OK && cpus_available() > 1)
+                        (void) archive_write_set_filter_option(a, "xz", "threads", threads);
                 return r;
         }
         default:
