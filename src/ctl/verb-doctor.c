@@ -37,17 +37,20 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 
 #include "archive-list.h"
 #include "ctl.h"
 #include "escape.h"
 #include "json-util.h"
+#include "fileio.h"
 #include "format-util.h"
 #include "history.h"
 #include "log.h"
 #include "manager.h"
 #include "overdue.h"
 #include "path-util.h"
+#include "record.h"
 #include "settings.h"
 #include "state.h"
 #include "units.h"
@@ -614,6 +617,161 @@ static void check_free_space(Doctor *d, const Schedule *s, const ArchiveInfo *ne
         fix(d, c, "Free space there, keep fewer archives (Keep= in %s), or move Destination= to a larger file system.", s->path);
 }
 
+/* The whole disk a file system lives on, as "MAJOR:MINOR" of sysfs: a
+ * partition's parent, else the device itself (LVM, RAID, a loop file: the
+ * file system is all we can tell). */
+static void whole_disk(dev_t dev, char *buf, size_t size) {
+        char link[64], resolved[PATH_MAX];
+
+        snprintf(buf, size, "%u:%u", major(dev), minor(dev));
+        snprintf(link, sizeof link, "/sys/dev/block/%u:%u", major(dev), minor(dev));
+        if (!realpath(link, resolved))
+                return;
+        _cleanup_free_ char *partition = path_join(resolved, "partition");
+        if (!partition || access(partition, F_OK) < 0)
+                return;
+        char *slash = strrchr(resolved, '/');
+        if (!slash)
+                return;
+        *slash = 0;
+        _cleanup_free_ char *dev_file = path_join(resolved, "dev");
+        _cleanup_free_ char *text = NULL;
+        if (dev_file && read_file_full(dev_file, 32, &text) >= 0 && *text) {
+                text[strcspn(text, "\n")] = 0;
+                snprintf(buf, size, "%s", text);
+        }
+}
+
+/* Archives on the disk they protect die with it. Only the local copy is
+ * judged: CopyTo= sends each archive elsewhere. */
+static void check_same_disk(Doctor *d, const Schedule *s) {
+        struct stat dst;
+        char dest_disk[32];
+
+        if (!s->sources || !*s->sources || stat(s->destination, &dst) < 0)
+                return;
+        if (s->copy_to && *s->copy_to) {
+                passed(d, s->name, "same-disk");
+                return;
+        }
+        whole_disk(dst.st_dev, dest_disk, sizeof dest_disk);
+        STRV_FOREACH(p, s->sources) {
+                struct stat st;
+                char disk[32];
+                if (stat(*p, &st) < 0)
+                        continue;       /* "source" says it */
+                whole_disk(st.st_dev, disk, sizeof disk);
+                if (st.st_dev != dst.st_dev && !streq(disk, dest_disk))
+                        continue;
+                Check *c = warning(d, s->name, "same-disk", "destination %s is on the same %s as source %s, and "
+                                   "there is no CopyTo=: a dead disk takes the data and its backups.", s->destination,
+                                   st.st_dev == dst.st_dev ? "file system" : "disk", *p);
+                fix(d, c, "Add CopyTo= (ssh:// or rclone:) to %s, or move Destination= to another disk.", s->path);
+                return;
+        }
+        passed(d, s->name, "same-disk");
+}
+
+/* How many of the next HORIZON runs fit into AVAIL bytes, if each writes
+ * an archive of SIZE + GROWTH × (its number) bytes and, with KEEP > 0,
+ * retention then deletes the oldest of the archives (oldest first) beyond
+ * KEEP. A new archive is written next to the old ones: it must fit before
+ * anything is deleted. Returns HORIZON if they all fit. */
+static unsigned runs_that_fit(uint64_t avail, const uint64_t *archives, size_t n_archives, unsigned keep,
+                              double size, double growth, unsigned horizon) {
+        double free_bytes = (double) avail;
+        size_t oldest = 0, count = n_archives;
+        /* the new archives, after the existing ones, oldest first */
+        _cleanup_free_ double *made = calloc(horizon, sizeof *made);
+
+        if (!made)
+                return horizon;
+        for (unsigned run = 0; run < horizon; run++) {
+                double next = size + growth * (run + 1);
+                if (next > free_bytes)
+                        return run;
+                free_bytes -= next;
+                made[run] = next;
+                count++;
+                while (keep > 0 && count > keep) {
+                        free_bytes += oldest < n_archives ? (double) archives[oldest] : made[oldest - n_archives];
+                        oldest++;
+                        count--;
+                }
+        }
+        return horizon;
+}
+
+#define RUNWAY_RECORDS 7        /* the recent runs whose archives set the pace */
+#define RUNWAY_KEEP_ALL 30      /* the runs looked ahead when every archive is kept */
+
+/* Whether the destination's free space lasts for the archives Keep= holds,
+ * at the pace of the recent runs. Calendar rules (KeepDaily= …) and
+ * incremental chains keep more than Keep= says: for them, the estimate
+ * looks as far ahead as with Keep= alone and deletes nothing it could not
+ * be sure of. */
+static void check_runway(Doctor *d, const Schedule *s, const ArchiveInfo *list, size_t n) {
+        RunRecord *records = NULL;
+        size_t n_records = 0;
+        struct statvfs sv;
+
+        if (n == 0 || statvfs(s->destination, &sv) < 0 ||
+            record_list(paths.state_dir, s->name, 2 * RUNWAY_RECORDS, &records, &n_records) < 0)
+                return;
+        /* the archive sizes of the recent successful runs, oldest first */
+        double sizes[RUNWAY_RECORDS];
+        size_t k = 0;
+        for (size_t i = n_records; i > 0 && k < RUNWAY_RECORDS; i--) {
+                const RunRecord *r = &records[i - 1];
+                if (r->result != RUN_SUCCEEDED && r->result != RUN_WARNINGS)
+                        continue;
+                if (r->archive && r->archive_bytes > 0)
+                        sizes[k++] = (double) r->archive_bytes;
+        }
+        record_list_free(records, n_records);
+        if (k < 2)
+                return;         /* no pace yet */
+        /* newest first in sizes[]: the mean, and the growth per run from
+         * the mean of the older half to that of the newer half */
+        double all = 0, newer = 0, older = 0;
+        size_t half = k / 2;
+        for (size_t i = 0; i < k; i++) {
+                all += sizes[i];
+                if (i < half)
+                        newer += sizes[i];
+                else if (i >= k - half)
+                        older += sizes[i];
+        }
+        double mean = all / k;
+        double growth = (newer / half - older / half) / (double) (k - half);
+        if (growth < 0)
+                growth = 0;
+
+        bool plain_keep = s->keep > 0 && !schedule_keeps_calendar(s) && s->full_every_usec == 0;
+        unsigned horizon = s->keep > 0 ? s->keep : RUNWAY_KEEP_ALL;
+        _cleanup_free_ uint64_t *archives = calloc(n, sizeof *archives);
+        if (!archives) {
+                d->oom = true;
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                archives[i] = list[i].size;
+        uint64_t avail = (uint64_t) sv.f_bavail * (uint64_t) sv.f_frsize;
+        unsigned fit = runs_that_fit(avail, archives, n, plain_keep ? s->keep : 0, mean, growth, horizon);
+        if (fit >= horizon) {
+                passed(d, s->name, "runway");
+                return;
+        }
+        char avail_s[FORMAT_BYTES_MAX], mean_s[FORMAT_BYTES_MAX], growth_s[FORMAT_BYTES_MAX];
+        Check *c = warning(d, s->name, "runway", "at the pace of the recent runs (archives of about %s, growing %s a run), "
+                           "the %s free on the file system of %s last for %u more run%s, fewer than the %u %s: "
+                           "then a run fails for want of space.",
+                           format_bytes(mean_s, (uint64_t) mean), format_bytes(growth_s, (uint64_t) growth),
+                           format_bytes(avail_s, avail), s->destination, fit, fit == 1 ? "" : "s", horizon,
+                           s->keep > 0 ? "archives Keep= holds" : "runs looked ahead when every archive is kept");
+        fix(d, c, "Free space there, keep fewer archives (Keep= in %s), or move Destination= to a larger file system.", s->path);
+}
+
 static void check_recent_archive(Doctor *d, const Schedule *s, const Overdue *od, uint64_t now) {
         char when[FORMAT_TIMESTAMP_MAX], ago[FORMAT_DURATION_MAX], period[FORMAT_DURATION_MAX];
         Check *c;
@@ -863,6 +1021,8 @@ static void check_schedule(Doctor *d, const ScheduleEntry *e) {
         check_sources(d, s);
         if (check_destination(d, s)) {
                 check_free_space(d, s, newest);
+                check_runway(d, s, list, n);
+                check_same_disk(d, s);
                 check_stale_temporaries(d, s, running);
         }
         check_key_file(d, s);

@@ -118,7 +118,7 @@ ids=$(python3 -c 'import json,sys; print(" ".join(sorted({c["check"] for c in js
 exporter=
 sys test -x /usr/bin/prometheus-node-exporter && exporter=metrics
 want_ids=$(printf '%s\n' config-directory destination enabled free-space journal-persistent last-run manager recent-archive schedule-file \
-        source stale-temporary timer-active timer-loaded timer-wanted watchdog worker $exporter | sort | paste -sd' ')
+        same-disk source stale-temporary timer-active timer-loaded timer-wanted watchdog worker $exporter | sort | paste -sd' ')
 check_eq "healthy: --json lists the checks that apply" "$want_ids" "$ids"
 check_eq "healthy: --json warns about nothing" "" "$(warned)"
 expect_healthy "healthy" good
@@ -148,6 +148,37 @@ sys mount -t tmpfs -o size=1m,mode=0700 tmpfs /var/backups/tiny
 ctl create tiny --on-calendar daily --source "$W/big" --dest /var/backups/tiny --compression none >/dev/null
 check "run tiny writes its archive to the small file system" ctl run tiny >/dev/null
 expect "little free space" tiny free-space
+
+# a destination on the file system of its source, and no CopyTo=
+sys mkdir -p /var/backups/same-src
+sys sh -c 'echo x > /var/backups/same-src/f'
+ctl create samedisk --on-calendar daily --source /var/backups/same-src --dest /var/backups/same-dest >/dev/null
+check "run samedisk" ctl run samedisk >/dev/null
+expect_warning "archives on their source's disk" samedisk same-disk
+grep -q "^WARNING: samedisk/same-disk: destination /var/backups/same-dest is on the same file system as source /var/backups/same-src.* FIX: Add CopyTo=" \
+        <<<"$(ctl doctor samedisk)" && ok "same disk: names both and the fix" || fail "$(ctl doctor samedisk)"
+printf 'CopyTo=rclone::local:%s\n' "$W/offsite" | sys sh -c "cat >> $SCHEDULES/samedisk.conf"
+expect_healthy "with a CopyTo= the local copy is not the only one" samedisk
+
+# runway: a 2 MiB tmpfs, archives of ~160 KiB growing ~40 KiB a run, every
+# archive kept: fewer than 30 more runs fit (the free-space check, twice
+# the newest archive, still passes)
+sys mkdir -p /var/backups/runway
+sys mount -t tmpfs -o size=2m,mode=0700 tmpfs /var/backups/runway
+mkdir -p "$W/growing"
+ctl create runway --on-calendar daily --source "$W/growing" --dest /var/backups/runway --compression none >/dev/null
+head -c 160K /dev/urandom > "$W/growing/a"
+check "runway: the first run" ctl run runway >/dev/null
+check_eq "runway: one run sets no pace" "" "$(warned runway)"
+head -c 40K /dev/urandom > "$W/growing/b"
+check "runway: the second run" ctl run runway >/dev/null
+expect_warning "free space for fewer runs than are kept" runway runway
+grep -q "^WARNING: runway/runway: at the pace of the recent runs (archives of about .*, growing .* a run), the .* free on the file system of /var/backups/runway last for [0-9]* more runs, fewer than the 30 " \
+        <<<"$(ctl doctor runway)" && ok "runway: gives the estimate" || fail "$(ctl doctor runway)"
+# Keep=2: retention frees what each new archive takes
+sys sed -i 's/^Keep=.*/Keep=2/' "$SCHEDULES/runway.conf"
+check "runway: Keep=2 in the schedule" sys grep -qx Keep=2 "$SCHEDULES/runway.conf"
+expect_healthy "runway: Keep=2 fits" runway
 
 # disabled
 ctl create off --on-calendar daily --source "$W/src" >/dev/null
@@ -336,7 +367,8 @@ uctl create mine --on-calendar daily --source "$W/usrc" --dest "$SANDBOX_USER_HO
 check "run --user mine" uctl run mine >/dev/null
 # the user sandbox's journald keeps its journal in /run
 check_eq "--user: no problem" "" "$(ufailed)"
-check_eq "--user: only the journal is a warning" "/journal-persistent" "$(uwarned)"
+# a home backed up into the same home: the same file system
+check_eq "--user: the journal and the disk are warnings" "/journal-persistent mine/same-disk" "$(uwarned | paste -sd' ')"
 grep -q "^WARNING: journal-persistent: .* FIX: Run (as root) " <<<"$(uctl doctor)" && ok "--user: the fix needs root" \
         || fail "--user: $(uctl doctor)"
 # the user service is not sandboxed: the worker creates a missing destination itself
