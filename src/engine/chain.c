@@ -287,6 +287,25 @@ static int note_directory(Prepass *x, const char *name, struct archive_entry *e)
         return 0;
 }
 
+/* The noted directories' exact times, from the member's manifest TEXT
+ * (the restricted pax headers hold whole seconds). A manifest that cannot
+ * be parsed changes nothing: the restore pass reports it. */
+static int exact_directory_times(Prepass *x, const char *text, size_t len) {
+        _cleanup_(manifest_done) Manifest m = {};
+        int r = manifest_parse(text, len, &m, NULL);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return 0;
+        manifest_sort(&m);
+        for (size_t i = 0; i < x->n_dirs; i++) {
+                const ManifestEntry *e = manifest_lookup(&m, x->dirs[i].name);
+                if (e && e->type == 'd' && e->has_mtime)
+                        x->dirs[i].mtime = e->mtime;
+        }
+        return 0;
+}
+
 static void set_directory_times(const Prepass *x) {
         for (size_t i = 0; i < x->n_dirs; i++) {
                 _cleanup_close_ int fd = open_directory_beneath(x->to_fd, x->dirs[i].name);
@@ -385,11 +404,23 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
         struct archive_entry *e;
         int r;
 
+        _cleanup_free_ char *manifest = NULL;
+        size_t manifest_len = 0;
+
         r = archive_reader_open(x->archive, key, &reader, &error);
         if (r < 0)
                 return say(x->o, LOG_ERR, r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
         while ((r = archive_read_next_header(reader->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
                 const char *name = entry_name(archive_entry_pathname(e));
+
+                /* only the last entry is the manifest */
+                free(TAKE_PTR(manifest));
+                if (streq(name, MANIFEST_NAME) && archive_entry_filetype(e) == AE_IFREG) {
+                        r = archive_read_entry_whole(reader->a, MANIFEST_MAX, &manifest, &manifest_len);
+                        if (r == -ENOMEM)
+                                return r;
+                        continue;
+                }
                 if (streq(name, INCREMENTAL_DELETED_NAME) && archive_entry_filetype(e) == AE_IFREG) {
                         if (!deletions)
                                 continue;
@@ -427,7 +458,7 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
         }
         if (r != ARCHIVE_EOF)
                 return say(x->o, LOG_ERR, -EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(reader));
-        return 0;
+        return manifest ? exact_directory_times(x, manifest, manifest_len) : 0;
 }
 
 static bool directory_is_empty(const char *path) {

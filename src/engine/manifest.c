@@ -63,7 +63,9 @@ void manifest_done(Manifest *m) {
 }
 
 int manifest_add(Manifest *m, char type, const char *path, const char *target, uint64_t size,
-                 const uint8_t digest[SHA256_LEN]) {
+                 const uint8_t *digest, size_t digest_len, const struct timespec *mtime) {
+        if (digest && (digest_len == 0 || digest_len > SHA256_LEN))
+                return -EINVAL;
         if (m->n == m->allocated) {
                 size_t a = m->allocated ? m->allocated * 2 : 256;
                 ManifestEntry *e = reallocarray(m->entries, a, sizeof *e);
@@ -81,10 +83,20 @@ int manifest_add(Manifest *m, char type, const char *path, const char *target, u
                 free(e->target);
                 return -ENOMEM;
         }
-        if (digest)
-                memcpy(e->digest, digest, SHA256_LEN);
+        if (digest) {
+                memcpy(e->digest, digest, digest_len);
+                e->digest_len = (uint8_t) digest_len;
+        }
+        if (mtime) {
+                e->has_mtime = true;
+                e->mtime = *mtime;
+        }
         m->n++;
         return 0;
+}
+
+bool manifest_digest_matches(const ManifestEntry *e, const uint8_t digest[static SHA256_LEN]) {
+        return e->digest_len > 0 && memcmp(e->digest, digest, e->digest_len) == 0;
 }
 
 void manifest_put_name(FILE *f, const char *s) {
@@ -109,12 +121,15 @@ int manifest_format(const Manifest *m, char **ret, size_t *ret_len) {
                 const ManifestEntry *e = &m->entries[i];
                 fputc(e->type, f);
                 fputc(' ', f);
-                if (e->type == 'f')
-                        for (size_t k = 0; k < SHA256_LEN; k++)
+                if (e->type == 'f' && e->digest_len > 0)
+                        for (size_t k = 0; k < e->digest_len; k++)
                                 fprintf(f, "%02x", e->digest[k]);
                 else
                         fputc('-', f);
-                fprintf(f, " %" PRIu64 " ", e->size);
+                fprintf(f, " %" PRIu64, e->size);
+                if (e->has_mtime)
+                        fprintf(f, "@%" PRId64 ".%09ld", (int64_t) e->mtime.tv_sec, e->mtime.tv_nsec);
+                fputc(' ', f);
                 manifest_put_name(f, e->path);
                 if (e->target) {
                         fputc('\t', f);
@@ -193,16 +208,22 @@ static int parse_line(const char *p, const char *eol, Manifest *m) {
                 return -EBADMSG;
         char type = c[0];
         c += 2;
+        size_t digest_len = 0;
         if (type == 'f') {
-                if (eol - c < 2 * SHA256_LEN)
+                const char *digest_end = memchr(c, ' ', (size_t) (eol - c));
+                if (!digest_end)
                         return -EBADMSG;
-                for (size_t k = 0; k < SHA256_LEN; k++) {
+                digest_len = (size_t) (digest_end - c) / 2;
+                if ((size_t) (digest_end - c) != 2 * digest_len ||
+                    (digest_len != SHA256_LEN && digest_len != MANIFEST_DIGEST_LEN))
+                        return -EBADMSG;
+                for (size_t k = 0; k < digest_len; k++) {
                         int hi = hexval(c[2 * k]), lo = hexval(c[2 * k + 1]);
                         if (hi < 0 || lo < 0)
                                 return -EBADMSG;
                         digest[k] = (uint8_t) (hi << 4 | lo);
                 }
-                c += 2 * SHA256_LEN;
+                c = digest_end;
         } else {
                 if (c == eol || *c != '-')
                         return -EBADMSG;
@@ -212,9 +233,21 @@ static int parse_line(const char *p, const char *eol, Manifest *m) {
                 return -EBADMSG;
         c++;
         const char *size_end = memchr(c, ' ', (size_t) (eol - c));
-        uint64_t size;
-        if (!size_end || parse_size(c, size_end, &size) < 0)
+        if (!size_end)
                 return -EBADMSG;
+        const char *at = memchr(c, '@', (size_t) (size_end - c));
+        uint64_t size, sec = 0, nsec = 0;
+        if (parse_size(c, at ?: size_end, &size) < 0)
+                return -EBADMSG;
+        struct timespec mtime;
+        if (at) {
+                const char *dot = memchr(at, '.', (size_t) (size_end - at));
+                /* seconds since 1970 (nothing older is stored: see write.c), nine digits of nanoseconds */
+                if (!dot || size_end - dot != 10 || parse_size(at + 1, dot, &sec) < 0 ||
+                    parse_size(dot + 1, size_end, &nsec) < 0 || sec > INT64_MAX)
+                        return -EBADMSG;
+                mtime = (struct timespec) { .tv_sec = (time_t) sec, .tv_nsec = (long) nsec };
+        }
         c = size_end + 1;
         if (c == eol)
                 return -EBADMSG;        /* no path */
@@ -228,7 +261,7 @@ static int parse_line(const char *p, const char *eol, Manifest *m) {
                 return -EBADMSG;
         if (isempty(path) || (tab && isempty(target)))
                 return -EBADMSG;
-        return manifest_add(m, type, path, target, size, type == 'f' ? digest : NULL);
+        return manifest_add(m, type, path, target, size, type == 'f' ? digest : NULL, digest_len, at ? &mtime : NULL);
 }
 
 int manifest_parse(const char *text, size_t len, Manifest *ret, size_t *ret_line) {
@@ -259,4 +292,19 @@ static int entry_compare(const void *a, const void *b) {
 void manifest_sort(Manifest *m) {
         if (m->n > 1)
                 qsort(m->entries, m->n, sizeof *m->entries, entry_compare);
+}
+
+ManifestEntry *manifest_lookup(const Manifest *m, const char *path) {
+        size_t lo = 0, hi = m->n;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(m->entries[mid].path, path);
+                if (c == 0)
+                        return &m->entries[mid];
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return NULL;
 }

@@ -36,7 +36,6 @@
 #include "path-util.h"
 #include "restore.h"
 
-#define MANIFEST_MAX (1024 * 1024 * 1024)
 #define TEMP_PREFIX ".alexandria-restore-"
 
 char *restore_path_argument(const char *arg) {
@@ -275,20 +274,17 @@ static void restore_done(Restore *x) {
 }
 
 static const ManifestEntry *manifest_find(Restore *x, const char *name) {
-        size_t lo = 0, hi = x->manifest.n;
-        while (lo < hi) {
-                size_t mid = lo + (hi - lo) / 2;
-                int c = strcmp(x->manifest.entries[mid].path, name);
-                if (c == 0) {
-                        x->seen[mid] = true;
-                        return &x->manifest.entries[mid];
-                }
-                if (c < 0)
-                        lo = mid + 1;
-                else
-                        hi = mid;
-        }
-        return NULL;
+        const ManifestEntry *found = manifest_lookup(&x->manifest, name);
+        if (found)
+                x->seen[found - x->manifest.entries] = true;
+        return found;
+}
+
+/* The exact modification time, where the manifest has it (the restricted
+ * pax header holds whole seconds). */
+static void exact_mtime(struct archive_entry *e, const ManifestEntry *expected) {
+        if (expected && expected->has_mtime)
+                archive_entry_set_mtime(e, expected->mtime.tv_sec, expected->mtime.tv_nsec);
 }
 
 /* Pass 1: the manifest, and the hard links whose data lies outside the
@@ -526,7 +522,7 @@ static int write_temporary(Restore *x, struct archive_entry *e, const char *show
                         x->st.failed++;
                         return 0;
                 }
-                if (expected && memcmp(digest, expected->digest, SHA256_LEN) != 0) {
+                if (expected && !manifest_digest_matches(expected, digest)) {
                         (void) archive_write_finish_entry(x->out);
                         remove_temporary(x, temp);
                         say(x, LOG_ERR, 0, "Damaged in the archive: %s (its content differs from its SHA-256 in the manifest); not restored.", shown);
@@ -621,6 +617,7 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
                         return 0;
                 }
         }
+        exact_mtime(e, expected);
 
         if (is_dir) {
                 /* Directories are written in place: one that exists is kept
@@ -683,6 +680,7 @@ static int stash_entry(Restore *x, struct archive_entry *e, const char *name) {
                         return 0;
                 }
         }
+        exact_mtime(e, expected);
         _cleanup_free_ char *temp = temporary_name("");
         if (!temp)
                 return say(x, LOG_ERR, -ENOMEM, "Out of memory.");

@@ -11,7 +11,6 @@
 
 #define say(level, error, ...) archive_reportf(report, userdata, level, error, __VA_ARGS__)
 
-#define MANIFEST_MAX (1024 * 1024 * 1024)
 
 static const char *entry_name(const char *p) {
         while (p && p[0] == '.' && p[1] == '/')
@@ -44,7 +43,7 @@ int verify_archive(const char *path, const CryptKeySource *key, archive_report_t
                 /* A manifest is only the manifest if it is the last entry: if
                  * anything follows, what we took for one was a file. */
                 if (manifest_text) {
-                        r = manifest_add(&actual, 'f', MANIFEST_NAME, NULL, manifest_len, NULL);
+                        r = manifest_add(&actual, 'f', MANIFEST_NAME, NULL, manifest_len, NULL, 0, NULL);
                         free(manifest_text);
                         manifest_text = NULL;
                         if (r < 0)
@@ -70,7 +69,8 @@ int verify_archive(const char *path, const CryptKeySource *key, archive_report_t
                         r = ARCHIVE_FATAL;
                         break;
                 }
-                if (manifest_add(&actual, type, name, link ? entry_name(link) : NULL, size, type == 'f' ? digest : NULL) < 0)
+                if (manifest_add(&actual, type, name, link ? entry_name(link) : NULL, size, type == 'f' ? digest : NULL,
+                                 SHA256_LEN, NULL) < 0)
                         goto oom;
                 res.entries++;
         }
@@ -118,7 +118,7 @@ int verify_archive(const char *path, const CryptKeySource *key, archive_report_t
                 else if (x->size != y->size)
                         say(LOG_ERR, 0, "%s: corrupt: %s has %llu bytes, the manifest says %llu", path, name,
                             (unsigned long long) y->size, (unsigned long long) x->size);
-                else if (memcmp(x->digest, y->digest, SHA256_LEN) != 0)
+                else if (x->type == 'f' && !manifest_digest_matches(x, y->digest))
                         say(LOG_ERR, 0, "%s: corrupt: %s: content differs from its SHA-256 in the manifest", path, name);
                 else if (!streq_ptr(x->target, y->target))
                         say(LOG_ERR, 0, "%s: corrupt: %s links to %s, the manifest says %s", path, name,

@@ -29,7 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         const ManifestEntry *a = &m.entries[i], *b = &again.entries[i];
                         fuzz_assert(a->type == b->type && a->size == b->size && strcmp(a->path, b->path) == 0);
                         fuzz_assert((!a->target && !b->target) || (a->target && b->target && strcmp(a->target, b->target) == 0));
-                        fuzz_assert(memcmp(a->digest, b->digest, SHA256_LEN) == 0);
+                        fuzz_assert(a->digest_len == b->digest_len && memcmp(a->digest, b->digest, a->digest_len) == 0);
+                        fuzz_assert(a->has_mtime == b->has_mtime);
+                        fuzz_assert(!a->has_mtime || (a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec));
                 }
                 free(formatted);
                 manifest_done(&again);
