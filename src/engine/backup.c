@@ -91,7 +91,7 @@ static int write_archive(const Schedule *s, const CryptKeySource *key, Destinati
 
         if (!label)
                 return -ENOMEM;
-        r = archive_writer_new(dest->out.fd, s->compression, key, label, report, &w, ret_error);
+        r = archive_writer_new(dest->out.fd, dest->fd, s->compression, key, label, report, &w, ret_error);
         if (r < 0)
                 return r;
         r = incremental_write_header(inc, w, ret_error);

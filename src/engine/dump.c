@@ -17,6 +17,7 @@
 #include "format-util.h"
 #include "log.h"
 #include "report.h"
+#include "fileio.h"
 #include "write.h"
 
 /* After the timeout: SIGTERM to the group, SIGKILL this much later. */
@@ -30,23 +31,16 @@ extern char **environ;
  * last descriptor whatever happens to the run. /var/tmp only where the
  * destination cannot (NFS, CIFS); never a named file. */
 static int open_spool(const DumpOptions *o, const char *entry, int *ret_fd, char **ret_error) {
-        int fd = openat(o->spool_dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        int fd = spool_open(o->spool_dir_fd);
         if (fd >= 0) {
                 *ret_fd = fd;
                 return 0;
         }
-        int r = negative_errno();
-        if (r == -EOPNOTSUPP || r == -EISDIR) {
-                fd = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-                if (fd >= 0) {
-                        *ret_fd = fd;
-                        return 0;
-                }
-                return errorf(ret_error, r, "Cannot spool dump %s: neither %s nor /var/tmp can hold an unnamed temporary "
+        if (fd == -EOPNOTSUPP || fd == -EISDIR)
+                return errorf(ret_error, fd, "Cannot spool dump %s: neither %s nor /var/tmp can hold an unnamed temporary "
                               "file (O_TMPFILE), and a named one is never used", entry, o->spool_dir);
-        }
-        errno = -r;
-        return errorf(ret_error, r, "Cannot spool dump %s in %s: %m", entry, o->spool_dir);
+        errno = -fd;
+        return errorf(ret_error, fd, "Cannot spool dump %s in %s: %m", entry, o->spool_dir);
 }
 
 /* One line of the command's standard error. */

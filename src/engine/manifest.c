@@ -110,6 +110,26 @@ void manifest_put_name(FILE *f, const char *s) {
                 }
 }
 
+void manifest_put_entry(FILE *f, const ManifestEntry *e) {
+        fputc(e->type, f);
+        fputc(' ', f);
+        if (e->type == 'f' && e->digest_len > 0)
+                for (size_t k = 0; k < e->digest_len; k++)
+                        fprintf(f, "%02x", e->digest[k]);
+        else
+                fputc('-', f);
+        fprintf(f, " %" PRIu64, e->size);
+        if (e->has_mtime)
+                fprintf(f, "@%" PRId64 ".%09ld", (int64_t) e->mtime.tv_sec, e->mtime.tv_nsec);
+        fputc(' ', f);
+        manifest_put_name(f, e->path);
+        if (e->target) {
+                fputc('\t', f);
+                manifest_put_name(f, e->target);
+        }
+        fputc('\n', f);
+}
+
 int manifest_format(const Manifest *m, char **ret, size_t *ret_len) {
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
@@ -117,26 +137,8 @@ int manifest_format(const Manifest *m, char **ret, size_t *ret_len) {
         if (!f)
                 return -ENOMEM;
 
-        for (size_t i = 0; i < m->n; i++) {
-                const ManifestEntry *e = &m->entries[i];
-                fputc(e->type, f);
-                fputc(' ', f);
-                if (e->type == 'f' && e->digest_len > 0)
-                        for (size_t k = 0; k < e->digest_len; k++)
-                                fprintf(f, "%02x", e->digest[k]);
-                else
-                        fputc('-', f);
-                fprintf(f, " %" PRIu64, e->size);
-                if (e->has_mtime)
-                        fprintf(f, "@%" PRId64 ".%09ld", (int64_t) e->mtime.tv_sec, e->mtime.tv_nsec);
-                fputc(' ', f);
-                manifest_put_name(f, e->path);
-                if (e->target) {
-                        fputc('\t', f);
-                        manifest_put_name(f, e->target);
-                }
-                fputc('\n', f);
-        }
+        for (size_t i = 0; i < m->n; i++)
+                manifest_put_entry(f, &m->entries[i]);
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;
         fclose(TAKE_PTR(f));

@@ -65,6 +65,8 @@ int manifest_add(Manifest *m, char type, const char *path, const char *target, u
                  const uint8_t *digest, size_t digest_len, const struct timespec *mtime);
 /* Whether DIGEST (a whole SHA-256) is what E records. */
 bool manifest_digest_matches(const ManifestEntry *e, const uint8_t digest[static SHA256_LEN]);
+/* Writes E as one line: what a writer streams, entry by entry. */
+void manifest_put_entry(FILE *f, const ManifestEntry *e);
 /* Serializes (in insertion order). */
 int manifest_format(const Manifest *m, char **ret, size_t *ret_len);
 /* Parses TEXT; on -EBADMSG, *ret_line says where. */

@@ -15,6 +15,7 @@
 #include "archive-sink.h"
 #include "archive-util.h"
 #include "cpus.h"
+#include "fileio.h"
 #include "format-util.h"
 #include "log.h"
 #include "manifest.h"
@@ -29,7 +30,9 @@ struct ArchiveWriter {
         RunReport *report;
         char *label;
         uint8_t *buf;
-        Manifest manifest;              /* stored as the archive's last entry */
+        /* the manifest, stored as the archive's last entry: a line per
+         * entry spooled to an unnamed file, so memory stays flat */
+        FILE *manifest;
         Sha256 hash;
         uint8_t digest[SHA256_LEN];     /* of the regular file just copied */
 };
@@ -77,8 +80,8 @@ static int add_filter(struct archive *a, Compression c) {
         }
 }
 
-int archive_writer_new(int fd, Compression c, const CryptKeySource *key, const char *label, RunReport *report,
-                       ArchiveWriter **ret, char **ret_error) {
+int archive_writer_new(int fd, int spool_dir_fd, Compression c, const CryptKeySource *key, const char *label,
+                       RunReport *report, ArchiveWriter **ret, char **ret_error) {
         _cleanup_(archive_writer_freep) ArchiveWriter *w = calloc(1, sizeof *w);
         int r;
 
@@ -90,6 +93,17 @@ int archive_writer_new(int fd, Compression c, const CryptKeySource *key, const c
         w->links = archive_entry_linkresolver_new();
         if (!w->label || !w->buf || !w->links || sha256_init(&w->hash) < 0)
                 return -ENOMEM;
+        int spool = spool_open(spool_dir_fd);
+        if (spool < 0) {
+                errno = -spool;
+                return errorf(ret_error, spool, "Cannot create the manifest's scratch file beside %s: %m", label);
+        }
+        w->manifest = fdopen(spool, "w+");
+        if (!w->manifest) {
+                safe_close(spool);
+                return -ENOMEM;
+        }
+        (void) setvbuf(w->manifest, NULL, _IOFBF, 64 * 1024);
 
         r = archive_sink_new(fd, c == COMPRESSION_GZIP ? 6 : -1, key, &w->sink);
         if (r < 0)
@@ -129,7 +143,8 @@ ArchiveWriter *archive_writer_free(ArchiveWriter *w) {
                 archive_entry_linkresolver_free(w->links);
         /* after the archive: freeing an open writer still flushes into the sink */
         archive_sink_free(w->sink);
-        manifest_done(&w->manifest);
+        if (w->manifest)
+                fclose(w->manifest);
         sha256_done(&w->hash);
         free(w->label);
         free(w->buf);
@@ -316,9 +331,22 @@ static int finish_entry(ArchiveWriter *w, struct archive_entry *entry, char **re
          * an extended header, and restore keeps it). */
         struct timespec mtime = { archive_entry_mtime(entry), archive_entry_mtime_nsec(entry) };
         bool exact = archive_entry_mtime_is_set(entry) && mtime.tv_sec >= 0;
-        if (type != '?' && manifest_add(&w->manifest, type, archive_entry_pathname(entry), link, size,
-                                        type == 'f' ? w->digest : NULL, MANIFEST_DIGEST_LEN, exact ? &mtime : NULL) < 0)
-                return -ENOMEM;
+        if (type != '?') {
+                ManifestEntry m = {
+                        .type = type,
+                        .path = (char *) archive_entry_pathname(entry),
+                        .target = (char *) link,
+                        .size = size,
+                        .digest_len = type == 'f' ? MANIFEST_DIGEST_LEN : 0,
+                        .has_mtime = exact,
+                        .mtime = mtime,
+                };
+                memcpy(m.digest, w->digest, MANIFEST_DIGEST_LEN);
+                manifest_put_entry(w->manifest, &m);
+                if (ferror(w->manifest))
+                        return errorf(ret_error, -errno ?: -EIO, "Cannot write the manifest's scratch file of %s: %m",
+                                      w->label);
+        }
         report_entry(w->report, archive_entry_sourcepath(entry) ?: archive_entry_pathname(entry));
         return 0;
 }
@@ -417,19 +445,32 @@ int archive_writer_add_stream(ArchiveWriter *w, const char *name, mode_t mode, u
  * travels with the archive. */
 static int write_manifest(ArchiveWriter *w, char **ret_error) {
         _cleanup_(archive_entry_freep) struct archive_entry *e = archive_entry_new();
-        _cleanup_free_ char *text = NULL;
-        size_t len;
 
-        if (!e || manifest_format(&w->manifest, &text, &len) < 0)
+        if (!e)
                 return -ENOMEM;
+        off_t len = fflush(w->manifest) == 0 && !ferror(w->manifest) ? ftello(w->manifest) : -1;
+        if (len < 0)
+                return errorf(ret_error, -errno ?: -EIO, "Cannot write the manifest's scratch file of %s: %m", w->label);
         archive_entry_set_pathname(e, MANIFEST_NAME);
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_perm(e, 0600);
         archive_entry_set_size(e, (la_int64_t) len);
         archive_entry_set_mtime(e, (time_t) (now_realtime_usec() / USEC_PER_SEC), 0);
-        if (archive_write_header(w->archive, e) != ARCHIVE_OK ||
-            (len > 0 && archive_write_data(w->archive, text, len) < 0) ||
-            archive_write_finish_entry(w->archive) != ARCHIVE_OK)
+        if (archive_write_header(w->archive, e) != ARCHIVE_OK)
+                return output_error(w, "writing the manifest", ret_error);
+        int fd = fileno(w->manifest);
+        for (off_t done = 0; done < len;) {
+                ssize_t n = pread(fd, w->buf, (size_t) MIN((off_t) READ_BUFFER_SIZE, len - done), done);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return errorf(ret_error, n < 0 ? -errno : -EIO, "Cannot read the manifest's scratch file of %s back: %s",
+                                      w->label, n < 0 ? strerror(errno) : "it is shorter than written");
+                if (archive_write_data(w->archive, w->buf, (size_t) n) < 0)
+                        return output_error(w, "writing the manifest", ret_error);
+                done += n;
+        }
+        if (archive_write_finish_entry(w->archive) != ARCHIVE_OK)
                 return output_error(w, "writing the manifest", ret_error);
         return 0;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The run's writing stage: one place configures the archive (pax format,
+/* The run's writing stage: one place configures the archive (restricted pax format,
  * the compression filter, the sink below it: parallel gzip, encryption, the
  * file), as bsdtar's write.c does. It takes entries from every producer the
  * same way — files from the walk, generated entries such as dumps — keeps
@@ -16,10 +16,11 @@
 struct archive_entry;
 typedef struct ArchiveWriter ArchiveWriter;
 
-/* FD: the archive file (borrowed). KEY, if set, encrypts. LABEL names the
- * archive in messages. */
-int archive_writer_new(int fd, Compression c, const CryptKeySource *key, const char *label, RunReport *report,
-                       ArchiveWriter **ret, char **ret_error);
+/* FD: the archive file (borrowed). SPOOL_DIR_FD: where the manifest is
+ * spooled while the archive is written (an unnamed file: spool_open()).
+ * KEY, if set, encrypts. LABEL names the archive in messages. */
+int archive_writer_new(int fd, int spool_dir_fd, Compression c, const CryptKeySource *key, const char *label,
+                       RunReport *report, ArchiveWriter **ret, char **ret_error);
 
 /* A file from the walk (select.h): its data is read from FD and checked
  * for changes while read; hard links are stored as links. */

@@ -12,6 +12,17 @@ static bool tmpfile_unsupported(int e) {
         return e == EOPNOTSUPP || e == EISDIR || e == EINVAL || e == ENOENT;
 }
 
+int spool_open(int dir_fd) {
+        int fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        if (fd >= 0)
+                return fd;
+        int r = -errno;
+        if (!tmpfile_unsupported(-r))
+                return r;
+        fd = open("/var/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+        return fd >= 0 ? fd : r;
+}
+
 static int random_tmp_name(const char *name, char **ret) {
         uint64_t rnd;
         if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)

@@ -40,5 +40,10 @@ int write_file_atomic(const char *path, const char *contents, mode_t mode);
 /* Reads a small text file whole (at most MAX bytes). */
 int read_file_full(const char *path, size_t max, char **ret);
 
+/* An unnamed scratch file (O_TMPFILE, read-write, 0600) in DIR_FD, or in
+ * /var/tmp where that file system has none (NFS, CIFS); never a named
+ * file. Returns the descriptor or a negative errno (of DIR_FD's attempt). */
+int spool_open(int dir_fd);
+
 /* Makes the directory's entries durable. */
 int fsync_directory(int dir_fd);
