@@ -8,7 +8,22 @@
 
 #include "dpkg-db.h"
 #include "select-policy.h"
-#include "select.h"
+
+bool selection_excluded(char **patterns, const char *path, const char *source) {
+        size_t n = strlen(source);
+        const char *below = strncmp(path, source, n) == 0 ? path + n : path;
+        while (*below == '/')
+                below++;
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+
+        STRV_FOREACH(p, patterns) {
+                const char *subject = **p == '/' ? path : strchr(*p, '/') ? below : base;
+                if (fnmatch(*p, subject, FNM_PATHNAME) == 0)
+                        return true;
+        }
+        return false;
+}
 
 #define VERIFY_BUFFER_SIZE (128 * 1024)
 #define FS_CACHE_MAX 64

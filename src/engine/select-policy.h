@@ -4,7 +4,7 @@
 /* What a run takes from its sources, entry by entry. In this order:
  *
  *   1. Exclude= (the schedule's own patterns, selection_excluded() in
- *      select.h) beats everything.
+ *      below) beats everything.
  *   2. Built-in excludes, below a source (never the source itself): file
  *      systems that hold no data of the machine's own (pseudo, in-memory,
  *      network, read-only images: by file system type, at each mount
@@ -100,3 +100,10 @@ extern const size_t select_skipped_fs_types_n;
 /* The dpkg database behind the policy (NULL without SkipPackaged=yes). */
 struct DpkgDb;
 const struct DpkgDb *select_policy_dpkg(const SelectPolicy *p);
+
+/* Exclude= patterns, matched like rsync's: a pattern without '/' against
+ * each name below the source ("*.tmp", "cache"); one with '/' against the
+ * path below the source ("cache/tmp*"); one starting with '/' against the
+ * whole path. The source's own path never takes part, so Exclude=tmp does
+ * not exclude everything of a source under /tmp. */
+bool selection_excluded(char **patterns, const char *path, const char *source);

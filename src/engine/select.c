@@ -9,7 +9,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
@@ -108,22 +107,6 @@ int selection_check_sources(const Selection *sel, char **ret_error) {
                         return errorf(ret_error, negative_errno(), "Source %s: %m", *p);
         }
         return 0;
-}
-
-bool selection_excluded(char **patterns, const char *path, const char *source) {
-        size_t n = strlen(source);
-        const char *below = strncmp(path, source, n) == 0 ? path + n : path;
-        while (*below == '/')
-                below++;
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-
-        STRV_FOREACH(p, patterns) {
-                const char *subject = **p == '/' ? path : strchr(*p, '/') ? below : base;
-                if (fnmatch(*p, subject, FNM_PATHNAME) == 0)
-                        return true;
-        }
-        return false;
 }
 
 /* Opens the walked file for reading, or returns -ENOENT & co after warning

@@ -45,13 +45,6 @@ void selection_set_incremental(Selection *sel, struct Incremental *inc);
 Selection *selection_free(Selection *sel);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Selection *, selection_free);
 
-/* Exclude= patterns, matched like rsync's: a pattern without '/' against
- * each name below the source ("*.tmp", "cache"); one with '/' against the
- * path below the source ("cache/tmp*"); one starting with '/' against the
- * whole path. The source's own path never takes part, so Exclude=tmp does
- * not exclude everything of a source under /tmp. */
-bool selection_excluded(char **patterns, const char *path, const char *source);
-
 /* After the walk, with Expect=: the kept files no Expect= covers, one path
  * a line (a backslash, a newline and other control characters written as
  * \\, \n and \xNN), and how many. *ret_list is NULL without Expect=. */

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "record.h"
+#include "select-policy.h"
 #include "select.h"
 #include "test.h"
 
