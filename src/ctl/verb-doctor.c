@@ -718,7 +718,7 @@ static void check_runway(Doctor *d, const Schedule *s, const ArchiveInfo *list, 
         if (n == 0 || statvfs(s->destination, &sv) < 0 ||
             record_list(paths.state_dir, s->name, 2 * RUNWAY_RECORDS, &records, &n_records) < 0)
                 return;
-        /* the archive sizes of the recent successful runs, oldest first */
+        /* the archive sizes of the recent successful runs, newest first */
         double sizes[RUNWAY_RECORDS];
         size_t k = 0;
         for (size_t i = n_records; i > 0 && k < RUNWAY_RECORDS; i--) {
@@ -731,8 +731,8 @@ static void check_runway(Doctor *d, const Schedule *s, const ArchiveInfo *list, 
         record_list_free(records, n_records);
         if (k < 2)
                 return;         /* no pace yet */
-        /* newest first in sizes[]: the mean, and the growth per run from
-         * the mean of the older half to that of the newer half */
+        /* the mean, and the growth per run from the mean of the older half
+         * to that of the newer half */
         double all = 0, newer = 0, older = 0;
         size_t half = k / 2;
         for (size_t i = 0; i < k; i++) {

@@ -416,6 +416,8 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
                 /* only the last entry is the manifest */
                 free(TAKE_PTR(manifest));
                 if (streq(name, MANIFEST_NAME) && archive_entry_filetype(e) == AE_IFREG) {
+                        if (x->n_dirs == 0)
+                                continue;       /* no directory's time to set again */
                         r = archive_read_entry_whole(reader->a, MANIFEST_MAX, &manifest, &manifest_len);
                         if (r == -ENOMEM)
                                 return r;

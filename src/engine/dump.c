@@ -14,10 +14,10 @@
 
 #include "command-line.h"
 #include "dump.h"
+#include "fileio.h"
 #include "format-util.h"
 #include "log.h"
 #include "report.h"
-#include "fileio.h"
 #include "write.h"
 
 /* After the timeout: SIGTERM to the group, SIGKILL this much later. */
@@ -32,15 +32,11 @@ extern char **environ;
  * destination cannot (NFS, CIFS); never a named file. */
 static int open_spool(const DumpOptions *o, const char *entry, int *ret_fd, char **ret_error) {
         int fd = spool_open(o->spool_dir_fd);
-        if (fd >= 0) {
-                *ret_fd = fd;
-                return 0;
-        }
-        if (fd == -EOPNOTSUPP || fd == -EISDIR)
-                return errorf(ret_error, fd, "Cannot spool dump %s: neither %s nor /var/tmp can hold an unnamed temporary "
-                              "file (O_TMPFILE), and a named one is never used", entry, o->spool_dir);
-        errno = -fd;
-        return errorf(ret_error, fd, "Cannot spool dump %s in %s: %m", entry, o->spool_dir);
+        if (fd < 0)
+                return errorf(ret_error, fd, "Cannot spool dump %s in %s (nor, where that file system has no "
+                              "O_TMPFILE, in /var/tmp; a named file is never used): %s", entry, o->spool_dir, strerror(-fd));
+        *ret_fd = fd;
+        return 0;
 }
 
 /* One line of the command's standard error. */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 
-/* The manifest: one line per entry with the SHA-256 of its content, written
- * by the worker while archiving and stored as the archive's last entry, so
- * it travels with the archive. `verify` reads every byte back and compares.
+/* The manifest: one line per entry with a digest of its content and its
+ * exact time, spooled by the worker while archiving and stored as the
+ * archive's last entry, so it travels with the archive. `verify` reads
+ * every byte back and compares; `restore` checks each file before it is
+ * put in place and applies the times.
  *
  * Line format (text, one entry per line, paths escaped so that any byte
  * sequence fits on one line: "\\" for a backslash, "\n", "\r"):

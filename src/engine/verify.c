@@ -11,7 +11,6 @@
 
 #define say(level, error, ...) archive_reportf(report, userdata, level, error, __VA_ARGS__)
 
-
 static const char *entry_name(const char *p) {
         while (p && p[0] == '.' && p[1] == '/')
                 p += 2;

@@ -55,22 +55,29 @@ static int output_error(ArchiveWriter *w, const char *what, char **ret_error) {
                       w->label, what, archive_error_string(w->archive) ?: "unknown error");
 }
 
+/* The manifest's scratch file failed with ERROR (a negative errno, or 0: EIO). */
+static int spool_error(ArchiveWriter *w, int error, char **ret_error) {
+        error = error < 0 ? error : -EIO;
+        return errorf(ret_error, error, "Cannot write the manifest's scratch file of %s: %s", w->label, strerror(-error));
+}
+
 static int add_filter(struct archive *a, Compression c) {
         /* libzstd's and liblzma's own worker threads, one a CPU. The count
          * must be given: libarchive 3.6's "threads=0" means none for zstd. */
+        unsigned cpus = cpus_available();
         char threads[16];
-        snprintf(threads, sizeof threads, "%u", cpus_available());
+        snprintf(threads, sizeof threads, "%u", cpus);
 
         switch (c) {
         case COMPRESSION_ZSTD: {
                 int r = archive_write_add_filter_zstd(a);
-                if (r == ARCHIVE_OK && cpus_available() > 1)
+                if (r == ARCHIVE_OK && cpus > 1)
                         (void) archive_write_set_filter_option(a, "zstd", "threads", threads);
                 return r;
         }
         case COMPRESSION_XZ: {
                 int r = archive_write_add_filter_xz(a);
-                if (r == ARCHIVE_OK && cpus_available() > 1)
+                if (r == ARCHIVE_OK && cpus > 1)
                         (void) archive_write_set_filter_option(a, "xz", "threads", threads);
                 return r;
         }
@@ -344,8 +351,7 @@ static int finish_entry(ArchiveWriter *w, struct archive_entry *entry, char **re
                 memcpy(m.digest, w->digest, MANIFEST_DIGEST_LEN);
                 manifest_put_entry(w->manifest, &m);
                 if (ferror(w->manifest))
-                        return errorf(ret_error, -errno ?: -EIO, "Cannot write the manifest's scratch file of %s: %m",
-                                      w->label);
+                        return spool_error(w, -errno, ret_error);
         }
         report_entry(w->report, archive_entry_sourcepath(entry) ?: archive_entry_pathname(entry));
         return 0;
@@ -450,7 +456,7 @@ static int write_manifest(ArchiveWriter *w, char **ret_error) {
                 return -ENOMEM;
         off_t len = fflush(w->manifest) == 0 && !ferror(w->manifest) ? ftello(w->manifest) : -1;
         if (len < 0)
-                return errorf(ret_error, -errno ?: -EIO, "Cannot write the manifest's scratch file of %s: %m", w->label);
+                return spool_error(w, -errno, ret_error);
         archive_entry_set_pathname(e, MANIFEST_NAME);
         archive_entry_set_filetype(e, AE_IFREG);
         archive_entry_set_perm(e, 0600);
@@ -464,8 +470,7 @@ static int write_manifest(ArchiveWriter *w, char **ret_error) {
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n <= 0)
-                        return errorf(ret_error, n < 0 ? -errno : -EIO, "Cannot read the manifest's scratch file of %s back: %s",
-                                      w->label, n < 0 ? strerror(errno) : "it is shorter than written");
+                        return spool_error(w, n < 0 ? -errno : 0, ret_error);
                 if (archive_write_data(w->archive, w->buf, (size_t) n) < 0)
                         return output_error(w, "writing the manifest", ret_error);
                 done += n;

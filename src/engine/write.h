@@ -4,8 +4,9 @@
 /* The run's writing stage: one place configures the archive (restricted pax format,
  * the compression filter, the sink below it: parallel gzip, encryption, the
  * file), as bsdtar's write.c does. It takes entries from every producer the
- * same way — files from the walk, generated entries such as dumps — keeps
- * the manifest of everything it stored and writes it as the last entry. */
+ * same way — files from the walk, generated entries such as dumps —
+ * spools the manifest of everything it stored and writes it as the last
+ * entry. Its memory does not grow with the number of entries. */
 
 #include <stdint.h>
 #include <sys/stat.h>

@@ -173,6 +173,15 @@ check "backups -l counts the same $nentries entries" bash -c '"$1" backups -l rt
 check "the FIFO is stored as a FIFO" bash -c 'LC_ALL=$2 bsdtar -tvf "$1" 2>/dev/null | grep -E "/fifo$" | grep -q "^p"' _ "$A" "$UTF8"
 check "hard links are stored as links, not copies" bash -c 'LC_ALL=$2 bsdtar -tvf "$1" 2>/dev/null | grep -c " link to " | grep -qx 2' _ "$A" "$UTF8"
 
+# restricted pax: a plain ustar header where ustar can say it all; an
+# extended header only for what it cannot (here: a sparse map)
+check "an ordinary file has no pax extended header, a sparse file has one" python3 - "$A" "$prefix" <<'PY'
+import sys, tarfile
+members = {m.name.rstrip("/"): m for m in tarfile.open(sys.argv[1])}
+p = sys.argv[2]
+sys.exit(0 if members[p + "/text.txt"].pax_headers == {} and "GNU.sparse.major" in members[p + "/sparse"].pax_headers else 1)
+PY
+
 X1=$T/x-bsdtar
 mkdir -p "$X1"
 LC_ALL=$UTF8 bsdtar -x --numeric-owner -p -f "$A" -C "$X1" 2> "$T/x1.err"
