@@ -155,10 +155,12 @@ int archive_read_entry_whole(struct archive *a, size_t max, char **ret, size_t *
         return 0;
 }
 
-int archive_read_entry_data(struct archive *a, uint64_t size, Sha256 *h, archive_data_sink_t sink, void *userdata,
-                            uint8_t ret_digest[static SHA256_LEN]) {
+int archive_read_entry_data(struct archive *a, uint64_t size, ContentHash *h, archive_data_sink_t sink, void *userdata,
+                            ContentDigest *ret_digest) {
         uint64_t pos = 0;
         int r;
+
+        content_hash_start(h, size, true);
         for (;;) {
                 const void *buf;
                 size_t n;
@@ -171,10 +173,10 @@ int archive_read_entry_data(struct archive *a, uint64_t size, Sha256 *h, archive
                         goto fail;
                 }
                 if ((uint64_t) offset > pos) {
-                        sha256_zeros(h, (uint64_t) offset - pos);
+                        content_hash_zeros(h, (uint64_t) offset - pos);
                         pos = (uint64_t) offset;
                 }
-                sha256_update(h, buf, n);
+                content_hash_update(h, buf, n);
                 pos += n;
                 if (sink) {
                         r = sink(userdata, buf, n, offset);
@@ -183,12 +185,12 @@ int archive_read_entry_data(struct archive *a, uint64_t size, Sha256 *h, archive
                 }
         }
         if (pos < size)
-                sha256_zeros(h, size - pos);
-        sha256_final(h, ret_digest);
+                content_hash_zeros(h, size - pos);
+        content_hash_final(h, ret_digest);
         return 0;
 fail:
         /* H starts afresh for the next entry, whatever this one left in it */
-        sha256_final(h, ret_digest);
+        content_hash_final(h, ret_digest);
         return r;
 }
 

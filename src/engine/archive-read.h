@@ -53,8 +53,8 @@ typedef int (*archive_data_sink_t)(void *userdata, const void *buf, size_t n, in
  * any) and hashes the logical content of SIZE bytes: holes and a short tail
  * as zeros, as the manifest does. -EBADMSG when the archive cannot be read,
  * or what SINK returned. */
-int archive_read_entry_data(struct archive *a, uint64_t size, Sha256 *h, archive_data_sink_t sink, void *userdata,
-                            uint8_t ret_digest[static SHA256_LEN]);
+int archive_read_entry_data(struct archive *a, uint64_t size, ContentHash *h, archive_data_sink_t sink, void *userdata,
+                            ContentDigest *ret_digest);
 
 /* Engine code does not log: restore and verify hand each message (an entry
  * refused or damaged, the archive unreadable) to their caller, which logs it

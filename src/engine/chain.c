@@ -238,6 +238,7 @@ static bool deletion_selected(const char *name, char **paths) {
 
 typedef struct DirectoryTime {
         char *name;
+        size_t ordinal;         /* its entry's place in the member */
         struct timespec mtime;
 } DirectoryTime;
 
@@ -262,7 +263,7 @@ static void prepass_done(Prepass *x) {
         x->n_dirs = x->allocated_dirs = 0;
 }
 
-static int note_directory(Prepass *x, const char *name, struct archive_entry *e) {
+static int note_directory(Prepass *x, const char *name, size_t ordinal, struct archive_entry *e) {
         if (x->to_fd < 0 || x->o->mode != RESTORE_EXTRACT || !archive_entry_mtime_is_set(e) ||
             !restore_name_selected(name, x->o->paths))
                 return 0;
@@ -282,6 +283,7 @@ static int note_directory(Prepass *x, const char *name, struct archive_entry *e)
                 return -ENOMEM;
         x->dirs[x->n_dirs++] = (DirectoryTime) {
                 .name = copy,
+                .ordinal = ordinal,
                 .mtime = { archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
         };
         return 0;
@@ -290,18 +292,23 @@ static int note_directory(Prepass *x, const char *name, struct archive_entry *e)
 /* The noted directories' exact times, from the member's manifest TEXT
  * (the restricted pax headers hold whole seconds). A manifest that cannot
  * be parsed changes nothing: the restore pass reports it. */
-static int exact_directory_times(Prepass *x, const char *text, size_t len) {
+static int exact_directory_times(Prepass *x, const char *text, size_t len, size_t entries) {
         _cleanup_(manifest_done) Manifest m = {};
         int r = manifest_parse(text, len, &m, NULL);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)
                 return 0;
-        manifest_sort(&m);
+        if (m.positional && m.n != entries)
+                return 0;       /* it does not describe these entries */
+        if (!m.positional)
+                manifest_sort(&m);
         for (size_t i = 0; i < x->n_dirs; i++) {
-                const ManifestEntry *e = manifest_lookup(&m, x->dirs[i].name);
-                if (e && e->type == 'd' && e->has_mtime)
-                        x->dirs[i].mtime = e->mtime;
+                DirectoryTime *d = &x->dirs[i];
+                const ManifestEntry *e = !m.positional ? manifest_lookup(&m, d->name) :
+                                         d->ordinal < m.n ? &m.entries[d->ordinal] : NULL;
+                if (e && e->type == 'd')
+                        (void) manifest_entry_mtime(e, d->mtime.tv_sec, &d->mtime);
         }
         return 0;
 }
@@ -402,6 +409,7 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
         _cleanup_(archive_reader_freep) ArchiveReader *reader = NULL;
         _cleanup_free_ char *error = NULL;
         struct archive_entry *e;
+        size_t ordinal, manifest_ordinal = 0;
         int r;
 
         _cleanup_free_ char *manifest = NULL;
@@ -410,7 +418,7 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
         r = archive_reader_open(x->archive, key, &reader, &error);
         if (r < 0)
                 return say(x->o, LOG_ERR, r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
-        while ((r = archive_read_next_header(reader->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+        for (ordinal = 0; (r = archive_read_next_header(reader->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN; ordinal++) {
                 const char *name = entry_name(archive_entry_pathname(e));
 
                 /* only the last entry is the manifest */
@@ -421,6 +429,7 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
                         r = archive_read_entry_whole(reader->a, MANIFEST_MAX, &manifest, &manifest_len);
                         if (r == -ENOMEM)
                                 return r;
+                        manifest_ordinal = ordinal;
                         continue;
                 }
                 if (streq(name, INCREMENTAL_DELETED_NAME) && archive_entry_filetype(e) == AE_IFREG) {
@@ -436,7 +445,7 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
                 if (archive_member_is_internal(name))
                         continue;
                 if (archive_entry_filetype(e) == AE_IFDIR) {
-                        r = note_directory(x, name, e);
+                        r = note_directory(x, name, ordinal, e);
                         if (r < 0)
                                 return r;
                 }
@@ -460,7 +469,7 @@ static int prepass(Prepass *x, const CryptKeySource *key, bool deletions) {
         }
         if (r != ARCHIVE_EOF)
                 return say(x->o, LOG_ERR, -EBADMSG, "Cannot read %s: %s", x->archive, archive_reader_error(reader));
-        return manifest ? exact_directory_times(x, manifest, manifest_len) : 0;
+        return manifest ? exact_directory_times(x, manifest, manifest_len, manifest_ordinal) : 0;
 }
 
 static bool directory_is_empty(const char *path) {

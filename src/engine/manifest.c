@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <archive_entry.h>
 #include <inttypes.h>
+#include <zlib.h>
 
 #include "manifest.h"
 
@@ -41,6 +42,49 @@ void sha256_done(Sha256 *h) {
         h->ctx = NULL;
 }
 
+int content_hash_init(ContentHash *h) {
+        *h = (ContentHash) {};
+        return sha256_init(&h->sha);
+}
+
+void content_hash_start(ContentHash *h, uint64_t size, bool every_kind) {
+        h->want_crc = size <= MANIFEST_CRC_MAX;
+        h->want_sha = !h->want_crc || every_kind;
+        h->crc = (uint32_t) crc32(0, NULL, 0);
+}
+
+void content_hash_update(ContentHash *h, const void *buf, size_t n) {
+        if (h->want_crc) {
+                /* zlib takes uInt lengths; only small files are CRC'd, but stay exact */
+                for (size_t done = 0; done < n;) {
+                        uInt k = (uInt) MIN(n - done, (size_t) (1u << 30));
+                        h->crc = (uint32_t) crc32(h->crc, (const Bytef *) buf + done, k);
+                        done += k;
+                }
+        }
+        if (h->want_sha)
+                sha256_update(&h->sha, buf, n);
+}
+
+void content_hash_zeros(ContentHash *h, uint64_t n) {
+        static const uint8_t zeros[64 * 1024];
+        while (n > 0) {
+                size_t k = (size_t) MIN(n, (uint64_t) sizeof zeros);
+                content_hash_update(h, zeros, k);
+                n -= k;
+        }
+}
+
+void content_hash_final(ContentHash *h, ContentDigest *ret) {
+        *ret = (ContentDigest) { .crc = h->crc, .has_crc = h->want_crc, .has_sha = h->want_sha };
+        /* final even when unused: the context is ready for the next entry */
+        sha256_final(&h->sha, ret->sha);
+}
+
+void content_hash_done(ContentHash *h) {
+        sha256_done(&h->sha);
+}
+
 char manifest_type_from_filetype(unsigned filetype) {
         switch (filetype) {
         case AE_IFREG:  return 'f';
@@ -49,54 +93,53 @@ char manifest_type_from_filetype(unsigned filetype) {
         case AE_IFIFO:  return 'p';
         case AE_IFCHR:  return 'c';
         case AE_IFBLK:  return 'b';
+        case AE_IFSOCK: return 's';
         default:        return '?';
         }
 }
 
+void manifest_entry_done(ManifestEntry *e) {
+        free(e->path);
+        free(e->target);
+        *e = (ManifestEntry) {};
+}
+
 void manifest_done(Manifest *m) {
-        for (size_t i = 0; i < m->n; i++) {
-                free(m->entries[i].path);
-                free(m->entries[i].target);
-        }
+        for (size_t i = 0; i < m->n; i++)
+                manifest_entry_done(&m->entries[i]);
         free(m->entries);
         *m = (Manifest) {};
 }
 
-int manifest_add(Manifest *m, char type, const char *path, const char *target, uint64_t size,
-                 const uint8_t *digest, size_t digest_len, const struct timespec *mtime) {
-        if (digest && (digest_len == 0 || digest_len > SHA256_LEN))
-                return -EINVAL;
+int manifest_append(Manifest *m, ManifestEntry *e) {
         if (m->n == m->allocated) {
                 size_t a = m->allocated ? m->allocated * 2 : 256;
-                ManifestEntry *e = reallocarray(m->entries, a, sizeof *e);
-                if (!e)
+                ManifestEntry *entries = reallocarray(m->entries, a, sizeof *entries);
+                if (!entries)
                         return -ENOMEM;
-                m->entries = e;
+                m->entries = entries;
                 m->allocated = a;
         }
-        ManifestEntry *e = &m->entries[m->n];
-        *e = (ManifestEntry) { .type = type, .size = size };
-        e->path = strdup(path);
-        e->target = target ? strdup(target) : NULL;
-        if (!e->path || (target && !e->target)) {
-                free(e->path);
-                free(e->target);
-                return -ENOMEM;
-        }
-        if (digest) {
-                memcpy(e->digest, digest, digest_len);
-                e->digest_len = (uint8_t) digest_len;
-        }
-        if (mtime) {
-                e->has_mtime = true;
-                e->mtime = *mtime;
-        }
-        m->n++;
+        m->entries[m->n++] = *e;
+        *e = (ManifestEntry) {};
         return 0;
 }
 
-bool manifest_digest_matches(const ManifestEntry *e, const uint8_t digest[static SHA256_LEN]) {
-        return e->digest_len > 0 && memcmp(e->digest, digest, e->digest_len) == 0;
+bool manifest_digest_matches(const ManifestEntry *e, const ContentDigest *d) {
+        if (e->digest_len == MANIFEST_CRC_LEN) {
+                const uint8_t crc[MANIFEST_CRC_LEN] = { d->crc >> 24, d->crc >> 16, d->crc >> 8, d->crc };
+                return d->has_crc && memcmp(e->digest, crc, MANIFEST_CRC_LEN) == 0;
+        }
+        return e->digest_len > 0 && d->has_sha && memcmp(e->digest, d->sha, e->digest_len) == 0;
+}
+
+bool manifest_entry_mtime(const ManifestEntry *e, time_t header_sec, struct timespec *ret) {
+        if (!e->has_mtime)
+                return false;
+        *ret = e->mtime;
+        if (e->mtime_nsec_only)
+                ret->tv_sec = header_sec;
+        return true;
 }
 
 void manifest_put_name(FILE *f, const char *s) {
@@ -110,7 +153,36 @@ void manifest_put_name(FILE *f, const char *s) {
                 }
 }
 
+void manifest_put_positional(FILE *f, char type, const ContentDigest *digest, const struct timespec *mtime) {
+        fputc(type, f);
+        if (type == 'f' && digest->has_crc)
+                fprintf(f, " %08" PRIx32, digest->crc);
+        else if (type == 'f')
+                for (size_t k = 0; k < MANIFEST_DIGEST_LEN; k++)
+                        fprintf(f, k ? "%02x" : " %02x", digest->sha[k]);
+        else
+                fputs(" -", f);
+        if (mtime)
+                fprintf(f, " %09ld\n", mtime->tv_nsec);
+        else
+                fputs(" -\n", f);
+}
+
 void manifest_put_entry(FILE *f, const ManifestEntry *e) {
+        if (!e->path) {
+                fputc(e->type, f);
+                fputc(' ', f);
+                if (e->type == 'f' && e->digest_len > 0)
+                        for (size_t k = 0; k < e->digest_len; k++)
+                                fprintf(f, "%02x", e->digest[k]);
+                else
+                        fputc('-', f);
+                if (e->has_mtime)
+                        fprintf(f, " %09ld\n", e->mtime.tv_nsec);
+                else
+                        fputs(" -\n", f);
+                return;
+        }
         fputc(e->type, f);
         fputc(' ', f);
         if (e->type == 'f' && e->digest_len > 0)
@@ -137,6 +209,8 @@ int manifest_format(const Manifest *m, char **ret, size_t *ret_len) {
         if (!f)
                 return -ENOMEM;
 
+        if (m->positional)
+                fputs(MANIFEST_HEADER, f);
         for (size_t i = 0; i < m->n; i++)
                 manifest_put_entry(f, &m->entries[i]);
         if (fflush(f) != 0 || ferror(f))
@@ -200,32 +274,55 @@ static int parse_size(const char *s, const char *end, uint64_t *ret) {
         return 0;
 }
 
-/* One line [p, eol) without its newline: "T DIGEST SIZE PATH[\tTARGET]".
- * Every read stays inside the line. */
-static int parse_line(const char *p, const char *eol, Manifest *m) {
-        uint8_t digest[SHA256_LEN];
-        const char *c = p;
-
-        if (eol - c < 2 || !memchr("fhdlpcb", c[0], 7) || c[1] != ' ')
+/* The hex digest at C up to the next space, of one of the lengths
+ * POSITIONAL allows; *RET_END is the space. */
+static int parse_digest(const char *c, const char *eol, bool positional, ManifestEntry *e, const char **ret_end) {
+        const char *end = memchr(c, ' ', (size_t) (eol - c));
+        if (!end)
                 return -EBADMSG;
-        char type = c[0];
+        size_t len = (size_t) (end - c) / 2;
+        if ((size_t) (end - c) != 2 * len)
+                return -EBADMSG;
+        if (positional ? len != MANIFEST_CRC_LEN && len != MANIFEST_DIGEST_LEN
+                       : len != SHA256_LEN && len != MANIFEST_DIGEST_LEN)
+                return -EBADMSG;
+        for (size_t k = 0; k < len; k++) {
+                int hi = hexval(c[2 * k]), lo = hexval(c[2 * k + 1]);
+                if (hi < 0 || lo < 0)
+                        return -EBADMSG;
+                e->digest[k] = (uint8_t) (hi << 4 | lo);
+        }
+        e->digest_len = (uint8_t) len;
+        *ret_end = end;
+        return 0;
+}
+
+/* Positional, after "T DIGEST ": nine digits of nanoseconds, or "-". */
+static int parse_nsec(const char *c, const char *eol, ManifestEntry *e) {
+        uint64_t nsec;
+        if (eol - c == 1 && *c == '-')
+                return 0;
+        if (eol - c != 9 || parse_size(c, eol, &nsec) < 0)
+                return -EBADMSG;
+        e->has_mtime = e->mtime_nsec_only = true;
+        e->mtime = (struct timespec) { .tv_nsec = (long) nsec };
+        return 0;
+}
+
+int manifest_parse_line(const char *p, const char *eol, bool positional, ManifestEntry *ret) {
+        _cleanup_(manifest_entry_done) ManifestEntry e = {};
+        const char *c = p;
+        int r;
+
+        /* every read stays inside the line */
+        if (eol - c < 2 || !memchr(positional ? "fhdlpcbs" : "fhdlpcb", c[0], positional ? 8 : 7) || c[1] != ' ')
+                return -EBADMSG;
+        e.type = c[0];
         c += 2;
-        size_t digest_len = 0;
-        if (type == 'f') {
-                const char *digest_end = memchr(c, ' ', (size_t) (eol - c));
-                if (!digest_end)
-                        return -EBADMSG;
-                digest_len = (size_t) (digest_end - c) / 2;
-                if ((size_t) (digest_end - c) != 2 * digest_len ||
-                    (digest_len != SHA256_LEN && digest_len != MANIFEST_DIGEST_LEN))
-                        return -EBADMSG;
-                for (size_t k = 0; k < digest_len; k++) {
-                        int hi = hexval(c[2 * k]), lo = hexval(c[2 * k + 1]);
-                        if (hi < 0 || lo < 0)
-                                return -EBADMSG;
-                        digest[k] = (uint8_t) (hi << 4 | lo);
-                }
-                c = digest_end;
+        if (e.type == 'f') {
+                r = parse_digest(c, eol, positional, &e, &c);
+                if (r < 0)
+                        return r;
         } else {
                 if (c == eol || *c != '-')
                         return -EBADMSG;
@@ -234,47 +331,72 @@ static int parse_line(const char *p, const char *eol, Manifest *m) {
         if (c == eol || *c != ' ')
                 return -EBADMSG;
         c++;
+        if (positional) {
+                r = parse_nsec(c, eol, &e);
+                if (r < 0)
+                        return r;
+                *ret = e;
+                e = (ManifestEntry) {};
+                return 0;
+        }
+
         const char *size_end = memchr(c, ' ', (size_t) (eol - c));
         if (!size_end)
                 return -EBADMSG;
         const char *at = memchr(c, '@', (size_t) (size_end - c));
-        uint64_t size, sec = 0, nsec = 0;
-        if (parse_size(c, at ?: size_end, &size) < 0)
+        uint64_t sec = 0, nsec = 0;
+        if (parse_size(c, at ?: size_end, &e.size) < 0)
                 return -EBADMSG;
-        struct timespec mtime;
         if (at) {
                 const char *dot = memchr(at, '.', (size_t) (size_end - at));
                 /* seconds since 1970 (nothing older is stored: see write.c), nine digits of nanoseconds */
                 if (!dot || size_end - dot != 10 || parse_size(at + 1, dot, &sec) < 0 ||
                     parse_size(dot + 1, size_end, &nsec) < 0 || sec > INT64_MAX)
                         return -EBADMSG;
-                mtime = (struct timespec) { .tv_sec = (time_t) sec, .tv_nsec = (long) nsec };
+                e.has_mtime = true;
+                e.mtime = (struct timespec) { .tv_sec = (time_t) sec, .tv_nsec = (long) nsec };
         }
         c = size_end + 1;
         if (c == eol)
                 return -EBADMSG;        /* no path */
         const char *tab = memchr(c, '\t', (size_t) (eol - c));
         /* only hard links name a target */
-        if ((type == 'h') != !!tab)
+        if ((e.type == 'h') != !!tab)
                 return -EBADMSG;
-        _cleanup_free_ char *path = manifest_unescape_name(c, tab ?: eol);
-        _cleanup_free_ char *target = tab ? manifest_unescape_name(tab + 1, eol) : NULL;
-        if (!path || (tab && !target))
+        e.path = manifest_unescape_name(c, tab ?: eol);
+        e.target = tab ? manifest_unescape_name(tab + 1, eol) : NULL;
+        if (!e.path || (tab && !e.target))
                 return -EBADMSG;
-        if (isempty(path) || (tab && isempty(target)))
+        if (isempty(e.path) || (tab && isempty(e.target)))
                 return -EBADMSG;
-        return manifest_add(m, type, path, target, size, type == 'f' ? digest : NULL, digest_len, at ? &mtime : NULL);
+        *ret = e;
+        e = (ManifestEntry) {};
+        return 0;
+}
+
+bool manifest_is_positional(const char *text, size_t len) {
+        size_t h = strlen(MANIFEST_HEADER);
+        return len >= h && memcmp(text, MANIFEST_HEADER, h) == 0;
 }
 
 int manifest_parse(const char *text, size_t len, Manifest *ret, size_t *ret_line) {
-        _cleanup_(manifest_done) Manifest m = {};
+        _cleanup_(manifest_done) Manifest m = { .positional = manifest_is_positional(text, len) };
         const char *p = text, *end = text + len;
         size_t line = 0;
 
+        if (m.positional) {
+                p += strlen(MANIFEST_HEADER);
+                line++;
+        }
         while (p < end) {
                 const char *eol = memchr(p, '\n', (size_t) (end - p));
+                ManifestEntry e = {};
                 line++;
-                int r = eol ? parse_line(p, eol, &m) : -EBADMSG;
+                int r = eol ? manifest_parse_line(p, eol, m.positional, &e) : -EBADMSG;
+                if (r == 0) {
+                        r = manifest_append(&m, &e);
+                        manifest_entry_done(&e);
+                }
                 if (r < 0) {
                         if (ret_line)
                                 *ret_line = line;

@@ -253,12 +253,13 @@ typedef struct Restore {
         RestoreStats st;
         bool *matched;
         size_t npaths;
-        Manifest manifest;      /* sorted by path; empty when unchecked */
+        Manifest manifest;      /* positional, or sorted by path; empty when unchecked */
         bool *seen;             /* per manifest entry: found in the archive */
+        size_t ordinal;         /* of the current entry, in archive order */
         Written written;
         Written wanted;         /* targets outside the selection of selected hard links */
         char **stashes;         /* their data, under temporary names: removed at the end */
-        Sha256 hash;
+        ContentHash hash;
 } Restore;
 
 #define say_o(o, level, error, ...) archive_reportf((o)->report, (o)->userdata, level, error, __VA_ARGS__)
@@ -270,11 +271,13 @@ static void restore_done(Restore *x) {
         written_done(&x->written);
         written_done(&x->wanted);
         strv_free(x->stashes);
-        sha256_done(&x->hash);
+        content_hash_done(&x->hash);
 }
 
+/* What the manifest says about the current entry, NAME. */
 static const ManifestEntry *manifest_find(Restore *x, const char *name) {
-        const ManifestEntry *found = manifest_lookup(&x->manifest, name);
+        const ManifestEntry *found = !x->manifest.positional ? manifest_lookup(&x->manifest, name) :
+                                     x->ordinal < x->manifest.n ? &x->manifest.entries[x->ordinal] : NULL;
         if (found)
                 x->seen[found - x->manifest.entries] = true;
         return found;
@@ -283,8 +286,9 @@ static const ManifestEntry *manifest_find(Restore *x, const char *name) {
 /* The exact modification time, where the manifest has it (the restricted
  * pax header holds whole seconds). */
 static void exact_mtime(struct archive_entry *e, const ManifestEntry *expected) {
-        if (expected && expected->has_mtime)
-                archive_entry_set_mtime(e, expected->mtime.tv_sec, expected->mtime.tv_nsec);
+        struct timespec t;
+        if (expected && manifest_entry_mtime(expected, archive_entry_mtime(e), &t))
+                archive_entry_set_mtime(e, t.tv_sec, t.tv_nsec);
 }
 
 /* Pass 1: the manifest, and the hard links whose data lies outside the
@@ -294,7 +298,7 @@ static void exact_mtime(struct archive_entry *e, const ManifestEntry *expected) 
 static int scan_archive(Restore *x) {
         _cleanup_(archive_reader_freep) ArchiveReader *reader = NULL;
         _cleanup_free_ char *error = NULL, *text = NULL;
-        size_t len = 0;
+        size_t len = 0, entries = 0;
         struct archive_entry *e;
         int r;
 
@@ -305,6 +309,7 @@ static int scan_archive(Restore *x) {
                 const char *name = strempty(restore_entry_name(archive_entry_pathname(e)));
                 const char *link = restore_entry_name(archive_entry_hardlink(e));
 
+                entries += !!text;      /* what was taken for the manifest was not the last entry */
                 free(TAKE_PTR(text));
                 if (streq(name, MANIFEST_NAME) && archive_entry_filetype(e) == AE_IFREG && !link) {
                         r = archive_read_entry_whole(reader->a, MANIFEST_MAX, &text, &len);
@@ -314,6 +319,7 @@ static int scan_archive(Restore *x) {
                                 break;
                         continue;
                 }
+                entries++;
                 if (link && restore_name_selected(name, x->o->paths) && !restore_name_selected(link, x->o->paths) &&
                     written_put(&x->wanted, link, NULL) < 0)
                         return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
@@ -338,7 +344,15 @@ static int scan_archive(Restore *x) {
                 x->st.unchecked = x->st.manifest_damaged = true;
                 return 0;
         }
-        manifest_sort(&x->manifest);
+        if (x->manifest.positional && x->manifest.n != entries) {
+                say(x, LOG_ERR, 0, "The manifest of %s lists %zu entries, the archive holds %zu: entries are missing or were added, "
+                    "and the restored files cannot be checked.", x->archive, x->manifest.n, entries);
+                x->st.unchecked = x->st.manifest_damaged = true;
+                manifest_done(&x->manifest);
+                return 0;
+        }
+        if (!x->manifest.positional)
+                manifest_sort(&x->manifest);
         x->seen = calloc(x->manifest.n + 1, sizeof *x->seen);
         return x->seen ? 0 : say(x, LOG_ERR, -ENOMEM, "Out of memory.");
 }
@@ -467,6 +481,8 @@ static const char *manifest_disagrees(const ManifestEntry *expected, char type, 
                 return "it is not in the manifest";
         if (expected->type != type)
                 return "its type differs from the manifest's";
+        if (!expected->path)
+                return NULL;    /* positional: name, target and size are the header's */
         if (type == 'h' && !streq_ptr(expected->target, link))
                 return "it links to another file than the manifest says";
         if (type == 'f' && expected->size != size)
@@ -504,9 +520,9 @@ static int write_temporary(Restore *x, struct archive_entry *e, const char *show
                 say(x, LOG_WARNING, 0, "%s/%s: %s", target, shown, archive_error_string(x->out));
 
         if (!disk_link && archive_entry_filetype(e) == AE_IFREG) {
-                uint8_t digest[SHA256_LEN];
+                ContentDigest digest;
                 uint64_t size = (uint64_t) MAX(archive_entry_size(e), 0);
-                r = archive_read_entry_data(x->in, size, &x->hash, write_block, x->out, digest);
+                r = archive_read_entry_data(x->in, size, &x->hash, write_block, x->out, &digest);
                 if (r == -EBADMSG) {
                         /* The archive itself is damaged: nothing after this can be read. */
                         (void) archive_write_finish_entry(x->out);
@@ -522,10 +538,10 @@ static int write_temporary(Restore *x, struct archive_entry *e, const char *show
                         x->st.failed++;
                         return 0;
                 }
-                if (expected && !manifest_digest_matches(expected, digest)) {
+                if (expected && !manifest_digest_matches(expected, &digest)) {
                         (void) archive_write_finish_entry(x->out);
                         remove_temporary(x, temp);
-                        say(x, LOG_ERR, 0, "Damaged in the archive: %s (its content differs from its SHA-256 in the manifest); not restored.", shown);
+                        say(x, LOG_ERR, 0, "Damaged in the archive: %s (its content differs from its digest in the manifest); not restored.", shown);
                         x->st.damaged++;
                         return 0;
                 }
@@ -705,7 +721,7 @@ static int restore_selected(Restore *x) {
                 return say(x, LOG_ERR, r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
         x->in = x->reader->a;
 
-        while ((r = archive_read_next_header(x->in, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+        for (x->ordinal = 0; (r = archive_read_next_header(x->in, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN; x->ordinal++) {
                 /* Copies: the entry's names are rewritten before it is written. */
                 _cleanup_free_ char *name = strdup(strempty(restore_entry_name(archive_entry_pathname(e))));
                 const char *l = restore_entry_name(archive_entry_hardlink(e));
@@ -749,6 +765,8 @@ static int restore_selected(Restore *x) {
 
 /* Selected entries the manifest lists that the archive lacks. */
 static void report_missing(Restore *x) {
+        if (x->manifest.positional)
+                return;         /* its length was checked against the archive's */
         for (size_t i = 0; i < x->manifest.n; i++) {
                 const ManifestEntry *m = &x->manifest.entries[i];
                 if (x->seen[i] || archive_member_is_internal(m->path) || !restore_name_selected(m->path, x->o->paths))
@@ -793,7 +811,7 @@ int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *
                 .o = o, .archive = archive, .archive_fd = archive_fd, .out = NULL, .to_fd = to_fd,
                 .matched = matched, .npaths = npaths,
         };
-        if (sha256_init(&x.hash) < 0)
+        if (content_hash_init(&x.hash) < 0)
                 return say_o(o, LOG_ERR, -ENOMEM, "Out of memory.");
 
         if (o->mode == RESTORE_EXTRACT) {

@@ -33,8 +33,7 @@ struct ArchiveWriter {
         /* the manifest, stored as the archive's last entry: a line per
          * entry spooled to an unnamed file, so memory stays flat */
         FILE *manifest;
-        Sha256 hash;
-        uint8_t digest[SHA256_LEN];     /* of the regular file just copied */
+        ContentHash hash;               /* of the regular file being copied */
 };
 
 static la_ssize_t output_write(struct archive *a, void *userdata, const void *buf, size_t n) {
@@ -98,7 +97,7 @@ int archive_writer_new(int fd, int spool_dir_fd, Compression c, const CryptKeySo
         w->label = strdup(label);
         w->buf = malloc(READ_BUFFER_SIZE);
         w->links = archive_entry_linkresolver_new();
-        if (!w->label || !w->buf || !w->links || sha256_init(&w->hash) < 0)
+        if (!w->label || !w->buf || !w->links || content_hash_init(&w->hash) < 0)
                 return -ENOMEM;
         int spool = spool_open(spool_dir_fd);
         if (spool < 0) {
@@ -111,6 +110,7 @@ int archive_writer_new(int fd, int spool_dir_fd, Compression c, const CryptKeySo
                 return -ENOMEM;
         }
         (void) setvbuf(w->manifest, NULL, _IOFBF, 64 * 1024);
+        fputs(MANIFEST_HEADER, w->manifest);
 
         r = archive_sink_new(fd, c == COMPRESSION_GZIP ? 6 : -1, key, &w->sink);
         if (r < 0)
@@ -152,7 +152,7 @@ ArchiveWriter *archive_writer_free(ArchiveWriter *w) {
         archive_sink_free(w->sink);
         if (w->manifest)
                 fclose(w->manifest);
-        sha256_done(&w->hash);
+        content_hash_done(&w->hash);
         free(w->label);
         free(w->buf);
         free(w);
@@ -206,7 +206,7 @@ static int write_hole(ArchiveWriter *w, uint64_t len, char **ret_error) {
                 size_t n = (size_t) MIN(len, (uint64_t) sizeof zeros);
                 if (archive_write_data(w->archive, zeros, n) < 0)
                         return output_error(w, "writing a sparse file", ret_error);
-                sha256_update(&w->hash, zeros, n);
+                content_hash_update(&w->hash, zeros, n);
                 len -= n;
         }
         return 0;
@@ -277,13 +277,13 @@ static int copy_data(ArchiveWriter *w, const char *path, int fd, uint64_t size, 
                         break;
                 if (archive_write_data(w->archive, w->buf, (size_t) n) < 0)
                         return output_error(w, "writing file data", ret_error);
-                sha256_update(&w->hash, w->buf, (size_t) n);
+                content_hash_update(&w->hash, w->buf, (size_t) n);
                 done += (uint64_t) n;
                 report_bytes(w->report, (uint64_t) n, path);
         }
         /* The manifest describes what the archive holds, padding included. */
         if (done < size)
-                sha256_zeros(&w->hash, size - done);
+                content_hash_zeros(&w->hash, size - done);
         *ret_done = done;
         return 0;
 }
@@ -310,6 +310,8 @@ static int write_header(ArchiveWriter *w, struct archive_entry *entry, bool *ret
         int r = archive_write_header(w->archive, entry);
 
         *ret_stored = true;
+        if (r >= ARCHIVE_WARN)
+                content_hash_start(&w->hash, (uint64_t) MAX(archive_entry_size(entry), 0), false);
         if (r == ARCHIVE_WARN && name_stored_as_bytes(w->archive))
                 log_debug("%s: %s; stored as raw bytes (hdrcharset=BINARY).", path, archive_error_string(w->archive));
         else if (r == ARCHIVE_WARN)
@@ -330,29 +332,17 @@ static int finish_entry(ArchiveWriter *w, struct archive_entry *entry, char **re
 
         const char *link = archive_entry_hardlink(entry);
         char type = link ? 'h' : manifest_type_from_filetype(archive_entry_filetype(entry));
-        uint64_t size = type == 'f' ? (uint64_t) archive_entry_size(entry) : 0;
-        if (type == 'f')
-                sha256_final(&w->hash, w->digest);   /* of the data copied, or of nothing */
-        /* The exact time, which the restricted pax header keeps only when it
-         * needs an extended header anyway; none before 1970 (that one has
-         * an extended header, and restore keeps it). */
+        ContentDigest digest;
+        content_hash_final(&w->hash, &digest);   /* of the data copied, or of nothing */
+        /* The line of this entry, the archive's next: its header holds the
+         * whole seconds, which restricted pax gives most entries; the
+         * manifest adds the nanoseconds. None where the header has the
+         * exact time itself (an extended header: before 1970). */
         struct timespec mtime = { archive_entry_mtime(entry), archive_entry_mtime_nsec(entry) };
         bool exact = archive_entry_mtime_is_set(entry) && mtime.tv_sec >= 0;
-        if (type != '?') {
-                ManifestEntry m = {
-                        .type = type,
-                        .path = (char *) archive_entry_pathname(entry),
-                        .target = (char *) link,
-                        .size = size,
-                        .digest_len = type == 'f' ? MANIFEST_DIGEST_LEN : 0,
-                        .has_mtime = exact,
-                        .mtime = mtime,
-                };
-                memcpy(m.digest, w->digest, MANIFEST_DIGEST_LEN);
-                manifest_put_entry(w->manifest, &m);
-                if (ferror(w->manifest))
-                        return spool_error(w, -errno, ret_error);
-        }
+        manifest_put_positional(w->manifest, type, &digest, exact ? &mtime : NULL);
+        if (ferror(w->manifest))
+                return spool_error(w, -errno, ret_error);
         report_entry(w->report, archive_entry_sourcepath(entry) ?: archive_entry_pathname(entry));
         return 0;
 }

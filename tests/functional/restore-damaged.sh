@@ -35,11 +35,29 @@ flip "$plain" MARKER-
 check "uncompressed, a flipped byte: verify says BAD" check_rc 1
 "$CTL" restore plain --to "$T/r1" 2>"$T/err"; rc=$?
 check "restore fails: exit 1" check_rc 1
-check "and names the damaged file" grep -q "Damaged in the archive: ${src#/}/a.txt (its content differs from its SHA-256 in the manifest)" "$T/err"
+check "and names the damaged file" grep -q "Damaged in the archive: ${src#/}/a.txt (its content differs from its digest in the manifest)" "$T/err"
 check "which is not left under its real name" test ! -e "$T/r1$src/a.txt"
 check "the good files are restored" eval 'cmp -s "$src/b.bin" "$T/r1$src/b.bin" && grep -qx last "$T/r1$src/z-last.txt"'
 check "no temporary file is left" no_temporaries "$T/r1"
 check "the summary counts it" grep -q "1 damaged entries were not restored" "$T/err"
+
+# --- a tiny file (its digest is a CRC-32): any flipped byte is caught
+tiny=$T/tiny-src
+mkdir -p "$tiny"
+printf 'TINY-abcdefgh\n' > "$tiny/t.txt"
+for i in 1 2 3; do printf 'other %s\n' $i > "$tiny/o$i.txt"; done
+t_schedule tiny "Source=$tiny" "Destination=$T/tiny" "Compression=none"
+"$BACKUP" tiny >/dev/null 2>&1
+tinya=$(ls "$T"/tiny/tiny-*.tar)
+check "a tiny file's line holds a CRC-32 (8 hex digits)" \
+        eval 'tar -xOf "$tinya" .alexandria-manifest.sha256 | grep -Eq "^f [0-9a-f]{8} [0-9]{9}$"'
+flip "$tinya" TINY-
+"$CTL" verify "$tinya" 2>"$T/err"; rc=$?
+check "a tiny file with a flipped byte: verify exits 1, naming it" \
+        eval '[ $rc = 1 ] && grep -q "corrupt: ${tiny#/}/t.txt: content differs" "$T/err" && [ "$(grep -c corrupt: "$T/err")" = 1 ]'
+"$CTL" restore tiny --to "$T/rt" 2>"$T/err"; rc=$?
+check "restore names it and leaves it out" \
+        eval '[ $rc = 1 ] && grep -q "Damaged in the archive: ${tiny#/}/t.txt" "$T/err" && [ ! -e "$T/rt$tiny/t.txt" ] && [ -e "$T/rt$tiny/o1.txt" ]'
 
 # --- with --overwrite, the live file stays
 mkdir -p "$T/live$src"; echo LIVE > "$T/live$src/a.txt"
@@ -84,20 +102,60 @@ check "truncated: the file stored before the cut is restored" grep -qx first "$T
 check "truncated: no '(null)' in the messages" eval '! grep -q "(null)" "$T/err"'
 check "truncated: no temporary file is left" no_temporaries "$T/r3"
 
-# --- the manifest lacks an entry, or lists one the archive lacks
+# --- an entry lost from the archive: the positional manifest lists one more
 t_schedule m "Source=$src" "Destination=$T/m" "Compression=none"
 "$BACKUP" m >/dev/null 2>&1
 m=$(ls "$T"/m/m-*.tar)
+cp "$m" "$T/m-whole.tar"
 python3 - "$m" "${src#/}" <<'PY'
 import io, sys, tarfile
 path, src = sys.argv[1], sys.argv[2]
-with tarfile.open(path) as t:
-    members = [(m, t.extractfile(m).read() if m.isreg() else None) for m in t.getmembers()]
-out = path.replace("m-", "m-x", 1)
-manifest = members[-1][1].decode().splitlines(keepends=True)
+with tarfile.open(path) as t, tarfile.open(path + ".new", "w", format=tarfile.PAX_FORMAT) as out:
+    for m in t.getmembers():
+        if m.name != src + "/0-first.txt":
+            out.addfile(m, t.extractfile(m) if m.isreg() else None)
+PY
+mv "$m.new" "$m"
+"$CTL" verify "$m" 2>"$T/err"; rc=$?
+check "an entry lost: verify exits 1" check_rc 1
+check "verify says one entry is missing, where, and nothing else" \
+        eval 'grep -c "missing: a '"'f'"' entry after " "$T/err" | grep -qx 1 && ! grep -q "corrupt:" "$T/err"'
+"$CTL" restore m --to "$T/r4" 2>"$T/err"; rc=$?
+check "an entry lost: restore exits 1" check_rc 1
+check "and says the manifest does not match the archive" \
+        grep -q "lists [0-9]* entries, the archive holds [0-9]*: entries are missing or were added" "$T/err"
+check "what the archive holds is restored" cmp -s "$src/b.bin" "$T/r4$src/b.bin"
+
+# --- an entry added to the archive: verify names it
+python3 - "$T/m-whole.tar" "$T/m-added.tar" "${src#/}" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1]) as t, tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as out:
+    members = t.getmembers()
+    for i, m in enumerate(members):
+        if i == len(members) - 1:
+            extra = tarfile.TarInfo(sys.argv[3] + "/planted.txt"); extra.size = 5
+            out.addfile(extra, io.BytesIO(b"evil\n"))
+        out.addfile(m, t.extractfile(m) if m.isreg() else None)
+PY
+"$CTL" verify "$T/m-added.tar" 2>"$T/err"; rc=$?
+check "an entry added: verify exits 1" check_rc 1
+check "and names it, and nothing else" \
+        eval 'grep -q "extra: ${src#/}/planted.txt" "$T/err" && ! grep -q "corrupt:\|missing:" "$T/err"'
+
+# --- a manifest of the older format (entries named): the manifest lacks an
+# entry, or lists one the archive lacks
+python3 - "$T/m-whole.tar" "$m" "${src#/}" <<'PY'
+import hashlib, io, sys, tarfile
+whole, path, src = sys.argv[1], sys.argv[2], sys.argv[3]
+with tarfile.open(whole) as t:
+    members = [(m, t.extractfile(m).read() if m.isreg() else None) for m in t.getmembers()][:-1]
+def line(m, d):
+    if m.isdir():
+        return "d - 0 %s/\n" % m.name
+    return "f %s %d %s\n" % (hashlib.sha256(d).hexdigest()[:16], len(d), m.name)
 # drop z-last.txt from the manifest, and 0-first.txt from the archive
-manifest = [l for l in manifest if not l.endswith(src + "/z-last.txt\n")]
-members = [(m, d) for m, d in members[:-1] if m.name != src + "/0-first.txt"]
+manifest = [line(m, d) for m, d in members if m.name != src + "/z-last.txt"]
+members = [(m, d) for m, d in members if m.name != src + "/0-first.txt"]
 data = "".join(manifest).encode()
 mi = tarfile.TarInfo(".alexandria-manifest.sha256"); mi.size = len(data)
 with tarfile.open(path + ".new", "w", format=tarfile.PAX_FORMAT) as t:
@@ -106,12 +164,15 @@ with tarfile.open(path + ".new", "w", format=tarfile.PAX_FORMAT) as t:
     t.addfile(mi, io.BytesIO(data))
 PY
 mv "$m.new" "$m"
-"$CTL" restore m --to "$T/r4" 2>"$T/err"; rc=$?
-check "manifest and archive disagree: exit 1" check_rc 1
+"$CTL" restore m --to "$T/r4b" 2>"$T/err"; rc=$?
+check "older manifest, manifest and archive disagree: exit 1" check_rc 1
 check "an entry the manifest lacks is named and not restored" \
-        eval 'grep -q "Damaged in the archive: ${src#/}/z-last.txt (it is not in the manifest)" "$T/err" && [ ! -e "$T/r4$src/z-last.txt" ]'
+        eval 'grep -q "Damaged in the archive: ${src#/}/z-last.txt (it is not in the manifest)" "$T/err" && [ ! -e "$T/r4b$src/z-last.txt" ]'
 check "an entry the archive lacks is named" grep -q "${src#/}/0-first.txt is in the manifest, but not in" "$T/err"
-check "the others are restored" cmp -s "$src/b.bin" "$T/r4$src/b.bin"
+check "the others are restored, checked" eval 'cmp -s "$src/b.bin" "$T/r4b$src/b.bin" && ! grep -q "cannot be checked" "$T/err"'
+"$CTL" verify "$m" 2>"$T/err"; rc=$?
+check "older manifest: verify names both" \
+        eval '[ $rc = 1 ] && grep -q "missing: ${src#/}/0-first.txt" "$T/err" && grep -q "extra: ${src#/}/z-last.txt" "$T/err"'
 
 # --- a good archive restores with no complaint and no temporaries
 t_schedule good "Source=$src" "Destination=$T/good"

@@ -24,13 +24,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 size_t len = 0;
                 fuzz_assert(manifest_format(&m, &formatted, &len) == 0);
                 fuzz_assert(manifest_parse(formatted, len, &again, NULL) == 0);
-                fuzz_assert(again.n == m.n);
+                fuzz_assert(again.n == m.n && again.positional == m.positional);
                 for (size_t i = 0; i < m.n; i++) {
                         const ManifestEntry *a = &m.entries[i], *b = &again.entries[i];
-                        fuzz_assert(a->type == b->type && a->size == b->size && strcmp(a->path, b->path) == 0);
+                        fuzz_assert(a->type == b->type && a->size == b->size);
+                        fuzz_assert(!a->path == m.positional && !b->path == m.positional);
+                        fuzz_assert(m.positional || strcmp(a->path, b->path) == 0);
                         fuzz_assert((!a->target && !b->target) || (a->target && b->target && strcmp(a->target, b->target) == 0));
                         fuzz_assert(a->digest_len == b->digest_len && memcmp(a->digest, b->digest, a->digest_len) == 0);
-                        fuzz_assert(a->has_mtime == b->has_mtime);
+                        fuzz_assert(a->has_mtime == b->has_mtime && a->mtime_nsec_only == b->mtime_nsec_only);
                         fuzz_assert(!a->has_mtime || (a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec));
                 }
                 free(formatted);
