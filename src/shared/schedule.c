@@ -368,6 +368,17 @@ static int key_expect(Schedule *s, const char *key, const char *v, char **ret_er
         char *p = path_normalize(v);
         if (!p)
                 return -ENOMEM;
+        /* what is stored is what is checked: normalizing may make a '..'
+         * component, or leave white space at the end ("/a/ /" is "/a/ "),
+         * which the file would lose when read again */
+        if (strstr(p, "/../") || endswith(p, "/..")) {
+                free(p);
+                return errorf(ret_error, -EINVAL, "%s=%s contains a '..' component; give the path without it", key, v);
+        }
+        if (strchr(" \t", p[strlen(p) - 1])) {
+                free(p);
+                return errorf(ret_error, -EINVAL, "%s=%s ends in white space once its slashes are normalized; give the path without it", key, v);
+        }
         if (strv_contains(s->expects, p)) {
                 free(p);
                 return errorf(ret_error, -EINVAL, "%s=%s is listed twice", key, v);

@@ -31,6 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                         fprintf(stderr, "written schedule does not parse: %s\n---\n%s---\n", again_error, out);
                 fuzz_assert(r == 0);
                 fuzz_assert(schedule_to_string(again, &out_again) == 0);
+                if (strcmp(out, out_again) != 0)
+                        fprintf(stderr, "written schedule reads back differently:\n---\n%s---\n%s---\n", out, out_again);
                 fuzz_assert(strcmp(out, out_again) == 0);
                 free(out);
                 free(out_again);
