@@ -36,6 +36,7 @@ typedef struct Verify {
         void *userdata;
         FILE *entries;          /* ReadBack records, each followed by its name and target */
         FILE *manifest;         /* the data of the entry taken for the manifest */
+        uint64_t manifest_lines;
         VerifyResult res;
 } Verify;
 
@@ -106,9 +107,12 @@ static int next_spooled(Verify *v, ReadBack *rb, char **ret_name, char **ret_tar
         return 1;
 }
 
+/* Spools the manifest, counting its lines: a positional one must list as many entries as were read. */
 static int block_to_manifest(void *userdata, const void *buf, size_t n, int64_t offset) {
-        FILE *f = userdata;
-        return fwrite(buf, 1, n, f) == n ? 0 : -EIO;
+        Verify *v = userdata;
+        for (const char *p = buf, *end = p + n; (p = memchr(p, '\n', (size_t) (end - p))); p++)
+                v->manifest_lines++;
+        return fwrite(buf, 1, n, v->manifest) == n ? 0 : -EIO;
 }
 
 /* Reads the archive to its end, spooling every entry; the last one, if
@@ -142,7 +146,8 @@ static int read_back(Verify *v, struct archive *a, bool *ret_manifest) {
                         rewind(v->manifest);
                         if (ftruncate(fileno(v->manifest), 0) < 0)
                                 return -errno;
-                        r = archive_read_entry_data(a, size, &h, block_to_manifest, v->manifest, &manifest_digest);
+                        v->manifest_lines = 0;
+                        r = archive_read_entry_data(a, size, &h, block_to_manifest, v, &manifest_digest);
                         if (r < 0)
                                 return r == -EBADMSG ? r : -EIO;
                         manifest_size = size;
@@ -300,12 +305,9 @@ static int say_extra(Verify *v, Window *w, size_t k) {
  * entries ahead for the place where they agree again. */
 static int compare_positional(Verify *v) {
         _cleanup_(window_done) Window w = {};
-        int64_t listed = -1;    /* the header is no entry */
-        int c, r;
+        int64_t listed = (int64_t) v->manifest_lines - 1;      /* the header is no entry */
+        int r;
 
-        while ((c = fgetc(v->manifest)) != EOF)
-                listed += c == '\n';
-        rewind(v->manifest);
         char header[sizeof MANIFEST_HEADER];
         if (!fgets(header, sizeof header, v->manifest))
                 return -EIO;

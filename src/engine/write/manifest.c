@@ -125,9 +125,16 @@ int manifest_append(Manifest *m, ManifestEntry *e) {
         return 0;
 }
 
+/* A CRC-32 as the manifest writes it: big-endian, so its hex reads as the number. */
+static void crc_bytes(uint32_t crc, uint8_t out[static MANIFEST_CRC_LEN]) {
+        for (size_t k = 0; k < MANIFEST_CRC_LEN; k++)
+                out[k] = (uint8_t) (crc >> (8 * (MANIFEST_CRC_LEN - 1 - k)));
+}
+
 bool manifest_digest_matches(const ManifestEntry *e, const ContentDigest *d) {
         if (e->digest_len == MANIFEST_CRC_LEN) {
-                const uint8_t crc[MANIFEST_CRC_LEN] = { d->crc >> 24, d->crc >> 16, d->crc >> 8, d->crc };
+                uint8_t crc[MANIFEST_CRC_LEN];
+                crc_bytes(d->crc, crc);
                 return d->has_crc && memcmp(e->digest, crc, MANIFEST_CRC_LEN) == 0;
         }
         return e->digest_len > 0 && d->has_sha && memcmp(e->digest, d->sha, e->digest_len) == 0;
@@ -153,34 +160,46 @@ void manifest_put_name(FILE *f, const char *s) {
                 }
 }
 
+/* "T DIGEST NSEC\n" in one write: the writer puts one a file. */
+static void put_positional_line(FILE *f, char type, const uint8_t *digest, size_t digest_len, const struct timespec *mtime) {
+        static const char hex[] = "0123456789abcdef";
+        char line[2 + 2 * SHA256_LEN + 1 + 9 + 2], *o = line;
+
+        *o++ = type;
+        *o++ = ' ';
+        if (digest_len == 0)
+                *o++ = '-';
+        for (size_t k = 0; k < digest_len; k++) {
+                *o++ = hex[digest[k] >> 4];
+                *o++ = hex[digest[k] & 15];
+        }
+        *o++ = ' ';
+        if (mtime) {
+                long ns = mtime->tv_nsec;
+                for (int k = 8; k >= 0; k--, ns /= 10)
+                        o[k] = (char) ('0' + ns % 10);
+                o += 9;
+        } else
+                *o++ = '-';
+        *o++ = '\n';
+        fwrite(line, 1, (size_t) (o - line), f);
+}
+
 void manifest_put_positional(FILE *f, char type, const ContentDigest *digest, const struct timespec *mtime) {
-        fputc(type, f);
-        if (type == 'f' && digest->has_crc)
-                fprintf(f, " %08" PRIx32, digest->crc);
-        else if (type == 'f')
-                for (size_t k = 0; k < MANIFEST_DIGEST_LEN; k++)
-                        fprintf(f, k ? "%02x" : " %02x", digest->sha[k]);
+        uint8_t crc[MANIFEST_CRC_LEN];
+        crc_bytes(digest->crc, crc);
+        if (type != 'f')
+                put_positional_line(f, type, NULL, 0, mtime);
+        else if (digest->has_crc)
+                put_positional_line(f, type, crc, MANIFEST_CRC_LEN, mtime);
         else
-                fputs(" -", f);
-        if (mtime)
-                fprintf(f, " %09ld\n", mtime->tv_nsec);
-        else
-                fputs(" -\n", f);
+                put_positional_line(f, type, digest->sha, MANIFEST_DIGEST_LEN, mtime);
 }
 
 void manifest_put_entry(FILE *f, const ManifestEntry *e) {
         if (!e->path) {
-                fputc(e->type, f);
-                fputc(' ', f);
-                if (e->type == 'f' && e->digest_len > 0)
-                        for (size_t k = 0; k < e->digest_len; k++)
-                                fprintf(f, "%02x", e->digest[k]);
-                else
-                        fputc('-', f);
-                if (e->has_mtime)
-                        fprintf(f, " %09ld\n", e->mtime.tv_nsec);
-                else
-                        fputs(" -\n", f);
+                put_positional_line(f, e->type, e->digest, e->type == 'f' ? e->digest_len : 0,
+                                    e->has_mtime ? &e->mtime : NULL);
                 return;
         }
         fputc(e->type, f);
