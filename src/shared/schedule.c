@@ -365,19 +365,14 @@ static int key_expect(Schedule *s, const char *key, const char *v, char **ret_er
                 return errorf(ret_error, -EINVAL, "%s=%s is not absolute: give a path or glob starting with /", key, v);
         if (strstr(v, "/../") || endswith(v, "/.."))
                 return errorf(ret_error, -EINVAL, "%s=%s contains a '..' component; give the path without it", key, v);
-        char *p = path_normalize(v);
-        if (!p)
-                return -ENOMEM;
-        /* what is stored is what is checked: normalizing may make a '..'
-         * component, or leave white space at the end ("/a/ /" is "/a/ "),
-         * which the file would lose when read again */
+        /* normalized as Source= is: what the file cannot hold is refused */
+        char *p;
+        int r = normalize_value(key, v, &p, ret_error);
+        if (r < 0)
+                return r;
         if (strstr(p, "/../") || endswith(p, "/..")) {
                 free(p);
                 return errorf(ret_error, -EINVAL, "%s=%s contains a '..' component; give the path without it", key, v);
-        }
-        if (strchr(" \t", p[strlen(p) - 1])) {
-                free(p);
-                return errorf(ret_error, -EINVAL, "%s=%s ends in white space once its slashes are normalized; give the path without it", key, v);
         }
         if (strv_contains(s->expects, p)) {
                 free(p);

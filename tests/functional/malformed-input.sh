@@ -83,8 +83,10 @@ worker_refuses() {
 f="$ALEXANDRIA_CONFIG_DIR/schedules.d/bad.conf"
 worker_refuses "unknown key"       "$f:5: unknown key 'Frobnicate' in section [Backup]" \
         '[Schedule]' 'OnCalendar=daily' '[Backup]' "Source=$T/src" 'Frobnicate=yes' "Destination=$dest"
-worker_refuses "Expect= that ends in a space once normalized" "$f:5: Expect=/srv/ / ends in white space" \
+worker_refuses "Expect= that ends in a space once normalized" "$f:5: Expect=/srv/ / ends in a space" \
         '[Schedule]' 'OnCalendar=daily' '[Backup]' "Source=$T/src" 'Expect=/srv/ /' "Destination=$dest"
+worker_refuses "Expect= that ends in a backslash once normalized" "$f:5: Expect=/srv/\\/ ends in a backslash" \
+        '[Schedule]' 'OnCalendar=daily' '[Backup]' "Source=$T/src" 'Expect=/srv/\/' "Destination=$dest"
 worker_refuses "key outside its section" "$f:2: Source= belongs in section [Backup], not [Schedule]" \
         '[Schedule]' "Source=$T/src" 'OnCalendar=daily' '[Backup]' "Destination=$dest"
 worker_refuses "key before any section" "$f:1: key 'Keep' outside of any section" \
