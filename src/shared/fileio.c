@@ -12,6 +12,13 @@ static bool tmpfile_unsupported(int e) {
         return e == EOPNOTSUPP || e == EISDIR || e == EINVAL || e == ENOENT;
 }
 
+int openat_noatime(int dir_fd, const char *name, int flags) {
+        int fd = openat(dir_fd, name, flags | O_NOATIME);
+        if (fd < 0 && errno == EPERM)
+                fd = openat(dir_fd, name, flags);
+        return fd;
+}
+
 int spool_open(int dir_fd) {
         int fd = openat(dir_fd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
         if (fd >= 0)

@@ -6,6 +6,7 @@
  * unnamed O_TMPFILE, so a crash or kill leaves nothing behind at all;
  * elsewhere to a hidden ".#NAME.XXXXXX" that is renamed into place. */
 
+#include <fcntl.h>
 #include <sys/types.h>
 #include "macro.h"
 
@@ -44,6 +45,14 @@ int read_file_full(const char *path, size_t max, char **ret);
  * /var/tmp where that file system has none (NFS, CIFS); never a named
  * file. Returns the descriptor or a negative errno (of DIR_FD's attempt). */
 int spool_open(int dir_fd);
+
+/* Opens NAME in DIR_FD as a backup reads a file: with O_NOATIME (reading
+ * it must not make it look used), which only its owner may ask for, else
+ * plainly. Returns the descriptor, or -1 with errno set, as openat(). */
+int openat_noatime(int dir_fd, const char *name, int flags);
+/* For a file the walk found to be a regular file: never through a symlink,
+ * never blocking on what became a FIFO meanwhile, never as a terminal. */
+#define OPEN_WALKED_FILE (O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY)
 
 /* Makes the directory's entries durable. */
 int fsync_directory(int dir_fd);

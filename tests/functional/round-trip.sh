@@ -99,6 +99,12 @@ printf 'deep\n' > "$deep/$(printf 'd%.0s' $(seq 1 120))"
 truncate -s 1G sparse
 printf 'start' | dd of=sparse conv=notrunc status=none
 printf 'middle of nowhere' | dd of=sparse bs=1 seek=536870912 conv=notrunc status=none
+# An ACL (a system.posix_acl_access attribute) and a user attribute on
+# regular files: the writer only asks libarchive for files that have one.
+printf 'acl\n' > with-acl
+setfacl -m u:1234:r with-acl
+printf 'xattr\n' > with-xattr
+setfattr -n user.colour -v blue with-xattr
 # A FIFO: stored as an entry, never opened.
 mkfifo fifo
 chmod 0640 fifo
@@ -204,6 +210,8 @@ LC_ALL=$UTF8 "$CTL" restore rt --to "$X3" > "$T/x3.out" 2>&1
 rc=$?
 if [ $rc -eq 0 ]; then ok "alexandria-ctl restore exits 0"; else fail "alexandria-ctl restore exits 0 (got $rc)"; sed 's/^/#   /' "$T/x3.out"; fi
 compare_trees "alexandria-ctl restore equals the source (content, modes, owners, mtimes to the nanosecond, symlinks, hard links)" "$SRC" "$X3/$prefix"
+check "restore brings back a file's ACL" bash -c '[ "$(cd "$1" && getfacl -c with-acl)" = "$(cd "$2" && getfacl -c with-acl)" ] && getfacl -c "$2/with-acl" | grep -qx "user:1234:r--"' _ "$SRC" "$X3/$prefix"
+check "restore brings back a file's extended attribute" test "$(getfattr --only-values -n user.colour "$X3/$prefix/with-xattr" 2>/dev/null)" = blue
 rm -rf "$X3"
 
 for X in "$X1" "$X2"; do

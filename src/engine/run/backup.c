@@ -32,9 +32,9 @@ char *schedule_sources_string(const Schedule *s) {
         return out;
 }
 
-static int store_selected(struct archive_entry *entry, int fd, const struct stat *st, void *userdata,
-                          char **ret_error) {
-        return archive_writer_add_file(userdata, entry, fd, st, ret_error);
+static int store_selected(struct archive_entry *entry, int fd, const struct stat *st, const FileContent *content,
+                          void *userdata, char **ret_error) {
+        return archive_writer_add_file(userdata, entry, fd, st, content, ret_error);
 }
 
 /* SkipPackaged=yes: the package state is a producer of generated entries

@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 
 #include "dpkg-db.h"
+#include "fileio.h"
 #include "select-policy.h"
 
 bool selection_excluded(char **patterns, const char *path, const char *source) {
@@ -316,14 +317,11 @@ static bool packaged_file_unchanged(SelectPolicy *p, const SelectCandidate *c) {
         const uint8_t *want = dpkg_db_md5(p->dpkg, c->path, c->len);
         uint8_t got[EVP_MAX_MD_SIZE];
         unsigned got_len = 0;
-        int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
         bool ok = false;
 
         if (!want)
                 return true;            /* dpkg keeps no checksum: nothing to compare with */
-        int fd = openat(c->dir_fd, c->name, flags | O_NOATIME);
-        if (fd < 0 && errno == EPERM)
-                fd = openat(c->dir_fd, c->name, flags);
+        int fd = openat_noatime(c->dir_fd, c->name, OPEN_WALKED_FILE);
         if (fd < 0)
                 return false;
         if (EVP_DigestInit_ex(p->md5, EVP_md5(), NULL) == 1) {

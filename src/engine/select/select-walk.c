@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdarg.h>
 
+#include "fileio.h"
 #include "select-walk.h"
 
 /* One directory on the way down: open, being read. */
@@ -16,7 +17,19 @@ typedef struct Level {
         bool sorted;
         struct SortedName **names;
         size_t n_names, next;
+        /* prefetching walk: the names read whole (sorted or not), the files
+         * of two chunks of them read ahead, the current one and the next */
+        struct Ahead *ahead;
+        unsigned current;
 } Level;
+
+/* PREFETCH_CHUNK names of a directory whose regular files are read ahead. */
+typedef struct Ahead {
+        PrefetchChunk *chunk;
+        size_t begin, end;              /* the names it covers: names[begin..end) */
+        unsigned char slots[PREFETCH_CHUNK];    /* per name: its place in the chunk + 1, 0: not read ahead */
+        const char *regular[PREFETCH_CHUNK];
+} Ahead;
 
 typedef struct SortedName {
         unsigned char type;             /* d_type */
@@ -76,9 +89,10 @@ static void free_names(Level *l) {
         l->n_names = l->next = 0;
 }
 
-/* Reads the whole directory L and sorts its names. A read error is
- * warned about (at w->path, the directory); what was read is walked. */
-static int read_sorted(Walk *w, Level *l) {
+/* Reads the whole directory L, and sorts its names for a sorted walk. A
+ * read error is warned about (at w->path, the directory); what was read is
+ * walked. */
+static int read_names(Walk *w, Level *l) {
         size_t allocated = 0;
         struct dirent *de;
 
@@ -109,16 +123,77 @@ static int read_sorted(Walk *w, Level *l) {
                 memcpy(sn->name, n, nl + 1);
                 l->names[l->n_names++] = sn;
         }
-        if (l->n_names > 1)
+        if (l->sorted && l->n_names > 1)
                 qsort(l->names, l->n_names, sizeof *l->names, compare_names);
         return 0;
 }
 
+static void warn_unreadable(Walk *w, Level *l) {
+        w->path[l->path_len] = 0;
+        w->len = l->path_len;
+        warnf(w, "%s: cannot read directory: %m, some of its contents are not archived", w->path);
+}
+
+/* Queues the regular files among names[BEGIN..) (a chunk of them) in A. */
+static void queue_ahead(Walk *w, Level *l, Ahead *a, size_t begin) {
+        size_t n = 0;
+
+        prefetch_release(a->chunk);
+        a->chunk = NULL;
+        a->begin = begin;
+        a->end = MIN(begin + PREFETCH_CHUNK, l->n_names);
+        for (size_t i = a->begin; i < a->end; i++) {
+                a->slots[i - begin] = 0;
+                if (l->names[i]->type == DT_REG) {
+                        a->regular[n++] = l->names[i]->name;
+                        a->slots[i - begin] = (unsigned char) n;
+                }
+        }
+        /* without memory for it, this chunk is simply not read ahead */
+        if (n > 0 && prefetch_submit(w->v->prefetch, dirfd(l->dir), a->regular, n, &a->chunk) < 0)
+                memset(a->slots, 0, sizeof a->slots);
+}
+
+static int start_ahead(Walk *w, Level *l) {
+        l->ahead = calloc(2, sizeof *l->ahead);
+        if (!l->ahead)
+                return -ENOMEM;
+        queue_ahead(w, l, &l->ahead[0], 0);
+        queue_ahead(w, l, &l->ahead[1], l->ahead[0].end);
+        return 0;
+}
+
+static void free_ahead(Level *l) {
+        if (!l->ahead)
+                return;
+        prefetch_release(l->ahead[0].chunk);
+        prefetch_release(l->ahead[1].chunk);
+        free(l->ahead);
+        l->ahead = NULL;
+}
+
+/* What was read ahead of names[I], the name after the previous one. */
+static const PrefetchedFile *ahead_of(Walk *w, Level *l, size_t i) {
+        Ahead *a = &l->ahead[l->current];
+        if (i >= a->end) {
+                /* the next chunk becomes the current one; this one queues the chunk after it */
+                Ahead *next = &l->ahead[!l->current];
+                queue_ahead(w, l, a, next->end);
+                l->current = !l->current;
+                a = next;
+        }
+        unsigned slot = a->slots[i - a->begin];
+        return slot > 0 ? prefetch_get(a->chunk, slot - 1) : NULL;
+}
+
 /* The next entry of directory L, NULL at its end (errors warned). */
-static const char *next_name(Walk *w, Level *l, unsigned char *ret_type) {
-        if (l->sorted) {
+static const char *next_name(Walk *w, Level *l, unsigned char *ret_type, const PrefetchedFile **ret_prefetched) {
+        *ret_prefetched = NULL;
+        if (l->sorted || l->ahead) {
                 if (l->next == l->n_names)
                         return NULL;
+                if (l->ahead)
+                        *ret_prefetched = ahead_of(w, l, l->next);
                 *ret_type = l->names[l->next]->type;
                 return l->names[l->next++]->name;
         }
@@ -126,11 +201,8 @@ static const char *next_name(Walk *w, Level *l, unsigned char *ret_type) {
                 errno = 0;
                 struct dirent *de = readdir(l->dir);
                 if (!de) {
-                        if (errno != 0) {
-                                w->path[l->path_len] = 0;
-                                w->len = l->path_len;
-                                warnf(w, "%s: cannot read directory: %m, some of its contents are not archived", w->path);
-                        }
+                        if (errno != 0)
+                                warn_unreadable(w, l);
                         return NULL;
                 }
                 const char *n = de->d_name;
@@ -159,6 +231,7 @@ static int store_pending_parents(Walk *w) {
                         .name = i == 0 ? w->path : w->path + l->name_off,
                         .fd = dirfd(l->dir),
                         .st = &l->st,
+                        .have_stat = true,
                         .decision = &d,
                         .level = (int) i,
                 };
@@ -202,11 +275,18 @@ static int push(Walk *w, int fd, const struct stat *st, size_t name_off, bool pe
                 .pending = pending,
                 .sorted = w->v->sorted,
         };
-        return l->sorted ? read_sorted(w, l) : 0;
+        bool prefetching = w->v->prefetch && w->v->regular_unstated;
+        if (!l->sorted && !prefetching)
+                return 0;
+        int r = read_names(w, l);
+        if (r >= 0 && prefetching)
+                r = start_ahead(w, l);
+        return r;
 }
 
 static void pop(Walk *w) {
         Level *l = &w->levels[--w->depth];
+        free_ahead(l);
         free_names(l);
         closedir(l->dir);
         w->len = l->path_len;
@@ -222,16 +302,13 @@ static bool is_cycle(const Walk *w, const struct stat *st) {
 }
 
 static int open_directory(int dir_fd, const char *name) {
-        int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY;
-        int fd = openat(dir_fd, name, flags | O_NOATIME);
-        if (fd < 0 && errno == EPERM)   /* O_NOATIME needs ownership */
-                fd = openat(dir_fd, name, flags);
-        return fd;
+        return openat_noatime(dir_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
 }
 
 /* The entry at w->path (NAME in DIR_FD) of LEVEL; ST holds what is known
  * so far (the type, or a full lstat if HAVE_STAT). */
-static int visit(Walk *w, int dir_fd, const char *name, size_t name_off, int level, struct stat *st, bool have_stat) {
+static int visit(Walk *w, int dir_fd, const char *name, size_t name_off, int level, struct stat *st, bool have_stat,
+                 const PrefetchedFile *prefetched) {
         SelectDecision d;
         int r;
 
@@ -264,6 +341,8 @@ static int visit(Walk *w, int dir_fd, const char *name, size_t name_off, int lev
                 .name = name,
                 .fd = -EBADF,
                 .st = st,
+                .have_stat = have_stat,
+                .prefetched = prefetched,
                 .decision = &d,
                 .level = level,
         };
@@ -275,12 +354,16 @@ static int visit(Walk *w, int dir_fd, const char *name, size_t name_off, int lev
         }
 
         if (!S_ISDIR(st->st_mode)) {
-                if (!have_stat && w->v->need_stat && fstatat(dir_fd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
-                        if (errno == ENOENT)
-                                warnf(w, "%s: vanished before it could be read, not archived", w->path);
-                        else
-                                warnf(w, "%s: cannot stat: %m, not archived", w->path);
-                        return 0;
+                bool wanted = w->v->need_stat && !(w->v->regular_unstated && S_ISREG(st->st_mode));
+                if (!have_stat && wanted) {
+                        if (fstatat(dir_fd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+                                if (errno == ENOENT)
+                                        warnf(w, "%s: vanished before it could be read, not archived", w->path);
+                                else
+                                        warnf(w, "%s: cannot stat: %m, not archived", w->path);
+                                return 0;
+                        }
+                        e.have_stat = true;
                 }
                 return store(w, &e);
         }
@@ -305,6 +388,7 @@ static int visit(Walk *w, int dir_fd, const char *name, size_t name_off, int lev
         }
         *st = opened;
         e.fd = fd;
+        e.have_stat = true;
 
         if (is_cycle(w, st)) {
                 r = stored ? store(w, &e) : 0;
@@ -327,7 +411,8 @@ static int walk_below(Walk *w) {
         while (w->depth > 0) {
                 Level *top = &w->levels[w->depth - 1];
                 unsigned char type = DT_UNKNOWN;
-                const char *n = next_name(w, top, &type);
+                const PrefetchedFile *prefetched;
+                const char *n = next_name(w, top, &type, &prefetched);
                 if (!n) {
                         pop(w);
                         continue;
@@ -348,7 +433,8 @@ static int walk_below(Walk *w) {
 
                 /* only the type, and (no mount point) the parent's device */
                 struct stat st = { .st_mode = mode_from_dtype(type), .st_dev = top->st.st_dev };
-                r = visit(w, dirfd(top->dir), w->path + base + !root, base + !root, (int) w->depth, &st, false);
+                r = visit(w, dirfd(top->dir), w->path + base + !root, base + !root, (int) w->depth, &st, false,
+                          prefetched);
                 if (r < 0)
                         return r;
         }
@@ -393,7 +479,7 @@ int select_walk(SelectPolicy *p, const char *given, const SelectVisitor *v, char
         memcpy(source_copy, w.path, len + 1);
         w.source = source_copy;
 
-        r = visit(&w, AT_FDCWD, source_copy, 0, 0, &st, true);
+        r = visit(&w, AT_FDCWD, source_copy, 0, 0, &st, true, NULL);
         if (r >= 0)
                 r = walk_below(&w);
         while (w.depth > 0)

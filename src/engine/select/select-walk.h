@@ -21,6 +21,7 @@
  * The walk is the select stage; whoever consumes it (the archive writer,
  * `alexandria-ctl files`) gets the same entries through a visitor. */
 
+#include "prefetch.h"
 #include "select-policy.h"
 
 typedef struct SelectEntry {
@@ -29,9 +30,12 @@ typedef struct SelectEntry {
         int dir_fd;                     /* the parent directory (AT_FDCWD at a source) */
         const char *name;               /* in dir_fd */
         int fd;                         /* a directory: open on it (O_RDONLY); else -EBADF */
-        /* With need_stat, or for a directory: lstat (fstat of fd). Otherwise
+        /* With have_stat: lstat (for a directory fstat of fd). Otherwise
          * only the file type bits of st_mode are set. */
         const struct stat *st;
+        bool have_stat;
+        /* A regular file read ahead (SelectVisitor.prefetch), or NULL */
+        const PrefetchedFile *prefetched;
         const SelectDecision *decision;
         int level;                      /* 0 at the source, as fts_level */
 } SelectEntry;
@@ -49,6 +53,12 @@ typedef struct SelectVisitor {
         void (*skipped)(const SelectEntry *e, void *userdata);
         void *userdata;
         bool need_stat;                 /* a full lstat of every stored entry */
+        /* With need_stat: except regular files, which the visitor opens and
+         * fstats itself (one system call a file fewer than lstat first). */
+        bool regular_unstated;
+        /* With regular_unstated, not sorted: regular files are opened and
+         * small ones read ahead by this helper (prefetch.h) */
+        Prefetch *prefetch;
         bool sorted;                    /* each directory's names in bytewise order */
 } SelectVisitor;
 

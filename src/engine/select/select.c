@@ -12,6 +12,7 @@
 #include <linux/magic.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 
 #include "archive-util.h"
 #include "fileio.h"
@@ -109,34 +110,35 @@ int selection_check_sources(const Selection *sel, char **ret_error) {
         return 0;
 }
 
+static int warn_unopened(RunReport *rep, const char *path, int error) {
+        if (error == -ENOENT)
+                report_warning(rep, path, "%s: vanished before it could be read, not archived", path);
+        else if (error == -ELOOP)
+                report_warning(rep, path, "%s: replaced by a symlink while archiving, not archived", path);
+        else
+                report_warning(rep, path, "%s: cannot open: %s, not archived", path, strerror(-error));
+        return error;
+}
+
 /* Opens the walked file for reading, or returns -ENOENT & co after warning
  * that it is not archived. */
 static int open_regular(Selection *sel, const SelectEntry *e, int *ret_fd, struct stat *ret_st) {
-        int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY;
         const struct stat *walked = e->st;
         const char *path = e->path;
         RunReport *rep = sel->report;
 
-        int fd = openat(e->dir_fd, e->name, flags | O_NOATIME);
-        if (fd < 0 && errno == EPERM) /* O_NOATIME needs ownership */
-                fd = openat(e->dir_fd, e->name, flags);
-        if (fd < 0) {
-                int r = negative_errno();
-                if (r == -ENOENT)
-                        report_warning(rep, path, "%s: vanished before it could be read, not archived", path);
-                else if (r == -ELOOP)
-                        report_warning(rep, path, "%s: replaced by a symlink while archiving, not archived", path);
-                else
-                        report_warning(rep, path, "%s: cannot open: %s, not archived", path, strerror(-r));
-                return r;
-        }
+        int fd = openat_noatime(e->dir_fd, e->name, OPEN_WALKED_FILE);
+        if (fd < 0)
+                return warn_unopened(rep, path, negative_errno());
         if (fstat(fd, ret_st) < 0) {
                 int r = negative_errno();
                 report_warning(rep, path, "%s: cannot stat: %s, not archived", path, strerror(-r));
                 safe_close(fd);
                 return r;
         }
-        if (!S_ISREG(ret_st->st_mode) || ret_st->st_dev != walked->st_dev || ret_st->st_ino != walked->st_ino) {
+        bool same = S_ISREG(ret_st->st_mode) &&
+                    (!e->have_stat || (ret_st->st_dev == walked->st_dev && ret_st->st_ino == walked->st_ino));
+        if (!same) {
                 report_warning(rep, path, "%s: replaced by another file while archiving, not archived", path);
                 safe_close(fd);
                 return -ESTALE;
@@ -178,14 +180,31 @@ static void walk_warning(const char *path, const char *message, void *userdata) 
         report_warning(sel->report, path, "%s", message);
 }
 
-/* Builds sel->entry for PATH from FD/ST: an ARCHIVE_* status, or a negative
+/* Builds sel->entry for PATH from FD/ST (NO_XATTRS: a regular file known
+ * to have no extended attributes): an ARCHIVE_* status, or a negative
  * errno for a fatal error. */
-static int build_entry(Selection *sel, const char *path, int fd, const struct stat *st, char **ret_error) {
+static int build_entry(Selection *sel, const char *path, int fd, const struct stat *st, bool no_xattrs,
+                       char **ret_error) {
         struct archive_entry *entry = sel->entry;
 
         archive_entry_clear(entry);
         archive_entry_copy_pathname(entry, path);
         archive_entry_copy_sourcepath(entry, path);
+        /* A regular file without extended attributes has no ACL either (POSIX
+         * ACLs are the system.posix_acl_* attributes): then the entry is the
+         * stat and the names, what libarchive would make of it after two
+         * more system calls a file (the ACL lookup). */
+        if (S_ISREG(st->st_mode) && (no_xattrs || (fd >= 0 && flistxattr(fd, NULL, 0) == 0))) {
+                archive_entry_copy_stat(entry, st);
+                const char *name = archive_read_disk_uname(sel->disk, st->st_uid);
+                if (name)
+                        archive_entry_copy_uname(entry, name);
+                name = archive_read_disk_gname(sel->disk, st->st_gid);
+                if (name)
+                        archive_entry_copy_gname(entry, name);
+                set_relative_pathname(entry, path);
+                return ARCHIVE_OK;
+        }
         int k = archive_read_disk_entry_from_file(sel->disk, entry, fd, st);
         if (k == ARCHIVE_FATAL)
                 return errorf(ret_error, -archive_errno(sel->disk) ?: -EIO, "Cannot walk %s: %s", path,
@@ -206,12 +225,12 @@ static int store_ancestors(Selection *sel, select_entry_fn fn, void *userdata, c
         const char *path;
 
         while (incremental_next_ancestor(sel->incremental, &path, &st)) {
-                int k = build_entry(sel, path, -EBADF, st, ret_error);
+                int k = build_entry(sel, path, -EBADF, st, false, ret_error);
                 if (k < 0)
                         return k;
                 if (k == ARCHIVE_FAILED)
                         continue;
-                k = fn(sel->entry, -EBADF, st, userdata, ret_error);
+                k = fn(sel->entry, -EBADF, st, NULL, userdata, ret_error);
                 if (k < 0)
                         return k;
         }
@@ -252,21 +271,30 @@ static int select_one(const SelectEntry *e, void *userdata) {
 
         _cleanup_close_ int fd = -EBADF;
         const struct stat *st = e->st;
+        const FileContent *content = NULL;
+        const PrefetchedFile *ahead = e->prefetched;
         struct stat opened;
-        if (S_ISREG(st->st_mode) && (st->st_size > 0 || on_procfs(path, st))) {
+        if (ahead && !ahead->fallback) {
+                if (ahead->error < 0) {
+                        warn_unopened(sel->report, path, ahead->error);
+                        return 0;
+                }
+                st = &ahead->st;
+                content = &ahead->content;
+        } else if (S_ISREG(st->st_mode) && (!e->have_stat || st->st_size > 0 || on_procfs(path, st))) {
                 if (open_regular(sel, e, &fd, &opened) < 0)
                         return 0;       /* warned, skipped */
                 st = &opened;
         }
 
-        k = build_entry(sel, path, fd >= 0 ? fd : e->fd, st, sel->ret_error);
+        k = build_entry(sel, path, fd >= 0 ? fd : e->fd, st, content != NULL, sel->ret_error);
         if (k < 0)
                 return k;
         if (k == ARCHIVE_FAILED)
                 return dir ? SELECT_WALK_PRUNE : 0;
 
         uint64_t stored_before = sel->report->stats.files;
-        k = sel->fn(sel->entry, fd, st, sel->userdata, sel->ret_error);
+        k = sel->fn(sel->entry, fd, st, content, sel->userdata, sel->ret_error);
         if (k >= 0 && sel->incremental && sel->report->stats.files > stored_before)
                 k = incremental_stored(sel->incremental, st, sel->ret_error);
         if (k >= 0 && e->decision->unexpected)
@@ -275,11 +303,21 @@ static int select_one(const SelectEntry *e, void *userdata) {
 }
 
 int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **ret_error) {
+        _cleanup_(prefetch_freep) Prefetch *prefetch = NULL;
+        bool full = !incremental_is_incremental(sel->incremental);
+        /* without a helper thread, every file is opened by the walk */
+        int r = full ? prefetch_new(&prefetch) : 0;
+        if (r < 0)
+                log_debug("No read-ahead thread: %s", strerror(-r));
         SelectVisitor v = {
                 .entry = select_one,
                 .warning = walk_warning,
                 .userdata = sel,
                 .need_stat = true,
+                /* an incremental run decides on the lstat, before opening
+                 * anything; a full one (FullEvery= too) opens every file */
+                .regular_unstated = full,
+                .prefetch = prefetch,
                 /* the index is read in walk order: names sorted bytewise */
                 .sorted = sel->incremental != NULL,
         };
@@ -289,7 +327,7 @@ int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **re
         sel->ret_error = ret_error;
         STRV_FOREACH(p, sel->schedule->sources) {
                 _cleanup_free_ char *error = NULL;
-                int r = sel->incremental ? incremental_begin_source(sel->incremental, ordinal++) : 0;
+                r = sel->incremental ? incremental_begin_source(sel->incremental, ordinal++) : 0;
                 if (r < 0)
                         return r;
                 r = select_walk(sel->policy, *p, &v, &error);

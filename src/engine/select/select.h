@@ -19,12 +19,15 @@
  * filtering) belong here. */
 
 #include <sys/stat.h>
+#include "file-content.h"
 #include "report.h"
 #include "schedule.h"
 
 struct archive_entry;
-typedef int (*select_entry_fn)(struct archive_entry *entry, int fd, const struct stat *st, void *userdata,
-                               char **ret_error);
+/* A stored entry: a regular file comes open as FD, or read ahead as CONTENT
+ * (file-content.h), or neither when empty. */
+typedef int (*select_entry_fn)(struct archive_entry *entry, int fd, const struct stat *st, const FileContent *content,
+                               void *userdata, char **ret_error);
 
 typedef struct Selection Selection;
 

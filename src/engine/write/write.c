@@ -2,7 +2,9 @@
 /*
  * File data is read here, not by libarchive: the walk opened every regular
  * file with O_NOFOLLOW|O_NONBLOCK and checked it with fstat to be the very
- * file walked; after reading, a second fstat tells whether it changed. A tar
+ * file walked; after reading, a second fstat tells whether it changed. (A
+ * full run's small files come read ahead that same way, select/prefetch.h,
+ * their bytes and both stats ready.) A tar
  * header carries the size before the data, so a file that shrinks or grows
  * while read cannot be stored as it is; instead of padding or cutting it
  * silently (bsdtar) the run says exactly what the entry holds.
@@ -168,7 +170,8 @@ static bool same_times(const struct timespec *a, const struct timespec *b) {
 }
 
 /* The entry describes the file as it is now, open in front of us; holes are
- * mapped from this descriptor so the map and the data belong together. */
+ * mapped from this descriptor so the map and the data belong together.
+ * Without one (read ahead: a few KiB at most) holes are stored as zeros. */
 static void entry_refresh(struct archive_entry *entry, int fd, const struct stat *st) {
         archive_entry_copy_stat(entry, st);
         archive_entry_unset_atime(entry);
@@ -176,7 +179,7 @@ static void entry_refresh(struct archive_entry *entry, int fd, const struct stat
         archive_entry_sparse_clear(entry);
 
         /* Only files with fewer blocks than bytes can have holes. */
-        if ((uint64_t) st->st_blocks * 512 >= (uint64_t) st->st_size)
+        if (fd < 0 || (uint64_t) st->st_blocks * 512 >= (uint64_t) st->st_size)
                 return;
         off_t pos = 0;
         unsigned regions = 0;
@@ -347,26 +350,46 @@ static int finish_entry(ArchiveWriter *w, struct archive_entry *entry, char **re
         return 0;
 }
 
+/* The bytes CONTENT read ahead, for an entry of SIZE bytes. */
+static int copy_content(ArchiveWriter *w, const char *path, const FileContent *content, uint64_t size,
+                        uint64_t *ret_done, char **ret_error) {
+        size_t n = (size_t) MIN((uint64_t) content->len, size);
+        if (n > 0 && archive_write_data(w->archive, content->data, n) < 0)
+                return output_error(w, "writing file data", ret_error);
+        content_hash_update(&w->hash, content->data, n);
+        report_bytes(w->report, n, path);
+        if (n < size)
+                content_hash_zeros(&w->hash, size - n);
+        *ret_done = n;
+        return 0;
+}
+
 static int write_file_entry(ArchiveWriter *w, struct archive_entry *entry, int fd, const struct stat *st,
-                            char **ret_error) {
+                            const FileContent *content, char **ret_error) {
         bool stored;
         int r = write_header(w, entry, &stored, ret_error);
         if (r < 0 || !stored)
                 return r;
 
-        bool data = !archive_entry_hardlink(entry) && fd >= 0 && archive_entry_size(entry) > 0;
+        bool data = !archive_entry_hardlink(entry) && (fd >= 0 || content) && archive_entry_size(entry) > 0;
         if (data) {
                 const char *path = archive_entry_sourcepath(entry);
-                uint64_t size = (uint64_t) archive_entry_size(entry), done;
+                uint64_t size = (uint64_t) archive_entry_size(entry), done = 0;
                 int read_error;
                 struct stat after;
 
-                r = copy_data(w, path, fd, size, archive_entry_sparse_count(entry) > 0, true,
-                              &done, &read_error, ret_error);
+                if (content) {
+                        r = copy_content(w, path, content, size, &done, ret_error);
+                        read_error = content->read_error;
+                        after = content->after;
+                } else {
+                        r = copy_data(w, path, fd, size, archive_entry_sparse_count(entry) > 0, true,
+                                      &done, &read_error, ret_error);
+                        if (r >= 0 && fstat(fd, &after) < 0)
+                                after = *st;
+                }
                 if (r < 0)
                         return r;
-                if (fstat(fd, &after) < 0)
-                        after = *st;
                 /* The header promised SIZE bytes; libarchive zero-fills the
                  * rest when the entry is finished. Say so. */
                 warn_changed(w, path, size, done, read_error, st, &after);
@@ -384,14 +407,14 @@ static int write_file_entry(ArchiveWriter *w, struct archive_entry *entry, int f
 }
 
 int archive_writer_add_file(ArchiveWriter *w, struct archive_entry *entry, int fd, const struct stat *st,
-                            char **ret_error) {
+                            const FileContent *content, char **ret_error) {
         struct archive_entry *spare = NULL;
 
         /* Reading changes atime and ctime cannot be restored: storing them would
          * only make archives of unchanged trees differ. */
         archive_entry_unset_atime(entry);
         archive_entry_unset_ctime(entry);
-        if (fd >= 0)
+        if (fd >= 0 || content)
                 entry_refresh(entry, fd, st);
 
         /* Opened first, linked second: a file that could not be opened must
@@ -403,7 +426,7 @@ int archive_writer_add_file(ArchiveWriter *w, struct archive_entry *entry, int f
         }
         if (!entry)
                 return 0;
-        return write_file_entry(w, entry, fd, st, ret_error);
+        return write_file_entry(w, entry, fd, st, content, ret_error);
 }
 
 int archive_writer_add_stream(ArchiveWriter *w, const char *name, mode_t mode, uint64_t mtime_sec,

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include "encryption.h"
+#include "file-content.h"
 #include "report.h"
 #include "schedule.h"
 
@@ -24,9 +25,10 @@ int archive_writer_new(int fd, int spool_dir_fd, Compression c, const CryptKeySo
                        RunReport *report, ArchiveWriter **ret, char **ret_error);
 
 /* A file from the walk (select.h): its data is read from FD and checked
- * for changes while read; hard links are stored as links. */
+ * for changes while read, or taken from CONTENT, read ahead and checked
+ * the same way; hard links are stored as links. */
 int archive_writer_add_file(ArchiveWriter *w, struct archive_entry *entry, int fd, const struct stat *st,
-                            char **ret_error);
+                            const FileContent *content, char **ret_error);
 
 /* A generated regular entry NAME (relative, e.g. ".alexandria/dumps/x") with
  * MODE and MTIME_SEC: exactly SIZE bytes read from FD at its current offset. */
