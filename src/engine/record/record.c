@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -137,6 +138,67 @@ static int set_string(char **field, const char *v) {
         return 0;
 }
 
+/* Every key a record may hold, and where its value goes. */
+typedef enum { FIELD_STRING, FIELD_U64, FIELD_LIST, FIELD_RESULT, FIELD_EXIT_STATUS } FieldType;
+
+typedef struct RecordField {
+        const char *key;
+        FieldType type;
+        size_t offset;
+} RecordField;
+
+#define FIELD(k, t, member) { k, t, offsetof(RunRecord, member) }
+static const RecordField record_fields[] = {
+        FIELD("SCHEDULE", FIELD_STRING, schedule),
+        FIELD("INVOCATION", FIELD_STRING, invocation),
+        FIELD("START_USEC", FIELD_U64, start_usec),
+        FIELD("END_USEC", FIELD_U64, end_usec),
+        FIELD("RESULT", FIELD_RESULT, result),
+        FIELD("EXIT_STATUS", FIELD_EXIT_STATUS, exit_status),
+        FIELD("KIND", FIELD_STRING, kind),
+        FIELD("ARCHIVE", FIELD_STRING, archive),
+        FIELD("FILES", FIELD_U64, files),
+        FIELD("BYTES_READ", FIELD_U64, bytes_read),
+        FIELD("ARCHIVE_BYTES", FIELD_U64, archive_bytes),
+        FIELD("WARNINGS", FIELD_U64, warnings),
+        FIELD("WARNING", FIELD_LIST, warning_messages),
+        FIELD("COPY", FIELD_LIST, copies),
+        FIELD("PRUNED", FIELD_U64, pruned),
+        FIELD("POINT_FILES", FIELD_U64, point_files),
+        FIELD("POINT_BYTES", FIELD_U64, point_bytes),
+        FIELD("ERROR", FIELD_STRING, error),
+        FIELD("UNEXPECTED", FIELD_U64, unexpected),
+        FIELD("UNEXPECTED_SHA256", FIELD_STRING, unexpected_sha256),
+        FIELD("SHRUNK", FIELD_STRING, shrunk),
+};
+#undef FIELD
+
+static int parse_field(RunRecord *r, const RecordField *field, const char *v) {
+        void *at = (uint8_t *) r + field->offset;
+        uint64_t u = 0;
+        char *s;
+        int k;
+
+        switch (field->type) {
+        case FIELD_STRING:
+                return set_string(at, v);
+        case FIELD_U64:
+                return parse_u64(v, at);
+        case FIELD_LIST:
+                s = unescape(v);
+                return s ? strv_push(at, s) : -ENOMEM;
+        case FIELD_RESULT:
+                return (r->result = run_result_from_string(v)) < 0 ? -EBADMSG : 0;
+        case FIELD_EXIT_STATUS:
+                k = parse_u64(v, &u);
+                if (k >= 0 && u > 255)
+                        return -EBADMSG;
+                r->exit_status = (int) u;
+                return k;
+        }
+        return -EINVAL;
+}
+
 int record_parse(const char *text, RunRecord *ret) {
         _cleanup_(record_done) RunRecord r = RUN_RECORD_NULL;
         _cleanup_free_ char *copy = strdup(text);
@@ -154,54 +216,12 @@ int record_parse(const char *text, RunRecord *ret) {
                 *eq = 0;
                 const char *key = line, *v = eq + 1;
 
-                if (streq(key, "SCHEDULE"))
-                        k = set_string(&r.schedule, v);
-                else if (streq(key, "INVOCATION"))
-                        k = set_string(&r.invocation, v);
-                else if (streq(key, "START_USEC"))
-                        k = parse_u64(v, &r.start_usec);
-                else if (streq(key, "END_USEC"))
-                        k = parse_u64(v, &r.end_usec);
-                else if (streq(key, "RESULT"))
-                        k = (r.result = run_result_from_string(v)) < 0 ? -EBADMSG : 0;
-                else if (streq(key, "EXIT_STATUS")) {
-                        uint64_t u = 0;
-                        k = parse_u64(v, &u);
-                        if (k >= 0 && u > 255)
-                                k = -EBADMSG;
-                        r.exit_status = (int) u;
-                } else if (streq(key, "KIND"))
-                        k = set_string(&r.kind, v);
-                else if (streq(key, "ARCHIVE"))
-                        k = set_string(&r.archive, v);
-                else if (streq(key, "FILES"))
-                        k = parse_u64(v, &r.files);
-                else if (streq(key, "BYTES_READ"))
-                        k = parse_u64(v, &r.bytes_read);
-                else if (streq(key, "ARCHIVE_BYTES"))
-                        k = parse_u64(v, &r.archive_bytes);
-                else if (streq(key, "WARNINGS"))
-                        k = parse_u64(v, &r.warnings);
-                else if (streq(key, "WARNING")) {
-                        char *s = unescape(v);
-                        k = s ? strv_push(&r.warning_messages, s) : -ENOMEM;
-                } else if (streq(key, "COPY")) {
-                        char *s = unescape(v);
-                        k = s ? strv_push(&r.copies, s) : -ENOMEM;
-                } else if (streq(key, "PRUNED"))
-                        k = parse_u64(v, &r.pruned);
-                else if (streq(key, "POINT_FILES"))
-                        k = parse_u64(v, &r.point_files);
-                else if (streq(key, "POINT_BYTES"))
-                        k = parse_u64(v, &r.point_bytes);
-                else if (streq(key, "ERROR"))
-                        k = set_string(&r.error, v);
-                else if (streq(key, "UNEXPECTED"))
-                        k = parse_u64(v, &r.unexpected);
-                else if (streq(key, "UNEXPECTED_SHA256"))
-                        k = set_string(&r.unexpected_sha256, v);
-                else if (streq(key, "SHRUNK"))
-                        k = set_string(&r.shrunk, v);
+                const RecordField *field = NULL;
+                for (size_t i = 0; i < ELEMENTSOF(record_fields) && !field; i++)
+                        if (streq(key, record_fields[i].key))
+                                field = &record_fields[i];
+                if (field)
+                        k = parse_field(&r, field, v);
                 /* else: a key of a newer version */
         }
         if (k < 0)
