@@ -105,6 +105,20 @@ printf 'acl\n' > with-acl
 setfacl -m u:1234:r with-acl
 printf 'xattr\n' > with-xattr
 setfattr -n user.colour -v blue with-xattr
+# A directory of more names than the read-ahead takes at a time (64), its
+# files of sizes on both sides of the read-ahead's 8 KiB limit between
+# directories, symlinks and an empty file: every file must come back with
+# its own content.
+mkdir many
+for i in $(seq 1 150); do
+        case $((i % 5)) in
+        0) mkdir "many/d$i"; printf 'in %s\n' "$i" > "many/d$i/f" ;;
+        1) ln -s "f$((i + 1))" "many/l$i" ;;
+        2) head -c $((8192 + i)) /dev/urandom > "many/f$i" ;;
+        3) : > "many/f$i" ;;
+        *) printf 'file %s\n' "$i" > "many/f$i" ;;
+        esac
+done
 # A FIFO: stored as an entry, never opened.
 mkfifo fifo
 chmod 0640 fifo
@@ -210,6 +224,16 @@ LC_ALL=$UTF8 "$CTL" restore rt --to "$X3" > "$T/x3.out" 2>&1
 rc=$?
 if [ $rc -eq 0 ]; then ok "alexandria-ctl restore exits 0"; else fail "alexandria-ctl restore exits 0 (got $rc)"; sed 's/^/#   /' "$T/x3.out"; fi
 compare_trees "alexandria-ctl restore equals the source (content, modes, owners, mtimes to the nanosecond, symlinks, hard links)" "$SRC" "$X3/$prefix"
+# The same tree by a FullEvery= schedule: its full run walks each
+# directory sorted, reading ahead just the same.
+t_schedule rt-sorted "Source=$SRC" "Destination=$T/dest-sorted" "FullEvery=7d"
+LC_ALL=$UTF8 "$BACKUP" rt-sorted > "$T/sorted.out" 2>&1
+check "the FullEvery= schedule's full run exits 0" test $? -eq 0
+X4=$T/x-sorted
+mkdir -p "$X4"
+LC_ALL=$UTF8 "$CTL" restore rt-sorted --to "$X4" > "$T/x4.out" 2>&1
+check "alexandria-ctl restore of the FullEvery= full exits 0" test $? -eq 0
+compare_trees "the FullEvery= full restores equal to the source" "$SRC" "$X4/$prefix"
 check "restore brings back a file's ACL" bash -c '[ "$(cd "$1" && getfacl -c with-acl)" = "$(cd "$2" && getfacl -c with-acl)" ] && getfacl -c "$2/with-acl" | grep -qx "user:1234:r--"' _ "$SRC" "$X3/$prefix"
 check "restore brings back a file's extended attribute" test "$(getfattr --only-values -n user.colour "$X3/$prefix/with-xattr" 2>/dev/null)" = blue
 rm -rf "$X3"

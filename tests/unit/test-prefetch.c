@@ -35,12 +35,15 @@ int main(void) {
         ASSERT(attr_fd >= 0);
         bool have_xattr = fsetxattr(attr_fd, "user.t", "1", 1, 0) == 0;
         close(attr_fd);
+        int hole_fd = openat(dir_fd, "holes", O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+        ASSERT(hole_fd >= 0 && ftruncate(hole_fd, PREFETCH_FILE_MAX) == 0);
+        close(hole_fd);
         ASSERT(symlinkat("small", dir_fd, "link") == 0);
         ASSERT(mkfifoat(dir_fd, "fifo", 0600) == 0);
 
         Prefetch *p = NULL;
         ASSERT(prefetch_new(&p) == 0);
-        const char *names[] = { "small", "empty", "limit", "big", "attr", "link", "fifo", "missing" };
+        const char *names[] = { "small", "empty", "limit", "big", "attr", "link", "fifo", "missing", "holes" };
         const size_t n = sizeof names / sizeof *names;
         PrefetchChunk *c = NULL, *second = NULL;
         ASSERT(prefetch_submit(p, dir_fd, names, n, &c) == 0);
@@ -74,6 +77,9 @@ int main(void) {
         f = prefetch_get(c, 7);
         ASSERT(f->error == -ENOENT);
 
+        f = prefetch_get(c, 8);         /* all hole: the writer maps it */
+        ASSERT(f->error == 0 && f->fallback);
+
         /* the earlier results stay where they were */
         ASSERT(memcmp(prefetch_get(c, 0)->content.data, "hello\n", 6) == 0);
         ASSERT(memcmp(prefetch_get(second, 0)->content.data, "hello\n", 6) == 0);
@@ -86,7 +92,7 @@ int main(void) {
         prefetch_release(NULL);
         prefetch_free(p);
 
-        const char *all[] = { "small", "empty", "limit", "big", "attr", "link", "fifo" };
+        const char *all[] = { "small", "empty", "limit", "big", "attr", "link", "fifo", "holes" };
         for (size_t i = 0; i < sizeof all / sizeof *all; i++)
                 ASSERT(unlinkat(dir_fd, all[i], 0) == 0);
         close(dir_fd);

@@ -188,12 +188,12 @@ static int parse_field(RunRecord *r, const RecordField *field, const char *v) {
                 s = unescape(v);
                 return s ? strv_push(at, s) : -ENOMEM;
         case FIELD_RESULT:
-                return (r->result = run_result_from_string(v)) < 0 ? -EBADMSG : 0;
+                return (*(RunResult *) at = run_result_from_string(v)) < 0 ? -EBADMSG : 0;
         case FIELD_EXIT_STATUS:
                 k = parse_u64(v, &u);
                 if (k >= 0 && u > 255)
                         return -EBADMSG;
-                r->exit_status = (int) u;
+                *(int *) at = (int) u;
                 return k;
         }
         return -EINVAL;

@@ -20,11 +20,10 @@ struct PrefetchChunk {
         const char *const *names;
         size_t n;
         PrefetchedFile *files;
-        size_t *offsets;                /* of each file's bytes in buf (buf moves while it grows) */
+        size_t *offsets;                /* of each file's bytes in buf, while buf still grows */
         uint8_t *buf;
         size_t used, allocated;
-        bool done;                      /* under owner->lock */
-        bool resolved;                  /* the walk's side: data pointers set */
+        bool done;                      /* under owner->lock; then the data pointers are set */
 };
 
 struct Prefetch {
@@ -63,9 +62,11 @@ static void read_one(Prefetch *p, PrefetchChunk *c, size_t i) {
         }
         size_t size = (size_t) f->st.st_size;
         /* an empty file on a pseudo file system (procfs) may still hold
-         * something: the writer's own path says so */
+         * something, a file with fewer blocks than bytes may have holes:
+         * the writer's own path says so, or maps them */
         bool empty_pseudo = size == 0 && major(f->st.st_dev) == 0;
-        if (!S_ISREG(f->st.st_mode) || f->st.st_size > PREFETCH_FILE_MAX || empty_pseudo ||
+        bool maybe_sparse = (uint64_t) f->st.st_blocks * 512 < (uint64_t) f->st.st_size;
+        if (!S_ISREG(f->st.st_mode) || f->st.st_size > PREFETCH_FILE_MAX || empty_pseudo || maybe_sparse ||
             atomic_load(&p->held) + size > PREFETCH_BYTES_MAX || flistxattr(fd, NULL, 0) != 0 || !reserve(c, size)) {
                 f->fallback = true;
                 return;
@@ -109,6 +110,10 @@ static void *helper(void *userdata) {
 
                 for (size_t i = 0; i < c->n; i++)
                         read_one(p, c, i);
+                /* buf is complete: it stays where it is now */
+                for (size_t i = 0; i < c->n; i++)
+                        if (c->buf && !c->files[i].error && !c->files[i].fallback)
+                                c->files[i].content.data = c->buf + c->offsets[i];
 
                 pthread_mutex_lock(&p->lock);
                 c->done = true;
@@ -190,13 +195,7 @@ static void wait_done(PrefetchChunk *c) {
 }
 
 const PrefetchedFile *prefetch_get(PrefetchChunk *c, size_t i) {
-        if (!c->resolved) {     /* the helper is done with it: buf stays put now */
-                wait_done(c);
-                for (size_t k = 0; k < c->n; k++)
-                        if (c->buf && !c->files[k].error && !c->files[k].fallback)
-                                c->files[k].content.data = c->buf + c->offsets[k];
-                c->resolved = true;
-        }
+        wait_done(c);
         return &c->files[i];
 }
 

@@ -13,8 +13,9 @@
  *
  * Only what the writer would take as it is gets read ahead: a file up to
  * PREFETCH_FILE_MAX bytes with no extended attributes (so no ACL). Anything
- * else (bigger, with attributes, no longer a regular file, empty on a
- * pseudo file system, over the memory budget) comes back as "fallback" and
+ * else (bigger, with attributes, with fewer blocks than bytes (holes), no
+ * longer a regular file, empty on a pseudo file system, over the memory
+ * budget) comes back as "fallback" and
  * the caller opens it itself, as without read-ahead. Incremental runs do
  * not read ahead: they decide on an lstat before opening anything. */
 

@@ -171,7 +171,8 @@ static bool same_times(const struct timespec *a, const struct timespec *b) {
 
 /* The entry describes the file as it is now, open in front of us; holes are
  * mapped from this descriptor so the map and the data belong together.
- * Without one (read ahead: a few KiB at most) holes are stored as zeros. */
+ * Content read ahead comes without one: only files that have no holes are
+ * read ahead. */
 static void entry_refresh(struct archive_entry *entry, int fd, const struct stat *st) {
         archive_entry_copy_stat(entry, st);
         archive_entry_unset_atime(entry);
