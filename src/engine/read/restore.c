@@ -1,16 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /* Two passes over the archive, through one open file.
  *
- * The first reads the headers and the manifest (the archive's last entry):
- * the SHA-256 of every file, and which selected hard links point at files
- * outside the selection. The second writes. Every entry but a directory is
+ * The first reads the headers and the manifest (the archive's last entry)
+ * into an unnamed scratch file, checking every line of it, and notes the
+ * files that selected hard links point at. The second writes, reading a
+ * positional manifest's lines along with the entries they describe: memory
+ * grows with the hard links, not with the files. Every entry but a directory is
  * written by libarchive under a fresh temporary name in its directory, its
  * content hashed on the way, and renamed to its real name only when it is
  * complete and matches the manifest (RENAME_NOREPLACE unless --overwrite):
  * a damaged file is removed under its temporary name and named in the log,
  * and the file it would have replaced is still there.
  *
- * A hard link is made only to a file this restore wrote (the Written map);
+ * A hard link is made only to a file this restore wrote (the Written map,
+ * which keeps the names that pass 1 saw a selected link point at);
  * any data a hostile archive gives a hard-link entry is never written, since
  * libarchive would write it into the link's target. Data for selected links
  * whose file lies outside the selection is written once to a temporary file
@@ -33,6 +36,7 @@
 #include "escape.h"
 #include "log.h"
 #include "manifest.h"
+#include "manifest-spool.h"
 #include "path-util.h"
 #include "restore.h"
 
@@ -253,11 +257,14 @@ typedef struct Restore {
         RestoreStats st;
         bool *matched;
         size_t npaths;
-        Manifest manifest;      /* positional, or sorted by path; empty when unchecked */
-        bool *seen;             /* per manifest entry: found in the archive */
+        ManifestSpool spool;    /* a positional manifest, read along with the archive */
+        Manifest manifest;      /* an older one, sorted by path; empty when unchecked */
+        bool *seen;             /* per entry of an older manifest: found in the archive */
         size_t ordinal;         /* of the current entry, in archive order */
+        /* What selected hard links point at: only those names are kept in
+         * WRITTEN, so memory grows with the hard links, not with the files. */
+        Written link_targets;
         Written written;
-        Written wanted;         /* targets outside the selection of selected hard links */
         char **stashes;         /* their data, under temporary names: removed at the end */
         ContentHash hash;
 } Restore;
@@ -266,18 +273,30 @@ typedef struct Restore {
 #define say(x, level, error, ...) say_o((x)->o, level, error, __VA_ARGS__)
 
 static void restore_done(Restore *x) {
+        manifest_spool_done(&x->spool);
         manifest_done(&x->manifest);
         free(x->seen);
         written_done(&x->written);
-        written_done(&x->wanted);
+        written_done(&x->link_targets);
         strv_free(x->stashes);
         content_hash_done(&x->hash);
 }
 
-/* What the manifest says about the current entry, NAME. */
+/* What the manifest says about the current entry, NAME. Every line of a
+ * positional one was parsed once already, in pass 1. */
 static const ManifestEntry *manifest_find(Restore *x, const char *name) {
-        const ManifestEntry *found = !x->manifest.positional ? manifest_lookup(&x->manifest, name) :
-                                     x->ordinal < x->manifest.n ? &x->manifest.entries[x->ordinal] : NULL;
+        if (x->spool.positional) {
+                int error;
+                const ManifestEntry *line = manifest_spool_seek(&x->spool, x->ordinal, &error);
+                if (error < 0) {
+                        /* checked whole in pass 1: the scratch file failed */
+                        say(x, LOG_ERR, error, "Cannot read the manifest of %s back from its scratch file (%m): "
+                            "the files restored from here on cannot be checked.", x->archive);
+                        x->st.unchecked = true;
+                }
+                return line;
+        }
+        ManifestEntry *found = manifest_lookup(&x->manifest, name);
         if (found)
                 x->seen[found - x->manifest.entries] = true;
         return found;
@@ -297,31 +316,39 @@ static void exact_mtime(struct archive_entry *e, const ManifestEntry *expected) 
  * read, unchecked: on the worst day, what can be saved is wanted. */
 static int scan_archive(Restore *x) {
         _cleanup_(archive_reader_freep) ArchiveReader *reader = NULL;
+        _cleanup_(content_hash_done) ContentHash hash = {};
         _cleanup_free_ char *error = NULL, *text = NULL;
         size_t len = 0, entries = 0;
+        bool taken = false;     /* the entry just read was taken for the manifest */
         struct archive_entry *e;
         int r;
 
         r = archive_reader_open_fd(x->archive_fd, x->o->key, &reader, &error);
         if (r < 0)
                 return say(x, LOG_ERR, r, "Cannot open archive %s: %s", x->archive, error ?: strerror(-r));
+        r = manifest_spool_open(&x->spool, x->archive);
+        if (r < 0)
+                return say(x, LOG_ERR, r, "Cannot create a scratch file for the manifest of %s: %m", x->archive);
+        if (content_hash_init(&hash) < 0)
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         while ((r = archive_read_next_header(reader->a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
                 const char *name = strempty(restore_entry_name(archive_entry_pathname(e)));
                 const char *link = restore_entry_name(archive_entry_hardlink(e));
 
-                entries += !!text;      /* what was taken for the manifest was not the last entry */
-                free(TAKE_PTR(text));
+                entries += taken;       /* what was taken for the manifest was not the last entry */
+                taken = false;
                 if (streq(name, MANIFEST_NAME) && archive_entry_filetype(e) == AE_IFREG && !link) {
-                        r = archive_read_entry_whole(reader->a, MANIFEST_MAX, &text, &len);
-                        if (r == -ENOMEM)
-                                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
-                        if (r < 0)
+                        ContentDigest digest;
+                        r = manifest_spool_take(&x->spool, reader->a, (uint64_t) MAX(archive_entry_size(e), 0), &hash, &digest);
+                        if (r == -EBADMSG)
                                 break;
+                        if (r < 0)
+                                return say(x, LOG_ERR, r, "Cannot write the manifest of %s to a scratch file: %m", x->archive);
+                        taken = true;
                         continue;
                 }
                 entries++;
-                if (link && restore_name_selected(name, x->o->paths) && !restore_name_selected(link, x->o->paths) &&
-                    written_put(&x->wanted, link, NULL) < 0)
+                if (link && restore_name_selected(name, x->o->paths) && written_put(&x->link_targets, link, NULL) < 0)
                         return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         }
         if (r != ARCHIVE_EOF) {
@@ -330,29 +357,58 @@ static int scan_archive(Restore *x) {
                 x->st.unchecked = true;
                 return 0;
         }
-        if (!text) {
+        if (!taken) {
                 say(x, LOG_WARNING, 0, "%s has no manifest (%s): the restored files cannot be checked.", x->archive, MANIFEST_NAME);
                 x->st.unchecked = true;
                 return 0;
         }
+        r = manifest_spool_rewind(&x->spool);
+        if (r < 0)
+                return say(x, LOG_ERR, r, "Cannot read the manifest of %s back from its scratch file: %m", x->archive);
         size_t bad_line = 0;
-        r = manifest_parse(text, len, &x->manifest, &bad_line);
-        if (r == -ENOMEM)
-                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+        if (x->spool.positional) {
+                /* every line parsed once here, so pass 2 meets no damaged one */
+                ManifestEntry line = {};
+                while ((r = manifest_spool_next(&x->spool, &line)) > 0)
+                        manifest_entry_done(&line);
+                manifest_entry_done(&line);
+                bad_line = x->spool.line;
+                if (r == -EIO)
+                        return say(x, LOG_ERR, r, "Cannot read the manifest of %s back from its scratch file: %m", x->archive);
+                if (r == 0)
+                        r = manifest_spool_rewind(&x->spool);
+                if (r == -EIO)
+                        return say(x, LOG_ERR, r, "Cannot read the manifest of %s back from its scratch file: %m", x->archive);
+        } else {
+                r = manifest_spool_read_whole(&x->spool, &text, &len);
+                if (r == -ENOMEM)
+                        return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+                if (r == -EIO)
+                        return say(x, LOG_ERR, r, "Cannot read the manifest of %s back from its scratch file: %m", x->archive);
+                if (r >= 0)
+                        r = manifest_parse(text, len, &x->manifest, &bad_line);
+                if (r == -ENOMEM)
+                        return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+        }
         if (r < 0) {
-                say(x, LOG_ERR, 0, "The manifest of %s is damaged at line %zu: the restored files cannot be checked.", x->archive, bad_line);
+                if (r == -EFBIG)
+                        say(x, LOG_ERR, 0, "The manifest of %s is larger than %u MiB: the restored files cannot be checked.",
+                            x->archive, MANIFEST_MAX / (1024 * 1024));
+                else
+                        say(x, LOG_ERR, 0, "The manifest of %s is damaged at line %zu: the restored files cannot be checked.", x->archive, bad_line);
                 x->st.unchecked = x->st.manifest_damaged = true;
                 return 0;
         }
-        if (x->manifest.positional && x->manifest.n != entries) {
-                say(x, LOG_ERR, 0, "The manifest of %s lists %zu entries, the archive holds %zu: entries are missing or were added, "
-                    "and the restored files cannot be checked.", x->archive, x->manifest.n, entries);
-                x->st.unchecked = x->st.manifest_damaged = true;
-                manifest_done(&x->manifest);
+        if (x->spool.positional) {
+                if (manifest_spool_listed(&x->spool) != entries) {
+                        say(x, LOG_ERR, 0, "The manifest of %s lists %llu entries, the archive holds %zu: entries are missing or were added, "
+                            "and the restored files cannot be checked.", x->archive,
+                            (unsigned long long) manifest_spool_listed(&x->spool), entries);
+                        x->st.unchecked = x->st.manifest_damaged = true;
+                }
                 return 0;
         }
-        if (!x->manifest.positional)
-                manifest_sort(&x->manifest);
+        manifest_sort(&x->manifest);
         x->seen = calloc(x->manifest.n + 1, sizeof *x->seen);
         return x->seen ? 0 : say(x, LOG_ERR, -ENOMEM, "Out of memory.");
 }
@@ -670,7 +726,7 @@ static int restore_entry(Restore *x, struct archive_entry *e, const char *name, 
                         return 0;
                 }
         }
-        if (written_put(&x->written, name, NULL) < 0)
+        if (written_get(&x->link_targets, name) && written_put(&x->written, name, NULL) < 0)
                 return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         x->st.entries++;
         return 0;
@@ -686,9 +742,8 @@ static int stash_entry(Restore *x, struct archive_entry *e, const char *name) {
         if (!restore_name_is_safe(name) || archive_entry_filetype(e) != AE_IFREG)
                 return 0;       /* the links to it are refused */
 
-        const ManifestEntry *expected = NULL;
+        const ManifestEntry *expected = x->st.unchecked ? NULL : manifest_find(x, name);
         if (!x->st.unchecked) {
-                expected = manifest_find(x, name);
                 const char *why = manifest_disagrees(expected, 'f', NULL, (uint64_t) MAX(archive_entry_size(e), 0));
                 if (why) {
                         say(x, LOG_ERR, 0, "Damaged in the archive: %s (%s); the hard links to it are not restored.", shown, why);
@@ -734,7 +789,7 @@ static int restore_selected(Restore *x) {
                 if (archive_member_is_internal(name))
                         continue;
                 if (!restore_name_selected(name, x->o->paths)) {
-                        if (x->o->mode == RESTORE_EXTRACT && !link && written_get(&x->wanted, name)) {
+                        if (x->o->mode == RESTORE_EXTRACT && !link && written_get(&x->link_targets, name)) {
                                 r = stash_entry(x, e, name);
                                 if (r < 0)
                                         return r;
@@ -765,7 +820,7 @@ static int restore_selected(Restore *x) {
 
 /* Selected entries the manifest lists that the archive lacks. */
 static void report_missing(Restore *x) {
-        if (x->manifest.positional)
+        if (x->spool.positional)
                 return;         /* its length was checked against the archive's */
         for (size_t i = 0; i < x->manifest.n; i++) {
                 const ManifestEntry *m = &x->manifest.entries[i];

@@ -9,6 +9,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "manifest.h"
+#include "manifest-spool.h"
 #include "verify.h"
 
 /* The manifest is the archive's last entry, so what every entry held is
@@ -19,9 +20,6 @@
  * in any order, is compared in memory, sorted by name. */
 
 #define say(level, error, ...) archive_reportf(v->report, v->userdata, level, error, __VA_ARGS__)
-
-/* A positional line is at most "f " + 16 digits + " " + 9 digits. */
-#define POSITIONAL_LINE_MAX 64
 
 typedef struct ReadBack {
         char type;
@@ -35,45 +33,18 @@ typedef struct Verify {
         archive_report_t report;
         void *userdata;
         FILE *entries;          /* ReadBack records, each followed by its name and target */
-        FILE *manifest;         /* the data of the entry taken for the manifest */
-        uint64_t manifest_lines;
+        ManifestSpool manifest; /* the data of the entry taken for the manifest */
         VerifyResult res;
 } Verify;
+
+static void verify_done(Verify *v) {
+        manifest_spool_done(&v->manifest);
+}
 
 static const char *entry_name(const char *p) {
         while (p && p[0] == '.' && p[1] == '/')
                 p += 2;
         return strempty(p);
-}
-
-/* An unnamed scratch file beside the archive, or in a temporary directory
- * when its directory is not writable (a copy on read-only media). */
-static FILE *scratch_open(const char *archive) {
-        _cleanup_free_ char *dir = strdup(archive);
-        char *slash = dir ? strrchr(dir, '/') : NULL;
-        if (!dir)
-                return NULL;
-        if (slash)
-                slash[slash == dir] = 0;        /* "/a" is in "/" */
-        else
-                strcpy(dir, ".");
-        const char *candidates[] = { dir, getenv("TMPDIR"), "/var/tmp", "/tmp" };
-        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
-                if (!candidates[i])
-                        continue;
-                _cleanup_close_ int dir_fd = open(candidates[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                int fd = dir_fd >= 0 ? spool_open(dir_fd) : -EBADF;
-                if (fd < 0)
-                        continue;
-                FILE *f = fdopen(fd, "w+");
-                if (!f) {
-                        safe_close(fd);
-                        return NULL;
-                }
-                (void) setvbuf(f, NULL, _IOFBF, 64 * 1024);
-                return f;
-        }
-        return NULL;
 }
 
 static int spool_entry(Verify *v, char type, uint64_t size, const ContentDigest *d, const char *name, const char *target) {
@@ -107,14 +78,6 @@ static int next_spooled(Verify *v, ReadBack *rb, char **ret_name, char **ret_tar
         return 1;
 }
 
-/* Spools the manifest, counting its lines: a positional one must list as many entries as were read. */
-static int block_to_manifest(void *userdata, const void *buf, size_t n, int64_t offset) {
-        Verify *v = userdata;
-        for (const char *p = buf, *end = p + n; (p = memchr(p, '\n', (size_t) (end - p))); p++)
-                v->manifest_lines++;
-        return fwrite(buf, 1, n, v->manifest) == n ? 0 : -EIO;
-}
-
 /* Reads the archive to its end, spooling every entry; the last one, if
  * it is the manifest, goes to v->manifest instead. */
 static int read_back(Verify *v, struct archive *a, bool *ret_manifest) {
@@ -143,11 +106,7 @@ static int read_back(Verify *v, struct archive *a, bool *ret_manifest) {
                 uint64_t size = type == 'f' ? (uint64_t) MAX(archive_entry_size(e), 0) : 0;
                 ContentDigest digest = {};
                 if (streq(name, MANIFEST_NAME) && type == 'f') {
-                        rewind(v->manifest);
-                        if (ftruncate(fileno(v->manifest), 0) < 0)
-                                return -errno;
-                        v->manifest_lines = 0;
-                        r = archive_read_entry_data(a, size, &h, block_to_manifest, v, &manifest_digest);
+                        r = manifest_spool_take(&v->manifest, a, size, &h, &manifest_digest);
                         if (r < 0)
                                 return r == -EBADMSG ? r : -EIO;
                         manifest_size = size;
@@ -168,7 +127,7 @@ static int read_back(Verify *v, struct archive *a, bool *ret_manifest) {
         if (r != ARCHIVE_EOF)
                 return -EBADMSG;
         *ret_manifest = pending;
-        return fflush(v->entries) == 0 && fflush(v->manifest) == 0 ? 0 : -errno;
+        return fflush(v->entries) == 0 ? 0 : -errno;
 }
 
 /* One entry compared; X is what the manifest says, Y what was read. */
@@ -205,7 +164,6 @@ typedef struct Window {
         ReadBack read[LOOKAHEAD + 1];
         char *names[LOOKAHEAD + 1], *targets[LOOKAHEAD + 1];
         size_t n_read;
-        size_t line;                    /* of the manifest, last parsed */
         bool manifest_end, read_end;
         char *previous;                 /* name of the last entry matched, for messages */
 } Window;
@@ -222,18 +180,14 @@ static void window_done(Window *w) {
 
 /* Fills both sides of the window; -EBADMSG for a damaged manifest line. */
 static int window_fill(Verify *v, Window *w) {
-        char line[POSITIONAL_LINE_MAX + 2];
         while (!w->manifest_end && w->n_expected <= LOOKAHEAD) {
-                if (!fgets(line, sizeof line, v->manifest)) {
-                        if (ferror(v->manifest))
-                                return -EIO;
+                int r = manifest_spool_next(&v->manifest, &w->expected[w->n_expected]);
+                if (r < 0)
+                        return r;
+                if (r == 0) {
                         w->manifest_end = true;
                         break;
                 }
-                w->line++;
-                char *eol = strchr(line, '\n');
-                if (!eol || manifest_parse_line(line, eol, true, &w->expected[w->n_expected]) < 0)
-                        return -EBADMSG;
                 w->n_expected++;
         }
         while (!w->read_end && w->n_read <= LOOKAHEAD) {
@@ -305,20 +259,16 @@ static int say_extra(Verify *v, Window *w, size_t k) {
  * entries ahead for the place where they agree again. */
 static int compare_positional(Verify *v) {
         _cleanup_(window_done) Window w = {};
-        int64_t listed = (int64_t) v->manifest_lines - 1;      /* the header is no entry */
+        int64_t listed = (int64_t) manifest_spool_listed(&v->manifest);
         int r;
 
-        char header[sizeof MANIFEST_HEADER];
-        if (!fgets(header, sizeof header, v->manifest))
-                return -EIO;
-        w.line = 1;
         /* more listed than read: entries were lost; fewer: added */
         int64_t surplus = listed - (int64_t) v->res.entries;
 
         for (;;) {
                 r = window_fill(v, &w);
                 if (r == -EBADMSG) {
-                        say(LOG_ERR, 0, "%s: the manifest is damaged at line %zu.", v->path, w.line);
+                        say(LOG_ERR, 0, "%s: the manifest is damaged at line %zu.", v->path, v->manifest.line);
                         v->res.has_manifest = false;
                         return 0;
                 }
@@ -460,8 +410,10 @@ static int compare_by_name(Verify *v, const char *text, size_t len) {
 
 int verify_archive(const char *path, const CryptKeySource *key, archive_report_t report, void *userdata, VerifyResult *ret) {
         _cleanup_(archive_reader_freep) ArchiveReader *reader = NULL;
-        _cleanup_fclose_ FILE *entries = NULL, *manifest = NULL;
-        Verify x = { .path = path, .report = report, .userdata = userdata }, *v = &x;
+        _cleanup_fclose_ FILE *entries = NULL;
+        _cleanup_(verify_done) Verify x = { .path = path, .report = report, .userdata = userdata };
+        Verify *v = &x;
+        ManifestSpool *manifest = &x.manifest;
         bool has_manifest = false;
         int r;
 
@@ -469,12 +421,11 @@ int verify_archive(const char *path, const CryptKeySource *key, archive_report_t
         r = archive_reader_open(path, key, &reader, &open_error);
         if (r < 0)
                 return say(LOG_ERR, r, "Cannot open %s: %s", path, open_error ?: strerror(-r));
-        entries = scratch_open(path);
-        manifest = scratch_open(path);
-        if (!entries || !manifest)
-                return say(LOG_ERR, -errno ?: -EIO, "Cannot create a scratch file to verify %s: %m", path);
+        entries = archive_scratch_open(path);
+        r = entries ? manifest_spool_open(manifest, path) : -errno ?: -EIO;
+        if (r < 0)
+                return say(LOG_ERR, r, "Cannot create a scratch file to verify %s: %m", path);
         x.entries = entries;
-        x.manifest = manifest;
 
         r = read_back(v, reader->a, &has_manifest);
         if (r == -EBADMSG)
@@ -489,25 +440,16 @@ int verify_archive(const char *path, const CryptKeySource *key, archive_report_t
         }
         x.res.has_manifest = true;
         rewind(entries);
-        rewind(manifest);
-
-        char head[sizeof MANIFEST_HEADER];
-        size_t head_len = fread(head, 1, strlen(MANIFEST_HEADER), manifest);
-        rewind(manifest);
-        if (manifest_is_positional(head, head_len))
+        r = manifest_spool_rewind(manifest);
+        if (r >= 0 && manifest->positional)
                 r = compare_positional(v);
-        else {
+        else if (r >= 0) {
                 /* older archives: the manifest in memory, bounded */
-                off_t len = lseek(fileno(manifest), 0, SEEK_END);
                 _cleanup_free_ char *text = NULL;
-                if (len < 0 || len > MANIFEST_MAX)
-                        r = len < 0 ? -errno : -EFBIG;
-                else if (!(text = malloc((size_t) len + 1)))
-                        r = -ENOMEM;
-                else if (pread(fileno(manifest), text, (size_t) len, 0) != len)
-                        r = -EIO;
-                else
-                        r = compare_by_name(v, text, (size_t) len);
+                size_t len = 0;
+                r = manifest_spool_read_whole(manifest, &text, &len);
+                if (r >= 0)
+                        r = compare_by_name(v, text, len);
         }
         if (r < 0)
                 return say(LOG_ERR, r, "Cannot verify %s: %s", path, strerror(-r));

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "archive-read.h"
+#include "fileio.h"
+#include "manifest-spool.h"
+
+/* A positional line is at most "f " + 16 digits + " " + 9 digits. */
+#define POSITIONAL_LINE_MAX 64
+
+FILE *archive_scratch_open(const char *archive) {
+        _cleanup_free_ char *dir = strdup(archive);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (!dir)
+                return NULL;
+        if (slash)
+                slash[slash == dir] = 0;        /* "/a" is in "/" */
+        else
+                strcpy(dir, ".");
+        const char *candidates[] = { dir, getenv("TMPDIR"), "/var/tmp", "/tmp" };
+        int error = -ENOENT;
+        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
+                if (!candidates[i])
+                        continue;
+                _cleanup_close_ int dir_fd = open(candidates[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+                int fd = dir_fd >= 0 ? spool_open(dir_fd) : -errno;
+                if (fd < 0) {
+                        error = fd;
+                        continue;
+                }
+                FILE *f = fdopen(fd, "w+");
+                if (!f) {
+                        safe_close(fd);
+                        return NULL;
+                }
+                (void) setvbuf(f, NULL, _IOFBF, 64 * 1024);
+                return f;
+        }
+        errno = -error;
+        return NULL;
+}
+
+int manifest_spool_open(ManifestSpool *s, const char *archive) {
+        *s = (ManifestSpool) {};
+        s->f = archive_scratch_open(archive);
+        return s->f ? 0 : -errno ?: -EIO;
+}
+
+void manifest_spool_done(ManifestSpool *s) {
+        if (s->f)
+                fclose(s->f);
+        manifest_entry_done(&s->current);
+        *s = (ManifestSpool) {};
+}
+
+static int spool_block(void *userdata, const void *buf, size_t n, int64_t offset) {
+        ManifestSpool *s = userdata;
+        for (const char *p = buf, *end = p + n; (p = memchr(p, '\n', (size_t) (end - p))); p++)
+                s->lines++;
+        return fwrite(buf, 1, n, s->f) == n ? 0 : -EIO;
+}
+
+int manifest_spool_take(ManifestSpool *s, struct archive *a, uint64_t size, ContentHash *h, ContentDigest *ret_digest) {
+        rewind(s->f);
+        if (ftruncate(fileno(s->f), 0) < 0)
+                return -errno;
+        s->lines = 0;
+        return archive_read_entry_data(a, size, h, spool_block, s, ret_digest);
+}
+
+int manifest_spool_rewind(ManifestSpool *s) {
+        char head[sizeof MANIFEST_HEADER];
+
+        if (fflush(s->f) != 0)
+                return -errno;
+        rewind(s->f);
+        size_t n = fread(head, 1, strlen(MANIFEST_HEADER), s->f);
+        if (ferror(s->f))
+                return -EIO;
+        s->positional = manifest_is_positional(head, n);
+        rewind(s->f);
+        s->line = 0;
+        s->next = 0;
+        if (s->positional) {
+                if (fseek(s->f, (long) strlen(MANIFEST_HEADER), SEEK_SET) < 0)
+                        return -errno;
+                s->line = 1;
+        }
+        return 0;
+}
+
+int manifest_spool_next(ManifestSpool *s, ManifestEntry *ret) {
+        char line[POSITIONAL_LINE_MAX + 2];
+        if (!fgets(line, sizeof line, s->f))
+                return ferror(s->f) ? -EIO : 0;
+        s->line++;
+        char *eol = strchr(line, '\n');
+        if (!eol || manifest_parse_line(line, eol, true, ret) < 0)
+                return -EBADMSG;
+        return 1;
+}
+
+const ManifestEntry *manifest_spool_seek(ManifestSpool *s, uint64_t ordinal, int *ret_error) {
+        *ret_error = 0;
+        while (s->next <= ordinal) {
+                manifest_entry_done(&s->current);
+                int r = manifest_spool_next(s, &s->current);
+                if (r <= 0) {
+                        *ret_error = r;
+                        return NULL;
+                }
+                s->next++;
+        }
+        return s->next == ordinal + 1 ? &s->current : NULL;
+}
+
+int manifest_spool_read_whole(ManifestSpool *s, char **ret, size_t *ret_len) {
+        if (fflush(s->f) != 0)
+                return -errno;
+        off_t len = lseek(fileno(s->f), 0, SEEK_END);
+        if (len < 0)
+                return -errno;
+        if (len > MANIFEST_MAX)
+                return -EFBIG;
+        _cleanup_free_ char *text = malloc((size_t) len + 1);
+        if (!text)
+                return -ENOMEM;
+        if (pread(fileno(s->f), text, (size_t) len, 0) != len)
+                return -EIO;
+        text[len] = 0;
+        *ret = TAKE_PTR(text);
+        *ret_len = (size_t) len;
+        return 0;
+}
