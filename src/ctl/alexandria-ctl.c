@@ -412,8 +412,8 @@ static int setup(const struct Verb *v) {
         }
         if (v->flags & VERB_SCHEDULES) {
                 r = ctl_load_schedules(&ctx.schedules);
-                if (r != EXIT_OK)
-                        return r;
+                if (r < 0)
+                        return exit_code_for(r);
         }
         if ((v->flags & VERB_BUS) && !arg.no_reload && manager_connect(arg.user, &ctx.bus) < 0)
                 return EXIT_FAILED;     /* said why */

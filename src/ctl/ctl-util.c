@@ -35,12 +35,10 @@ int ctl_load_schedules(ScheduleDir *ret) {
         _cleanup_free_ char *error = NULL;
         int r = schedule_dir_load(paths.schedules_dir, paths.default_destination, paths.owner, ret, &error);
         if (r == -ENOMEM)
-                return log_oom(), EXIT_FAILED;
-        if (r < 0) {
-                log_error("Cannot read the schedules: %s", error ?: strerror(-r));
-                return exit_code_for(r);
-        }
-        return EXIT_OK;
+                return log_oom();
+        if (r < 0)
+                return log_error_errno(r, "Cannot read the schedules: %s", error ?: strerror(-r));
+        return 0;
 }
 
 int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const ScheduleEntry **ret) {

@@ -85,8 +85,9 @@ int verb_copy(int argc, char **argv);
 int verb_serve(int argc, char **argv);
 int verb_prepare(int argc, char **argv);
 
-/* Loads the schedules directory; logs and returns an exit code on failure
- * (2 for a directory that is not trusted, see schedule-dir.h). */
+/* Loads the schedules directory; logs and returns a negative errno on
+ * failure (exit_code_for() makes a directory that is not trusted a 2, see
+ * schedule-dir.h). */
 int ctl_load_schedules(ScheduleDir *ret);
 /* INDEX or NAME → entry; logs and returns -ENOENT if there is none. */
 int ctl_find_schedule(const ScheduleDir *d, const char *index_or_name, const ScheduleEntry **ret);

@@ -6,11 +6,6 @@
 #include "metrics.h"
 #include "path-util.h"
 
-int metrics_write(const char *dir, const char *name, const LastRun *last, bool overdue) {
-        Schedule s = { .name = (char *) name };
-        return metrics_write_full(dir, &s, last, overdue, NULL);
-}
-
 /* A label value: backslash and quote escaped (targets may hold them). */
 static void put_label(FILE *f, const char *v) {
         for (; *v; v++) {

@@ -9,7 +9,6 @@
 #include "schedule.h"
 #include "state.h"
 
-int metrics_write(const char *dir, const char *name, const LastRun *last, bool overdue);
 /* The same, with one alexandria_copy_* series per CopyTo= target of S from
  * STATE (which may be NULL). */
 int metrics_write_full(const char *dir, const Schedule *s, const LastRun *last, bool overdue, const ScheduleState *state);

@@ -198,8 +198,8 @@ int verb_verify(int argc, char **argv) {
         }
 
         r = ctl_load_schedules(&d);
-        if (r != EXIT_OK)
-                return r;
+        if (r < 0)
+                return exit_code_for(r);
         if (load_deleted(&d, &gone) < 0)
                 return EXIT_FAILED;
         if (argc > 1) {

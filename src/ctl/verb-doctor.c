@@ -1039,8 +1039,8 @@ int verb_doctor(int argc, char **argv) {
         bool trusted = check_config_directories(&d);
         if (trusted) {
                 r = ctl_load_schedules(&dir);
-                if (r != EXIT_OK)
-                        return r;
+                if (r < 0)
+                        return exit_code_for(r);
         }
         const ScheduleEntry *only = NULL;
         if (trusted && argc > 1 && ctl_find_schedule(&dir, argv[1], &only) < 0)

@@ -62,9 +62,10 @@ int verb_prune(int argc, char **argv) {
                 return EXIT_OK;
         }
         unsigned pruned = 0;
-        r = retention_execute(s, &plan, &pruned);
-        if (r < 0 && r != -EIO)
-                log_error_errno(r, "Cannot open %s: %m", s->destination);
+        _cleanup_free_ char *error = NULL;
+        r = retention_execute(s, &plan, &pruned, &error);
+        if (r < 0)
+                log_error("%s", error ?: strerror(-r));
         printf("Deleted %u of %zu archives (%s).\n", pruned, plan.n, format_bytes(bytes, freed));
         return r < 0 ? EXIT_FAILED : EXIT_OK;
 }

@@ -79,8 +79,9 @@ static int sync_manager(void) {
         if (arg.no_reload)
                 return 0;
         /* Read again: this is what the generator will see after the change. */
-        if (ctl_load_schedules(&d) != EXIT_OK)
-                return -EIO;
+        r = ctl_load_schedules(&d);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < d.n; i++) {
                 const Schedule *s = d.entries[i].schedule;
                 char timer[UNIT_NAME_MAX];

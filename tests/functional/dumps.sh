@@ -120,6 +120,25 @@ sched "LockFile=$T/absent.lock"
 check "a missing lock file: exit 3" test "$rc" = 3
 check "a missing lock file: warned about" grep -q "LockFile=$T/absent.lock does not exist" "$T/err"
 check "a missing lock file is not created" test ! -e "$T/absent.lock"
+# the lock is let go once the archive is linked: a slow copy after it does
+# not hold the service up. The "ssh" here waits for the test's word, then fails.
+cat > "$T/slow-ssh" <<EOF
+#!/bin/sh
+: > "$T/copy-started"
+for i in \$(seq 1 600); do [ -e "$T/gate" ] && exit 255; sleep 0.1; done
+exit 255
+EOF
+chmod +x "$T/slow-ssh"
+n0=$(archives)
+sched "LockFile=$lock" "CopyTo=ssh://nobody@127.0.0.1/unused" "SSHCommand=$T/slow-ssh"
+"$BACKUP" d 2> "$T/err" &
+run=$!
+check "the copy starts" wait_for 20 test -e "$T/copy-started"
+check "while it runs, the archive is already linked" test "$(archives)" = $((n0 + 1))
+check "... and the service's lock is free again" flock -n "$lock" true
+: > "$T/gate"
+wait "$run"; rc=$?
+check "the failed copy then fails the run (exit 1)" test "$rc" = 1
 
 # ---- hooks in run --here ----
 log=$T/hooks.log

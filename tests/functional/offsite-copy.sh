@@ -118,6 +118,16 @@ check "status flags COPY-FAILED" grep -q "^off .*COPY-FAILED" "$T/status"
 check "status: COPY FAILED to the target, with ssh's error" grep -q "COPY FAILED to ssh://root@127.0.0.1:$SSHD_PORT/ .*Connection refused" "$T/status"
 check "status: the time of the last good copy" grep -q "last good copy: [0-9-]* [0-9:]* " "$T/status"
 check "status: the rclone target is fine" grep -q "Copy to rclone::local:$RC: last good copy" "$T/status"
+# the watchdog's pass (status --notify) writes the metrics: the copy's state per target
+mkdir -p "$T/metrics"; printf '[Metrics]\nDirectory=%s\n' "$T/metrics" > "$ALEXANDRIA_CONFIG_DIR/alexandria.conf"
+metrics() { "$CTL" --user --no-reload status --notify off >/dev/null 2>&1; cat "$T/metrics"/*.prom 2>/dev/null; }
+ssh_series() { grep "^alexandria_$1{schedule=\"off\",target=\"ssh://root@127.0.0.1:$SSHD_PORT/[^\"]*\"} "; }
+rc_series() { grep "^alexandria_$1{schedule=\"off\",target=\"rclone:" ; }
+prom=$(metrics)
+check "metrics: copy_failed is 1 for the ssh target" test "$(ssh_series copy_failed <<<"$prom" | awk '{print $2}')" = 1
+check "metrics: copy_failed is 0 for the rclone target" test "$(rc_series copy_failed <<<"$prom" | awk '{print $2}')" = 0
+last_good=$(ssh_series copy_last_success_timestamp_seconds <<<"$prom" | awk '{print $2}')
+check "metrics: the ssh target's last good copy is kept (${last_good:-none})" test "${last_good:-0}" -gt 1000000000
 sed 's/^/#   /' "$T/status"
 "$CTL" --user --no-reload copy off >"$T/copy.out" 2>&1; copy_rc=$?
 check "copy NAME with sshd still stopped exits 1" test "$copy_rc" -eq 1
@@ -130,6 +140,9 @@ check "... and sent the archive the failed run could not" same_content "$unreach
 check "... the ssh target holds the newest 3" test "$(archives_in "$REMOTE")" = "$(local_archives | tail -3)"
 "$CTL" --user --no-reload status off >"$T/status" 2>&1
 check "status no longer shows COPY FAILED" sh -c "! grep -q 'COPY FAILED\|COPY-FAILED' '$T/status'"
+prom=$(metrics)
+check "metrics: copy_failed is 0 again for the ssh target" test "$(ssh_series copy_failed <<<"$prom" | awk '{print $2}')" = 0
+check "metrics: its last good copy moved on" test "$(ssh_series copy_last_success_timestamp_seconds <<<"$prom" | awk '{print $2}')" -gt "${last_good:-0}"
 
 # copy NAME retries now, without a new backup
 sshd_stop

@@ -44,3 +44,24 @@ printf '[Backup]\nSource=%s\nBogus=1\n' "$T/src" > "$ALEXANDRIA_CONFIG_DIR/sched
 "$BACKUP" broken 2>/dev/null; check_rc=$?
 check "a broken schedule exits 2" test "$check_rc" -eq 2
 check "and leaves no record" test ! -e "$ALEXANDRIA_STATE_DIR/runs/broken"
+
+# Warnings: every one counted, the first 20 (REPORT_WARNINGS_KEPT) kept with
+# their paths. /proc files say 0 bytes and hold text: each is a warning.
+sources=()
+for f in /proc/self/*; do
+        [ -f "$f" ] && [ -r "$f" ] && [ "$(head -c 1 "$f" 2>/dev/null | wc -c)" = 1 ] && sources+=("Source=$f")
+done
+if [ "${#sources[@]}" -gt 25 ]; then
+        t_schedule many "${sources[@]}" "Destination=$T/dest-many"
+        "$BACKUP" many >/dev/null 2>&1; check_rc=$?
+        M=$ALEXANDRIA_STATE_DIR/runs/many
+        rec=$(ls "$M"/*.run | tail -n1)
+        check "a run with file warnings exits 3" test "$check_rc" -eq 3
+        warned=$(sed -n 's/^WARNINGS=//p' "$rec")
+        check "the record counts all of them (${warned:-none} > 20)" test "${warned:-0}" -gt 20
+        check "and keeps exactly 20 messages" test "$(grep -c '^WARNING=' "$rec")" -eq 20
+        check "each kept message names its /proc file" \
+                bash -c '! grep "^WARNING=" "$1" | grep -qv "/proc/"' _ "$rec"
+else
+        echo "ok - # SKIP fewer than 26 readable /proc/self files with content"
+fi

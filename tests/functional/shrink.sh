@@ -27,6 +27,10 @@ grep -q "^sh.* SHRUNK" <<<"$st" && ok "status flags SHRUNK" || fail "status: $st
 grep -q "Shrunk: the last run read far less than usual: 11 files" <<<"$st" && ok "status says how far" || fail "status: $st"
 check_eq "status exits 1 while the schedule has shrunk" 1 "$rc"
 grep -q "^    Trend (last [0-9]* runs): sizes .*; durations " <<<"$st" && ok "status ends with a trend line" || fail "status: $st"
+# on a terminal the trend is drawn: 4 runs with an archive, 4 bars each (the last one the smallest size)
+tty_st=$(script -qec "$(printf '%q ' "$CTL" --no-reload status sh)" /dev/null | tr -d '\r')
+grep -qE "^    Trend \(last 4 runs\): size [▁▂▃▄▅▆▇█]{3}▁ [0-9.]+ [KMG]?i?B, duration [▁▂▃▄▅▆▇█]{4} " <<<"$tty_st" \
+        && ok "on a terminal the trend is a sparkline" || fail "status on a terminal: $tty_st"
 
 # the same level again is the new usual only after more runs; a normal run clears SHRUNK
 for i in $(seq 1 90); do echo "file $i with some content" > "$T/src/g$i"; done

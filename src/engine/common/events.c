@@ -29,14 +29,6 @@ static const struct {
         [EVENT_RUN_SHRANK]        = { "shrank",    "2f7bf1fc6b464426ab888f0a5dc5bd41", LOG_WARNING },
 };
 
-const char *event_kind_to_string(EventKind k) {
-        return k >= 0 && k < _EVENT_MAX ? event_table[k].name : NULL;
-}
-
-const char *event_message_id(EventKind k) {
-        return k >= 0 && k < _EVENT_MAX ? event_table[k].id : NULL;
-}
-
 EventKind event_kind_from_message_id(const char *id) {
         for (EventKind k = 0; k < _EVENT_MAX; k++)
                 if (streq(id, event_table[k].id))

@@ -53,9 +53,7 @@ typedef struct EventFields {
                 .unexpected = EVENT_FIELD_UNSET,                          \
         }
 
-const char *event_kind_to_string(EventKind k);
 EventKind event_kind_from_message_id(const char *id);   /* _EVENT_INVALID if not ours */
-const char *event_message_id(EventKind k);
 
 /* Sends the event to the journal. Returns 0 or a negative errno (no journal). */
 int event_emit(EventKind kind, const EventFields *f, const char *format, ...) _printf_(3, 4);

@@ -71,7 +71,7 @@ int destination_open(const Schedule *s, Destination *d, char **ret_error) {
  * and a run that was killed leaves that behind, as big as it had grown.
  * Runs of a schedule hold its lock, so a temporary file of one of this
  * schedule's archive names belongs to no live run: remove it. */
-static void remove_stale_temporaries(Destination *d) {
+void destination_remove_stale(Destination *d, RunReport *report) {
         _cleanup_closedir_ DIR *dir = NULL;
         struct dirent *de;
 
@@ -91,10 +91,11 @@ static void remove_stale_temporaries(Destination *d) {
                         continue;
                 if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
                         continue;
-                if (unlinkat(dirfd(dir), de->d_name, 0) < 0)
-                        log_warning_errno(negative_errno(), "Cannot remove %s/%s, left behind by an interrupted run: %m",
-                                          d->schedule->destination, de->d_name);
-                else
+                if (unlinkat(dirfd(dir), de->d_name, 0) < 0) {
+                        report_warning(report, d->schedule->destination, "Cannot remove %s/%s, left behind by an interrupted run: %m",
+                                       d->schedule->destination, de->d_name);
+                } else
+                        /* the one record of where that disk space went */
                         log_info("Removed %s/%s, left behind by an interrupted run.",
                                  d->schedule->destination, de->d_name);
         }
@@ -149,7 +150,6 @@ int destination_create_archive(Destination *d, uint64_t start_realtime, char **r
         _cleanup_free_ char *name = NULL;
         int r;
 
-        remove_stale_temporaries(d);
         r = pick_archive_name(d, start_realtime, &name, ret_error);
         if (r < 0)
                 return r;
@@ -180,10 +180,6 @@ int destination_link_archive(Destination *d, char **ret_path, char **ret_error) 
                 return errorf(ret_error, r, "Cannot commit archive %s: %m", path);
         *ret_path = TAKE_PTR(path);
         return 0;
-}
-
-void destination_abort_archive(Destination *d) {
-        atomic_file_abort(&d->out);
 }
 
 void destination_close(Destination *d) {

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include "fileio.h"
+#include "report.h"
 #include "schedule.h"
 
 typedef struct Destination {
@@ -26,14 +27,15 @@ typedef struct Destination {
 /* Opens (creating) the destination and takes the schedule's lock: -EBUSY
  * when another run of the schedule holds it. */
 int destination_open(const Schedule *s, Destination *d, char **ret_error);
+/* Removes the temporary files of this schedule's archives that killed runs
+ * left (the lock says no live run owns them); a file that cannot be removed
+ * is a warning of the run. */
+void destination_remove_stale(Destination *d, RunReport *report);
 /* Creates the unnamed file for an archive of a run that started at
- * START_REALTIME; *RET_NAME is the name it will get. Removes what killed
- * runs of this schedule left behind first. */
+ * START_REALTIME; *RET_NAME is the name it will get. */
 int destination_create_archive(Destination *d, uint64_t start_realtime, char **ret_name, char **ret_error);
 /* The link stage: the archive becomes visible under its name, durably;
  * *RET_PATH is its full path. */
 int destination_link_archive(Destination *d, char **ret_path, char **ret_error);
-/* Drops an archive that was not completed (nothing remains of it). */
-void destination_abort_archive(Destination *d);
 /* Releases everything (the lock last). */
 void destination_close(Destination *d);

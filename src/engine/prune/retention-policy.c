@@ -11,10 +11,6 @@ static const char *const rule_names[_RETENTION_RULE_MAX] = {
         [RETENTION_YEARLY]  = "yearly",
 };
 
-const char *retention_rule_to_string(RetentionRule r) {
-        return r >= 0 && r < _RETENTION_RULE_MAX ? rule_names[r] : NULL;
-}
-
 bool retention_rules_any(const RetentionRules *rules) {
         for (size_t i = 0; i < _RETENTION_RULE_MAX; i++)
                 if (rules->count[i] > 0)

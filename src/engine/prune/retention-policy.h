@@ -52,4 +52,3 @@ void retention_policy_decide(const RetentionPoint *points, size_t n, const Reten
  * "delete"; NEEDED_BY_NAME names decision->needed_by. */
 int retention_decision_format(const RetentionDecision *d, const char *needed_by_name, char **ret);
 
-const char *retention_rule_to_string(RetentionRule r);

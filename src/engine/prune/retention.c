@@ -3,6 +3,7 @@
 
 #include "events.h"
 #include "fileio.h"
+#include "format-util.h"
 #include "log.h"
 #include "retention.h"
 
@@ -64,14 +65,15 @@ int retention_plan_reason(const RetentionPlan *p, size_t i, char **ret) {
         return retention_decision_format(d, d->needed_by >= 0 ? p->archives[d->needed_by].filename : NULL, ret);
 }
 
-int retention_execute(const Schedule *s, const RetentionPlan *plan, unsigned *ret_pruned) {
+int retention_execute(const Schedule *s, const RetentionPlan *plan, unsigned *ret_pruned, char **ret_error) {
         unsigned pruned = 0;
         int ret = 0;
 
         *ret_pruned = 0;
         _cleanup_close_ int dir_fd = open(s->destination, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dir_fd < 0)
-                return negative_errno();
+                return errorf(ret_error, negative_errno(), "Cannot open %s for retention, keeping every archive: %m",
+                              s->destination);
 
         for (size_t k = plan->n; k > 0; k--) {
                 const ArchiveInfo *a = &plan->archives[k - 1];
@@ -80,7 +82,8 @@ int retention_execute(const Schedule *s, const RetentionPlan *plan, unsigned *re
                 if (unlinkat(dir_fd, a->filename, 0) < 0) {
                         if (errno == ENOENT)
                                 continue;       /* someone was faster */
-                        ret = log_warning_errno(negative_errno(), "Cannot remove old archive %s: %m", a->path);
+                        if (ret == 0)
+                                ret = errorf(ret_error, negative_errno(), "Cannot remove old archive %s: %m", a->path);
                         continue;
                 }
                 pruned++;
@@ -98,10 +101,10 @@ int retention_execute(const Schedule *s, const RetentionPlan *plan, unsigned *re
         if (pruned > 0)
                 (void) fsync_directory(dir_fd);
         *ret_pruned = pruned;
-        return ret < 0 ? -EIO : 0;
+        return ret;
 }
 
-int retention_apply(const Schedule *s, const char *keep_path, unsigned *ret_pruned) {
+int retention_apply(const Schedule *s, const char *keep_path, unsigned *ret_pruned, char **ret_error) {
         RetentionPlan plan = {};
         int r;
 
@@ -110,10 +113,8 @@ int retention_apply(const Schedule *s, const char *keep_path, unsigned *ret_prun
                 return 0;
         r = retention_plan(s, keep_path, &plan);
         if (r < 0)
-                return log_warning_errno(r, "Cannot list %s for retention, keeping every archive: %m", s->destination);
-        r = retention_execute(s, &plan, ret_pruned);
-        if (r < 0 && r != -EIO)
-                r = log_warning_errno(r, "Cannot open %s for retention, keeping every archive: %m", s->destination);
+                return errorf(ret_error, r, "Cannot list %s for retention, keeping every archive: %m", s->destination);
+        r = retention_execute(s, &plan, ret_pruned, ret_error);
         retention_plan_done(&plan);
-        return r < 0 ? -EIO : 0;
+        return r;
 }

@@ -25,12 +25,14 @@ int retention_plan_reason(const RetentionPlan *p, size_t i, char **ret);
 
 /* Deletes what PLAN marks for deletion, newest first (an interruption
  * leaves every remaining chain whole); each deletion is a journal event.
- * Returns 0, or -EIO when an archive could not be removed (warned about). */
-int retention_execute(const Schedule *s, const RetentionPlan *plan, unsigned *ret_pruned);
+ * Returns 0, or a negative errno with *RET_ERROR saying what failed (the
+ * destination could not be opened, or the first archive that could not be
+ * removed; the others are still tried). */
+int retention_execute(const Schedule *s, const RetentionPlan *plan, unsigned *ret_pruned, char **ret_error);
 
 /* Plan and execute: what a run does after its archive is safely in place.
- * Warns (log) and returns -EIO if anything could not be listed or removed. */
-int retention_apply(const Schedule *s, const char *keep_path, unsigned *ret_pruned);
+ * On failure every archive that was not removed is kept; *RET_ERROR says why. */
+int retention_apply(const Schedule *s, const char *keep_path, unsigned *ret_pruned, char **ret_error);
 
 /* S's rules (Keep= KeepDaily= …) as retention-policy.h takes them. The copy
  * targets keep the same by default (copy.h), whole chains included, so a

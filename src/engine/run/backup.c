@@ -236,8 +236,10 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                 r = dumps_run_all(s, dest.fd, dump_started, &report, &dumps, &res.error);
         if (r >= 0)
                 r = take_service_locks(s, &report, &locks, &res.error);
-        if (r >= 0)
+        if (r >= 0) {
+                destination_remove_stale(&dest, &report);
                 r = destination_create_archive(&dest, res.start_usec, &name, &res.error);
+        }
         if (r >= 0 && inc) {
                 r = incremental_start(inc, name, &res.error);
                 selection_set_incremental(sel, inc);
@@ -270,8 +272,11 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
         if (shrank < 0)
                 r = shrank;
         /* Retention runs only after the new archive is safely in place. */
-        if (r >= 0 && !shrank && retention_apply(s, res.archive, &res.pruned) < 0)
-                report.stats.warnings++;
+        if (r >= 0 && !shrank) {
+                _cleanup_free_ char *error = NULL;
+                if (retention_apply(s, res.archive, &res.pruned, &error) < 0)
+                        report_warning(&report, s->destination, "%s", error ?: "Retention failed.");
+        }
 
         if (r == -ENOMEM && !res.error)
                 (void) errorf(&res.error, r, "Out of memory.");

@@ -54,7 +54,6 @@ struct Incremental {
         int deleted_fd;
         FILE *deleted;
         char *last_deleted;             /* the root of the last deleted tree */
-        uint64_t unchanged;
         uint64_t point_bytes;           /* of the regular files in the new index */
 };
 
@@ -90,10 +89,6 @@ const char *incremental_reason(const Incremental *inc) {
 
 const char *incremental_base(const Incremental *inc) {
         return incremental_is_incremental(inc) ? inc->chain[strv_length(inc->chain) - 1] : NULL;
-}
-
-uint64_t incremental_unchanged(const Incremental *inc) {
-        return inc ? inc->unchanged : 0;
 }
 
 void incremental_point(const Incremental *inc, uint64_t *ret_files, uint64_t *ret_bytes) {
@@ -480,7 +475,6 @@ int incremental_check(Incremental *inc, const char *path, int level, const struc
         }
 
         if (same) {
-                inc->unchanged++;
                 r = add_record(inc, path, st, ret_error);
                 if (r >= 0 && S_ISDIR(st->st_mode))
                         r = push_directory(inc, path, level, st, false);

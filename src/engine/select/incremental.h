@@ -78,7 +78,6 @@ int incremental_end_walk(Incremental *inc, char **ret_error);
 /* The deletions, for INCREMENTAL_DELETED_NAME: FD positioned at their
  * start (owned by INC), SIZE bytes. */
 int incremental_deletions(Incremental *inc, int *ret_fd, uint64_t *ret_size);
-uint64_t incremental_unchanged(const Incremental *inc);         /* entries not stored */
 /* The size of the restore point the run makes: its entries and the bytes
  * of its regular files, stored now or before. */
 void incremental_point(const Incremental *inc, uint64_t *ret_files, uint64_t *ret_bytes);

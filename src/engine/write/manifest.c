@@ -21,15 +21,6 @@ void sha256_update(Sha256 *h, const void *buf, size_t n) {
                 (void) EVP_DigestUpdate(h->ctx, buf, n);
 }
 
-void sha256_zeros(Sha256 *h, uint64_t n) {
-        static const uint8_t zeros[64 * 1024];
-        while (n > 0) {
-                size_t k = (size_t) MIN(n, (uint64_t) sizeof zeros);
-                sha256_update(h, zeros, k);
-                n -= k;
-        }
-}
-
 void sha256_final(Sha256 *h, uint8_t out[static SHA256_LEN]) {
         unsigned len = SHA256_LEN;
         (void) EVP_DigestFinal_ex(h->ctx, out, &len);

@@ -51,8 +51,6 @@ typedef struct Sha256 {
 
 int sha256_init(Sha256 *h);
 void sha256_update(Sha256 *h, const void *buf, size_t n);
-/* Feeds N zero bytes (sparse holes, zero padding). */
-void sha256_zeros(Sha256 *h, uint64_t n);
 void sha256_final(Sha256 *h, uint8_t out[static SHA256_LEN]);
 void sha256_done(Sha256 *h);
 
