@@ -58,6 +58,9 @@ void manifest_spool_done(ManifestSpool *s) {
 
 static int spool_block(void *userdata, const void *buf, size_t n, int64_t offset) {
         ManifestSpool *s = userdata;
+        if (n > MANIFEST_MAX - s->bytes)
+                return -EFBIG;
+        s->bytes += n;
         for (const char *p = buf, *end = p + n; (p = memchr(p, '\n', (size_t) (end - p))); p++)
                 s->lines++;
         return fwrite(buf, 1, n, s->f) == n ? 0 : -EIO;
@@ -67,7 +70,7 @@ int manifest_spool_take(ManifestSpool *s, struct archive *a, uint64_t size, Cont
         rewind(s->f);
         if (ftruncate(fileno(s->f), 0) < 0)
                 return -errno;
-        s->lines = 0;
+        s->lines = s->bytes = 0;
         return archive_read_entry_data(a, size, h, spool_block, s, ret_digest);
 }
 
@@ -103,6 +106,15 @@ int manifest_spool_next(ManifestSpool *s, ManifestEntry *ret) {
         return 1;
 }
 
+int manifest_spool_check(ManifestSpool *s) {
+        ManifestEntry line = {};
+        int r;
+        while ((r = manifest_spool_next(s, &line)) > 0)
+                manifest_entry_done(&line);
+        manifest_entry_done(&line);
+        return r < 0 ? r : manifest_spool_rewind(s);
+}
+
 const ManifestEntry *manifest_spool_seek(ManifestSpool *s, uint64_t ordinal, int *ret_error) {
         *ret_error = 0;
         while (s->next <= ordinal) {
@@ -123,8 +135,6 @@ int manifest_spool_read_whole(ManifestSpool *s, char **ret, size_t *ret_len) {
         off_t len = lseek(fileno(s->f), 0, SEEK_END);
         if (len < 0)
                 return -errno;
-        if (len > MANIFEST_MAX)
-                return -EFBIG;
         _cleanup_free_ char *text = malloc((size_t) len + 1);
         if (!text)
                 return -ENOMEM;

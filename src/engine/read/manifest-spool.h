@@ -24,6 +24,7 @@ FILE *archive_scratch_open(const char *archive);
 typedef struct ManifestSpool {
         FILE *f;
         uint64_t lines;         /* newlines in the data taken */
+        uint64_t bytes;         /* of the data taken: at most MANIFEST_MAX */
         bool positional;        /* known after manifest_spool_rewind() */
         size_t line;            /* of the data, the last one read */
         uint64_t next;          /* positional: the ordinal of the entry whose line comes next */
@@ -36,7 +37,8 @@ void manifest_spool_done(ManifestSpool *s);
 /* Takes the current entry of A (SIZE bytes) as the manifest, replacing
  * what was taken before (a manifest is only the manifest if it is the last
  * entry); hashes it into *RET_DIGEST with H. -EBADMSG when the archive
- * cannot be read. */
+ * cannot be read, -EFBIG beyond MANIFEST_MAX bytes (a hostile archive's
+ * "manifest" does not fill the disk). */
 int manifest_spool_take(ManifestSpool *s, struct archive *a, uint64_t size, ContentHash *h, ContentDigest *ret_digest);
 
 /* Back to the start of what was taken, past the header of a positional
@@ -53,11 +55,15 @@ static inline uint64_t manifest_spool_listed(const ManifestSpool *s) {
  * which), -EIO. */
 int manifest_spool_next(ManifestSpool *s, ManifestEntry *ret);
 
+/* Parses every line of a positional manifest once, then rewinds: 0,
+ * -EBADMSG for a damaged line (s->line says which), -EIO. */
+int manifest_spool_check(ManifestSpool *s);
+
 /* A positional manifest's line for the entry ORDINAL, reading on from the
  * last one asked for (ordinals only grow): NULL past its end or for a
  * damaged line (*ret_error then -EBADMSG or -EIO). */
 const ManifestEntry *manifest_spool_seek(ManifestSpool *s, uint64_t ordinal, int *ret_error);
 
 /* An older manifest, which names its entries in any order: its text whole,
- * NUL-terminated (at most MANIFEST_MAX bytes: -EFBIG beyond). */
+ * NUL-terminated. */
 int manifest_spool_read_whole(ManifestSpool *s, char **ret, size_t *ret_len);

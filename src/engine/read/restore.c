@@ -342,6 +342,12 @@ static int scan_archive(Restore *x) {
                         r = manifest_spool_take(&x->spool, reader->a, (uint64_t) MAX(archive_entry_size(e), 0), &hash, &digest);
                         if (r == -EBADMSG)
                                 break;
+                        if (r == -EFBIG) {
+                                say(x, LOG_ERR, 0, "The manifest of %s is larger than %u MiB: the restored files cannot be checked.",
+                                    x->archive, MANIFEST_MAX / (1024 * 1024));
+                                x->st.unchecked = x->st.manifest_damaged = true;
+                                return 0;
+                        }
                         if (r < 0)
                                 return say(x, LOG_ERR, r, "Cannot write the manifest of %s to a scratch file: %m", x->archive);
                         taken = true;
@@ -365,37 +371,23 @@ static int scan_archive(Restore *x) {
         r = manifest_spool_rewind(&x->spool);
         if (r < 0)
                 return say(x, LOG_ERR, r, "Cannot read the manifest of %s back from its scratch file: %m", x->archive);
+        /* A positional manifest is parsed once here, so pass 2 meets no damaged
+         * line; an older one, which names its entries, is held sorted. */
         size_t bad_line = 0;
         if (x->spool.positional) {
-                /* every line parsed once here, so pass 2 meets no damaged one */
-                ManifestEntry line = {};
-                while ((r = manifest_spool_next(&x->spool, &line)) > 0)
-                        manifest_entry_done(&line);
-                manifest_entry_done(&line);
+                r = manifest_spool_check(&x->spool);
                 bad_line = x->spool.line;
-                if (r == -EIO)
-                        return say(x, LOG_ERR, r, "Cannot read the manifest of %s back from its scratch file: %m", x->archive);
-                if (r == 0)
-                        r = manifest_spool_rewind(&x->spool);
-                if (r == -EIO)
-                        return say(x, LOG_ERR, r, "Cannot read the manifest of %s back from its scratch file: %m", x->archive);
         } else {
                 r = manifest_spool_read_whole(&x->spool, &text, &len);
-                if (r == -ENOMEM)
-                        return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
-                if (r == -EIO)
-                        return say(x, LOG_ERR, r, "Cannot read the manifest of %s back from its scratch file: %m", x->archive);
                 if (r >= 0)
                         r = manifest_parse(text, len, &x->manifest, &bad_line);
-                if (r == -ENOMEM)
-                        return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
         }
+        if (r == -ENOMEM)
+                return say(x, LOG_ERR, -ENOMEM, "Out of memory.");
+        if (r < 0 && r != -EBADMSG)
+                return say(x, LOG_ERR, r, "Cannot read the manifest of %s back from its scratch file: %m", x->archive);
         if (r < 0) {
-                if (r == -EFBIG)
-                        say(x, LOG_ERR, 0, "The manifest of %s is larger than %u MiB: the restored files cannot be checked.",
-                            x->archive, MANIFEST_MAX / (1024 * 1024));
-                else
-                        say(x, LOG_ERR, 0, "The manifest of %s is damaged at line %zu: the restored files cannot be checked.", x->archive, bad_line);
+                say(x, LOG_ERR, 0, "The manifest of %s is damaged at line %zu: the restored files cannot be checked.", x->archive, bad_line);
                 x->st.unchecked = x->st.manifest_damaged = true;
                 return 0;
         }

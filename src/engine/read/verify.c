@@ -108,7 +108,7 @@ static int read_back(Verify *v, struct archive *a, bool *ret_manifest) {
                 if (streq(name, MANIFEST_NAME) && type == 'f') {
                         r = manifest_spool_take(&v->manifest, a, size, &h, &manifest_digest);
                         if (r < 0)
-                                return r == -EBADMSG ? r : -EIO;
+                                return r == -EBADMSG || r == -EFBIG ? r : -EIO;
                         manifest_size = size;
                         pending = true;
                         continue;

@@ -35,7 +35,7 @@
 
 #define MANIFEST_NAME ".alexandria-manifest.sha256"
 #define SHA256_LEN 32
-/* the largest manifest a reader takes into memory */
+/* the largest manifest a reader takes (into memory, or into its scratch file) */
 #define MANIFEST_MAX (1024 * 1024 * 1024)
 #define MANIFEST_HEADER "alexandria-manifest 3\n"
 #define MANIFEST_DIGEST_LEN 8   /* bytes of the SHA-256 recorded for a larger file */
