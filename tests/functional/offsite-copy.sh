@@ -224,3 +224,24 @@ check "stderr names the target with its parameters hidden" grep -q "copied to rc
 check "... and never the key's path" sh -c "! grep -q sftp_key '$T/err'"
 "$CTL" --user --no-reload list >"$T/list" 2>&1
 check "list shows the target redacted" grep -q "CopyTo=rclone::sftp,…:$SFTP" "$T/list"
+
+# ---- RcloneConfig=: a remote named in a configuration file of its own.
+# Without the key rclone reads its default file, which does not know the
+# remote: the run fails naming the target; with it, the copy lands.
+VAULT=$T/vault
+mkdir -p "$VAULT" "$T/home"
+printf '[vault]\ntype = local\n' > "$T/rclone.conf"
+chmod 600 "$T/rclone.conf"
+export HOME=$T/home
+unset RCLONE_CONFIG
+t_schedule off "Source=$SRC" "Destination=$DEST" "Keep=3" "CopyTo=rclone:vault:$VAULT"
+sleep 1.1; run
+check "rclone: a remote no configuration names fails the run (exit 1)" test "$rc" -eq 1
+check "... naming the target" grep -q "rclone:vault:$VAULT" "$T/err" || show_err
+check "... and nothing reached the directory" test -z "$(archives_in "$VAULT")"
+t_schedule off "Source=$SRC" "Destination=$DEST" "Keep=3" "CopyTo=rclone:vault:$VAULT" "RcloneConfig=$T/rclone.conf"
+sleep 1.1; run
+check "RcloneConfig=: the named remote is found, run exits 0" test "$rc" -eq 0 || show_err
+check "... the target keeps what the destination keeps" \
+        test "$(archives_in "$VAULT")" = "$(local_archives)" -a -n "$(archives_in "$VAULT")"
+check "... the newest one byte for byte" same_content "$(basename "$(newest)")" "$VAULT"

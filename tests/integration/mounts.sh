@@ -61,6 +61,34 @@ check_eq "a destination on an unmounted disk fails the run" 1 "$rc"
 grep -q "Destination $W/mnt/backups is on $W/mnt" <<<"$out" && ok "naming the destination" || fail "output: $out"
 sys findmnt "$W/mnt" >/dev/null && fail "the disk is mounted: cannot check the directory underneath" || check "nothing was created underneath" test ! -e "$W/mnt/backups"
 
+# --- a disk an admin mounts with a .mount unit, not in /etc/fstab
+truncate -s 16M "$W/disk2.img"
+mkfs.ext4 -q -F "$W/disk2.img" || { fail "mkfs disk2"; exit 1; }
+mkdir -p "$W/mnt2"
+unit_name=$(systemd-escape --path --suffix=mount "$W/mnt2")
+printf '[Mount]\nWhat=%s\nWhere=%s\nType=ext4\nOptions=loop\n' "$W/disk2.img" "$W/mnt2" > "$W/$unit_name"
+chmod 644 "$W/$unit_name"
+sys cp "$W/$unit_name" "/etc/systemd/system/$unit_name"
+sys systemctl daemon-reload
+out=$(sys systemctl start "$unit_name" 2>&1) || { fail "start $unit_name: $out"; exit 1; }
+sys sh -c "mkdir -p $W/mnt2/data && echo precious > $W/mnt2/data/file"
+sys systemctl stop "$unit_name"
+sys mkdir -p "$W/mnt2/data"
+ctl create unitdisk --on-calendar daily --source "$W/mnt2/data" --dest /var/backups/unitdisk >/dev/null
+out=$(ctl run --here unitdisk 2>&1); rc=$?
+check_eq "a source on a .mount unit's unmounted disk fails the run (exit 1)" 1 "$rc"
+grep -q "Source $W/mnt2/data is on $W/mnt2, which /etc/systemd/system/$unit_name lists as a mount point" <<<"$out" \
+        && ok "the message names the source and the mount unit" || fail "output: $out"
+check "no archive of the directory underneath" test -z "$(ctl backups unitdisk)"
+sys rmdir "$W/mnt2/data"
+out=$(ctl run unitdisk 2>&1); rc=$?
+check_eq "through the service, RequiresMountsFor= starts the .mount unit and the run succeeds" 0 "$rc"
+sys systemctl is-active -q "$unit_name" && ok "the .mount unit is active" || fail "$unit_name is not active"
+arch=$(ctl backups unitdisk | tail -1)
+sys tar -tzf "$arch" > "$W/unitdisk.list" 2>&1
+check "its archive holds the file on the disk" grep -q "mnt2/data/file$" "$W/unitdisk.list"
+sys systemctl stop "$unit_name"
+
 # --- the backup that shrinks, told to the notifier with both figures
 mkdir -p "$W/src"
 for i in $(seq 1 50); do echo "content $i" > "$W/src/f$i"; done

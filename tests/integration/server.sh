@@ -74,3 +74,21 @@ ctl run server > /dev/null 2>&1
 check_eq "a changed set is told again" 2 "$(told)"
 check_eq "the list is the new one" /usr/bin/alexandria-it-other "$(sys cat /var/lib/alexandria/server.unexpected)"
 check_eq "files --unexpected agrees" /usr/bin/alexandria-it-other "$(ctl files server --unexpected)"
+
+# A long list is bounded where people read it: ten names in the journal and
+# in status, a thousand in the mail, every one in the state's list.
+sys sh -c 'for i in $(seq -w 1 1005); do echo many > /usr/bin/alexandria-it-many-$i; done'
+sys rm -f /var/mail/root
+ctl run server > /dev/null 2>&1
+check_eq "the state's list has all 1006" 1006 "$(sys cat /var/lib/alexandria/server.unexpected | wc -l)"
+wait_for 10 logged "ALEXANDRIA_UNEXPECTED=1006" && ok "the journal counts 1006" || fail "unexpected events: $(journal | tail -20)"
+msg=$(journal | grep "MESSAGE=1006 files of server" | tail -1)
+check_eq "the journal message names ten of them" 10 "$(grep -o '/usr/bin/alexandria-it-' <<<"$msg" | wc -l)"
+grep -q " and 996 more (all of them in /var/lib/alexandria/server.unexpected)" <<<"$msg" && ok "... and says how many more" || fail "message: $msg"
+ctl status server > "$W/status"
+check_eq "status names ten" 10 "$(grep -c '^        /usr/bin/alexandria-it-' "$W/status")"
+if [ -n "$mail" ]; then
+        many_mail() { sys cat /var/mail/root 2>/dev/null | grep -q "^  … and 6 more$"; }
+        wait_for 10 many_mail && ok "the mail lists a thousand and says 6 more" || fail "mail: $(sys cat /var/mail/root 2>&1 | tail -5)"
+        check_eq "... a thousand names in it" 1000 "$(sys cat /var/mail/root | grep -c '^  /usr/bin/alexandria-it-')"
+fi

@@ -40,10 +40,12 @@ int main(void) {
         close(hole_fd);
         ASSERT(symlinkat("small", dir_fd, "link") == 0);
         ASSERT(mkfifoat(dir_fd, "fifo", 0600) == 0);
+        put(dir_fd, "linked", "y", 1);
+        ASSERT(linkat(dir_fd, "linked", dir_fd, "second-name", 0) == 0);
 
         Prefetch *p = NULL;
         ASSERT(prefetch_new(&p) == 0);
-        const char *names[] = { "small", "empty", "limit", "big", "attr", "link", "fifo", "missing", "holes" };
+        const char *names[] = { "small", "empty", "limit", "big", "attr", "link", "fifo", "missing", "holes", "second-name" };
         const size_t n = sizeof names / sizeof *names;
         PrefetchChunk *c = NULL, *second = NULL;
         ASSERT(prefetch_submit(p, dir_fd, names, n, &c) == 0);
@@ -80,6 +82,9 @@ int main(void) {
         f = prefetch_get(c, 8);         /* all hole: the writer maps it */
         ASSERT(f->error == 0 && f->fallback);
 
+        f = prefetch_get(c, 9);         /* one of two names: maybe a link without data */
+        ASSERT(f->error == 0 && f->fallback && f->st.st_nlink == 2);
+
         /* the earlier results stay where they were */
         ASSERT(memcmp(prefetch_get(c, 0)->content.data, "hello\n", 6) == 0);
         ASSERT(memcmp(prefetch_get(second, 0)->content.data, "hello\n", 6) == 0);
@@ -92,7 +97,7 @@ int main(void) {
         prefetch_release(NULL);
         prefetch_free(p);
 
-        const char *all[] = { "small", "empty", "limit", "big", "attr", "link", "fifo", "holes" };
+        const char *all[] = { "small", "empty", "limit", "big", "attr", "link", "fifo", "holes", "linked", "second-name" };
         for (size_t i = 0; i < sizeof all / sizeof *all; i++)
                 ASSERT(unlinkat(dir_fd, all[i], 0) == 0);
         close(dir_fd);

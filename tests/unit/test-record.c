@@ -11,6 +11,7 @@
 
 static void test_round_trip(void) {
         char *warnings[] = { (char *) "a: vanished", (char *) "multi\nline \\ back", NULL };
+        char *copies[] = { (char *) "ssh://h/p ok 1764690005000000", NULL };
         RunRecord r = {
                 .schedule = (char *) "web",
                 .invocation = (char *) "0123456789abcdef0123456789abcdef",
@@ -22,6 +23,9 @@ static void test_round_trip(void) {
                 .point_files = 120000, .point_bytes = 1 << 30,
                 .warning_messages = warnings,
                 .error = (char *) "line1\nline2\r=x",
+                .copies = copies,
+                .unexpected = 0, .unexpected_sha256 = (char *) "e3b0c442",
+                .shrunk = (char *) "1 files, 0 B read; usually 9 files, 9 B",
         };
         char *text = NULL;
         RunRecord back = RUN_RECORD_NULL;
@@ -43,7 +47,21 @@ static void test_round_trip(void) {
         ASSERT_STREQ(back.warning_messages[1], "multi\nline \\ back");
         ASSERT(!back.warning_messages[2]);
         ASSERT_STREQ(back.error, r.error);
+        ASSERT_STREQ(back.copies[0], copies[0]);
+        ASSERT(!back.copies[1]);
+        /* with Expect= set, a count of 0 is written: "none unexpected" */
+        ASSERT(strstr(text, "\nUNEXPECTED=0\n"));
+        ASSERT_STREQ(back.unexpected_sha256, "e3b0c442");
+        ASSERT_STREQ(back.shrunk, r.shrunk);
         record_done(&back);
+        free(text);
+
+        /* what does not apply is not written: no restore point of its own, no Expect= */
+        r.point_files = r.point_bytes = 0;
+        r.unexpected_sha256 = r.shrunk = r.error = NULL;
+        ASSERT(record_format(&r, &text) == 0);
+        ASSERT(!strstr(text, "POINT_") && !strstr(text, "UNEXPECTED") && !strstr(text, "SHRUNK") && !strstr(text, "ERROR"));
+        ASSERT(strstr(text, "\nPRUNED=1\n") && strstr(text, "\nEXIT_STATUS=3\n") && strstr(text, "\nRESULT=warnings\n"));
         free(text);
 
         /* a newer version's keys are skipped; damage is refused */

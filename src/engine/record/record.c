@@ -41,9 +41,9 @@ void record_list_free(RunRecord *list, size_t n) {
 
 /* ---- text ---- */
 
-static int put(FILE *f, const char *key, const char *value) {
+static void put(FILE *f, const char *key, const char *value) {
         if (!value)
-                return 0;
+                return;
         fprintf(f, "%s=", key);
         for (const char *p = value; *p; p++)
                 if (*p == '\\')
@@ -55,52 +55,10 @@ static int put(FILE *f, const char *key, const char *value) {
                 else
                         fputc(*p, f);
         fputc('\n', f);
-        return 0;
 }
 
 static void put_u64(FILE *f, const char *key, uint64_t v) {
         fprintf(f, "%s=%" PRIu64 "\n", key, v);
-}
-
-int record_format(const RunRecord *r, char **ret) {
-        _cleanup_free_ char *text = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&text, &len);
-        if (!f)
-                return -ENOMEM;
-
-        put(f, "SCHEDULE", r->schedule);
-        put(f, "INVOCATION", r->invocation);
-        put_u64(f, "START_USEC", r->start_usec);
-        put_u64(f, "END_USEC", r->end_usec);
-        put(f, "RESULT", run_result_to_string(r->result));
-        fprintf(f, "EXIT_STATUS=%i\n", r->exit_status);
-        put(f, "KIND", r->kind);
-        put(f, "ARCHIVE", r->archive);
-        put_u64(f, "FILES", r->files);
-        put_u64(f, "BYTES_READ", r->bytes_read);
-        put_u64(f, "ARCHIVE_BYTES", r->archive_bytes);
-        put_u64(f, "WARNINGS", r->warnings);
-        STRV_FOREACH(w, r->warning_messages)
-                put(f, "WARNING", *w);
-        put_u64(f, "PRUNED", r->pruned);
-        if (r->point_files > 0 || r->point_bytes > 0) {
-                put_u64(f, "POINT_FILES", r->point_files);
-                put_u64(f, "POINT_BYTES", r->point_bytes);
-        }
-        STRV_FOREACH(c, r->copies)
-                put(f, "COPY", *c);
-        put(f, "ERROR", r->error);
-        if (r->unexpected_sha256) {
-                put_u64(f, "UNEXPECTED", r->unexpected);
-                put(f, "UNEXPECTED_SHA256", r->unexpected_sha256);
-        }
-        put(f, "SHRUNK", r->shrunk);
-
-        if (fclose(f) != 0)
-                return -ENOMEM;
-        *ret = TAKE_PTR(text);
-        return 0;
 }
 
 static char *unescape(const char *v) {
@@ -145,9 +103,21 @@ typedef struct RecordField {
         const char *key;
         FieldType type;
         size_t offset;
+        /* written only when this says so (NULL: always; strings: when set) */
+        bool (*present)(const RunRecord *r);
 } RecordField;
 
-#define FIELD(k, t, member) { k, t, offsetof(RunRecord, member) }
+/* a restore point other than what was stored: FullEvery= runs only */
+static bool has_point(const RunRecord *r) {
+        return r->point_files > 0 || r->point_bytes > 0;
+}
+
+/* Expect= was set: the count means something, even 0 */
+static bool has_unexpected(const RunRecord *r) {
+        return r->unexpected_sha256;
+}
+
+#define FIELD(k, t, member, ...) { k, t, offsetof(RunRecord, member), __VA_ARGS__ }
 static const RecordField record_fields[] = {
         FIELD("SCHEDULE", FIELD_STRING, schedule),
         FIELD("INVOCATION", FIELD_STRING, invocation),
@@ -162,16 +132,55 @@ static const RecordField record_fields[] = {
         FIELD("ARCHIVE_BYTES", FIELD_U64, archive_bytes),
         FIELD("WARNINGS", FIELD_U64, warnings),
         FIELD("WARNING", FIELD_LIST, warning_messages),
-        FIELD("COPY", FIELD_LIST, copies),
         FIELD("PRUNED", FIELD_U64, pruned),
-        FIELD("POINT_FILES", FIELD_U64, point_files),
-        FIELD("POINT_BYTES", FIELD_U64, point_bytes),
+        FIELD("POINT_FILES", FIELD_U64, point_files, has_point),
+        FIELD("POINT_BYTES", FIELD_U64, point_bytes, has_point),
+        FIELD("COPY", FIELD_LIST, copies),
         FIELD("ERROR", FIELD_STRING, error),
-        FIELD("UNEXPECTED", FIELD_U64, unexpected),
+        FIELD("UNEXPECTED", FIELD_U64, unexpected, has_unexpected),
         FIELD("UNEXPECTED_SHA256", FIELD_STRING, unexpected_sha256),
         FIELD("SHRUNK", FIELD_STRING, shrunk),
 };
 #undef FIELD
+
+static void format_field(FILE *f, const RunRecord *r, const RecordField *field) {
+        const void *at = (const uint8_t *) r + field->offset;
+
+        if (field->present && !field->present(r))
+                return;
+        switch (field->type) {
+        case FIELD_STRING:
+                put(f, field->key, *(char * const *) at);
+                return;
+        case FIELD_U64:
+                put_u64(f, field->key, *(const uint64_t *) at);
+                return;
+        case FIELD_LIST:
+                STRV_FOREACH(v, *(char ** const *) at)
+                        put(f, field->key, *v);
+                return;
+        case FIELD_RESULT:
+                put(f, field->key, run_result_to_string(*(const RunResult *) at));
+                return;
+        case FIELD_EXIT_STATUS:
+                fprintf(f, "%s=%i\n", field->key, *(const int *) at);
+                return;
+        }
+}
+
+int record_format(const RunRecord *r, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; i < ELEMENTSOF(record_fields); i++)
+                format_field(f, r, &record_fields[i]);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
 
 static int parse_field(RunRecord *r, const RecordField *field, const char *v) {
         void *at = (uint8_t *) r + field->offset;

@@ -63,10 +63,12 @@ static void read_one(Prefetch *p, PrefetchChunk *c, size_t i) {
         size_t size = (size_t) f->st.st_size;
         /* an empty file on a pseudo file system (procfs) may still hold
          * something, a file with fewer blocks than bytes may have holes:
-         * the writer's own path says so, or maps them */
+         * the writer's own path says so, or maps them; a name of a hard-link
+         * set may be stored as a link without data, which the writer's link
+         * resolver decides: reading it here could be for nothing */
         bool empty_pseudo = size == 0 && major(f->st.st_dev) == 0;
         bool maybe_sparse = (uint64_t) f->st.st_blocks * 512 < (uint64_t) f->st.st_size;
-        if (!S_ISREG(f->st.st_mode) || f->st.st_size > PREFETCH_FILE_MAX || empty_pseudo || maybe_sparse ||
+        if (!S_ISREG(f->st.st_mode) || f->st.st_nlink > 1 || f->st.st_size > PREFETCH_FILE_MAX || empty_pseudo || maybe_sparse ||
             atomic_load(&p->held) + size > PREFETCH_BYTES_MAX || flistxattr(fd, NULL, 0) != 0 || !reserve(c, size)) {
                 f->fallback = true;
                 return;

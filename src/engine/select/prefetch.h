@@ -13,10 +13,10 @@
  *
  * Only what the writer would take as it is gets read ahead: a file up to
  * PREFETCH_FILE_MAX bytes with no extended attributes (so no ACL). Anything
- * else (bigger, with attributes, with fewer blocks than bytes (holes), no
- * longer a regular file, empty on a pseudo file system, over the memory
- * budget) comes back as "fallback" and
- * the caller opens it itself, as without read-ahead. Incremental runs do
+ * else (bigger, with attributes, with fewer blocks than bytes (holes), with
+ * more than one name (a hard link may be stored without data), no longer a
+ * regular file, empty on a pseudo file system, over the memory budget) comes
+ * back as "fallback" and the caller opens it itself, as without read-ahead. Incremental runs do
  * not read ahead: they decide on an lstat before opening anything. */
 
 #include <stdbool.h>

@@ -169,14 +169,12 @@ static bool same_times(const struct timespec *a, const struct timespec *b) {
         return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
-/* The entry describes the file as it is now, open in front of us; holes are
- * mapped from this descriptor so the map and the data belong together.
- * Content read ahead comes without one: only files that have no holes are
- * read ahead. */
-static void entry_refresh(struct archive_entry *entry, int fd, const struct stat *st) {
-        archive_entry_copy_stat(entry, st);
-        archive_entry_unset_atime(entry);
-        archive_entry_unset_ctime(entry);
+/* The holes of the file open in front of us, mapped from this descriptor so
+ * that the map and the data belong together (libarchive may have mapped
+ * them already while it built the entry: that map is replaced). Content
+ * read ahead comes without one: only files that have no holes are read
+ * ahead. */
+static void entry_map_holes(struct archive_entry *entry, int fd, const struct stat *st) {
         archive_entry_sparse_clear(entry);
 
         /* Only files with fewer blocks than bytes can have holes. */
@@ -416,7 +414,7 @@ int archive_writer_add_file(ArchiveWriter *w, struct archive_entry *entry, int f
         archive_entry_unset_atime(entry);
         archive_entry_unset_ctime(entry);
         if (fd >= 0 || content)
-                entry_refresh(entry, fd, st);
+                entry_map_holes(entry, fd, st);
 
         /* Opened first, linked second: a file that could not be opened must
          * not become the data-carrying first link of a set. */

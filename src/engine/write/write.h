@@ -24,9 +24,10 @@ typedef struct ArchiveWriter ArchiveWriter;
 int archive_writer_new(int fd, int spool_dir_fd, Compression c, const CryptKeySource *key, const char *label,
                        RunReport *report, ArchiveWriter **ret, char **ret_error);
 
-/* A file from the walk (select.h): its data is read from FD and checked
- * for changes while read, or taken from CONTENT, read ahead and checked
- * the same way; hard links are stored as links. */
+/* A file from the walk (select.h): ENTRY was built from ST, the stat of
+ * FD (or of CONTENT's descriptor when it was read ahead). Its data is read
+ * from FD and checked for changes while read, or taken from CONTENT, read
+ * ahead and checked the same way; hard links are stored as links. */
 int archive_writer_add_file(ArchiveWriter *w, struct archive_entry *entry, int fd, const struct stat *st,
                             const FileContent *content, char **ret_error);
 
