@@ -7,45 +7,14 @@
 #include "archive-read.h"
 #include "fileio.h"
 #include "manifest-spool.h"
+#include "scratch.h"
 
 /* A positional line is at most "f " + 16 digits + " " + 9 digits. */
 #define POSITIONAL_LINE_MAX 64
 
-FILE *archive_scratch_open(const char *archive) {
-        _cleanup_free_ char *dir = strdup(archive);
-        char *slash = dir ? strrchr(dir, '/') : NULL;
-        if (!dir)
-                return NULL;
-        if (slash)
-                slash[slash == dir] = 0;        /* "/a" is in "/" */
-        else
-                strcpy(dir, ".");
-        const char *candidates[] = { dir, getenv("TMPDIR"), "/var/tmp", "/tmp" };
-        int error = -ENOENT;
-        for (size_t i = 0; i < ELEMENTSOF(candidates); i++) {
-                if (!candidates[i])
-                        continue;
-                _cleanup_close_ int dir_fd = open(candidates[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                int fd = dir_fd >= 0 ? spool_open(dir_fd) : -errno;
-                if (fd < 0) {
-                        error = fd;
-                        continue;
-                }
-                FILE *f = fdopen(fd, "w+");
-                if (!f) {
-                        safe_close(fd);
-                        return NULL;
-                }
-                (void) setvbuf(f, NULL, _IOFBF, 64 * 1024);
-                return f;
-        }
-        errno = -error;
-        return NULL;
-}
-
 int manifest_spool_open(ManifestSpool *s, const char *archive) {
-        *s = (ManifestSpool) {};
-        s->f = archive_scratch_open(archive);
+        *s = (ManifestSpool) { .archive = archive };
+        s->f = scratch_open(archive);
         return s->f ? 0 : -errno ?: -EIO;
 }
 
@@ -67,9 +36,13 @@ static int spool_block(void *userdata, const void *buf, size_t n, int64_t offset
 }
 
 int manifest_spool_take(ManifestSpool *s, struct archive *a, uint64_t size, ContentHash *h, ContentDigest *ret_digest) {
-        rewind(s->f);
-        if (ftruncate(fileno(s->f), 0) < 0)
-                return -errno;
+        if (s->bytes > 0) {
+                /* what was taken was a file after all: start afresh */
+                fclose(s->f);
+                s->f = scratch_open(s->archive);
+                if (!s->f)
+                        return -errno ?: -EIO;
+        }
         s->lines = s->bytes = 0;
         return archive_read_entry_data(a, size, h, spool_block, s, ret_digest);
 }
@@ -130,15 +103,14 @@ const ManifestEntry *manifest_spool_seek(ManifestSpool *s, uint64_t ordinal, int
 }
 
 int manifest_spool_read_whole(ManifestSpool *s, char **ret, size_t *ret_len) {
-        if (fflush(s->f) != 0)
-                return -errno;
-        off_t len = lseek(fileno(s->f), 0, SEEK_END);
-        if (len < 0)
-                return -errno;
-        _cleanup_free_ char *text = malloc((size_t) len + 1);
+        size_t len = (size_t) s->bytes;
+        _cleanup_free_ char *text = malloc(len + 1);
         if (!text)
                 return -ENOMEM;
-        if (pread(fileno(s->f), text, (size_t) len, 0) != len)
+        if (fflush(s->f) != 0)
+                return -errno;
+        rewind(s->f);
+        if (fread(text, 1, len, s->f) != len)
                 return -EIO;
         text[len] = 0;
         *ret = TAKE_PTR(text);

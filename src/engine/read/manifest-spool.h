@@ -2,12 +2,10 @@
 #pragma once
 
 /* The manifest as a reader meets it: the archive's last entry, known only
- * after every entry it describes. verify and restore keep its data in an
- * unnamed scratch file (0600, beside the archive, else a temporary
- * directory; never a named file) and read a positional one back line by
- * line, so their memory stays flat in the number of entries. A version-3
- * manifest holds no names: what the scratch file holds of an encrypted
- * archive is digests and nanoseconds. */
+ * after every entry it describes. verify and restore keep its data in a
+ * scratch file (scratch.h: unnamed, encrypted with a key of this process)
+ * and read a positional one back line by line, so their memory stays flat
+ * in the number of entries. */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,12 +14,8 @@
 #include "macro.h"
 #include "manifest.h"
 
-/* An unnamed scratch file (w+, buffered) beside ARCHIVE, or in $TMPDIR,
- * /var/tmp or /tmp when its directory is not writable (a copy on read-only
- * media); NULL with errno set. */
-FILE *archive_scratch_open(const char *archive);
-
 typedef struct ManifestSpool {
+        const char *archive;    /* borrowed: where the scratch file goes (scratch.h) */
         FILE *f;
         uint64_t lines;         /* newlines in the data taken */
         uint64_t bytes;         /* of the data taken: at most MANIFEST_MAX */

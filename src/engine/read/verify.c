@@ -10,6 +10,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "manifest-spool.h"
+#include "scratch.h"
 #include "verify.h"
 
 /* The manifest is the archive's last entry, so what every entry held is
@@ -421,7 +422,7 @@ int verify_archive(const char *path, const CryptKeySource *key, archive_report_t
         r = archive_reader_open(path, key, &reader, &open_error);
         if (r < 0)
                 return say(LOG_ERR, r, "Cannot open %s: %s", path, open_error ?: strerror(-r));
-        entries = archive_scratch_open(path);
+        entries = scratch_open(path);
         r = entries ? manifest_spool_open(manifest, path) : -errno ?: -EIO;
         if (r < 0)
                 return say(LOG_ERR, r, "Cannot create a scratch file to verify %s: %m", path);
