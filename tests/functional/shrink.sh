@@ -53,6 +53,29 @@ rm "$T/src2/a"; echo x > "$T/src2/tiny"
 run off; rc=$?
 check_eq "with ShrinkWarn=no, less data (but some) is no warning" 0 "$rc"
 
+# a source of empty files (markers, locks, a maildir's flags) reads no data
+# even when it is whole: emptied, it is still a warning with ShrinkWarn=no
+t_schedule marks "Source=$T/src4" "Destination=$T/dest4" "ShrinkWarn=no"
+mkdir -p "$T/src4/sub"; for i in 1 2 3 4 5; do : > "$T/src4/sub/m$i"; done
+run marks; run marks; rc=$?
+check_eq "a source of empty files backs up without a warning" 0 "$rc"
+rm "$T/src4/sub/m"*
+run marks; rc=$?
+check_eq "emptied of its empty files, it warns even with ShrinkWarn=no" 3 "$rc"
+grep -q "far less than usual: 2 files, 0 B read; usually 7 files, 0 B" "$T/err" && ok "and says so" || fail "stderr: $(cat "$T/err")"
+: > "$T/src4/sub/m1"
+run marks; rc=$?
+check_eq "one empty file back: no warning with ShrinkWarn=no" 0 "$rc"
+# the same with FullEvery=: the unchanged empty files are in the restore point
+t_schedule marksinc "Source=$T/src5" "Destination=$T/dest5" "ShrinkWarn=no" "FullEvery=7d"
+mkdir -p "$T/src5"; for i in 1 2 3; do : > "$T/src5/m$i"; done
+run marksinc; run marksinc; rc=$?
+check_eq "FullEvery=: an unchanged incremental run of empty files exits 0" 0 "$rc"
+check "... and was incremental" grep -qx KIND=incremental "$(ls "$ALEXANDRIA_STATE_DIR"/runs/marksinc/*.run | tail -1)"
+rm "$T/src5/m"*
+run marksinc; rc=$?
+check_eq "FullEvery=: emptied of its empty files, it warns" 3 "$rc"
+
 # ShrinkWarn=30%: 40% fewer bytes warns
 t_schedule pct "Source=$T/src3" "Destination=$T/dest3" "ShrinkWarn=30%"
 mkdir -p "$T/src3"; head -c 1000 /dev/zero > "$T/src3/a"

@@ -52,13 +52,15 @@ static bool below(uint64_t now, uint64_t usual, unsigned percent) {
         return (long double) now * 100 < (long double) usual * (100 - percent);
 }
 
-int shrink_check(const RunUsual *usual, uint64_t files, uint64_t bytes, unsigned percent, char **ret_message) {
+int shrink_check(const RunUsual *usual, const RunPoint *point, unsigned percent, char **ret_message) {
         char f1[32], f2[32], b1[FORMAT_BYTES_MAX], b2[FORMAT_BYTES_MAX];
+        uint64_t files = point->files, bytes = point->bytes;
 
         *ret_message = NULL;
         if (!usual->known)
                 return 0;
-        bool emptied = bytes == 0 && usual->bytes > 0;
+        /* a source of empty files reads no data even when it is whole */
+        bool emptied = (bytes == 0 && usual->bytes > 0) || (point->nondirs == 0 && files < usual->files);
         bool shrank = percent > 0 && (below(files, usual->files, percent) || below(bytes, usual->bytes, percent));
         if (!emptied && !shrank)
                 return 0;

@@ -19,7 +19,14 @@ typedef struct RunUsual {
 /* RECORDS: oldest first, as record_list() gives them. */
 void shrink_usual(const RunRecord *records, size_t n, RunUsual *ret);
 
-/* Whether a run of FILES entries and BYTES read shrank against USUAL: by
- * more than PERCENT (0: never), or to no data at all where there was data
- * (always). *RET_MESSAGE then says it with both figures. */
-int shrink_check(const RunUsual *usual, uint64_t files, uint64_t bytes, unsigned percent, char **ret_message);
+/* The restore point a run made: its entries, the bytes of its files, and
+ * how many of its entries are not directories. */
+typedef struct RunPoint {
+        uint64_t files, bytes, nondirs;
+} RunPoint;
+
+/* Whether the run that made POINT shrank against USUAL: by more than
+ * PERCENT (0: never), or emptied (always): no data where there was data,
+ * or nothing but directories where there were more entries. *RET_MESSAGE
+ * then says it with both figures. */
+int shrink_check(const RunUsual *usual, const RunPoint *point, unsigned percent, char **ret_message);

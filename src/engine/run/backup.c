@@ -144,10 +144,10 @@ static int verify_new_archive(const Schedule *s, const CryptKeySource *key, cons
 /* ShrinkWarn=: a run that read far less than usual wrote an archive, but
  * probably not of what it should have (an unmounted disk, a moved source):
  * a warning, and no retention, so the usual archives are not pruned for it. */
-static int compare_with_usual(const Schedule *s, const RunUsual *usual, RunReport *report, uint64_t files,
-                              uint64_t bytes, char **ret_shrunk) {
+static int compare_with_usual(const Schedule *s, const RunUsual *usual, RunReport *report, const RunPoint *point,
+                              char **ret_shrunk) {
         /* an incremental run stores little: what counts is the restore point it makes */
-        int r = shrink_check(usual, files, bytes, s->shrink_warn, ret_shrunk);
+        int r = shrink_check(usual, point, s->shrink_warn, ret_shrunk);
         if (r <= 0)
                 return r;
         report->stats.warnings++;
@@ -268,7 +268,8 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                 (void) errorf(&res.error, -EIO, "the archive %s is written and kept, but the copy to %s failed: %s",
                               res.archive, o ? o->target : "the offsite targets", o ? strempty(o->message) : "out of memory");
         }
-        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, res.point_files, res.point_bytes, &res.shrunk) : 0;
+        RunPoint point = { res.point_files, res.point_bytes, selection_point_nondirs(sel) };
+        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, &point, &res.shrunk) : 0;
         if (shrank < 0)
                 r = shrank;
         /* Retention runs only after the new archive is safely in place. */

@@ -43,6 +43,7 @@ struct Selection {
         uint64_t n_unexpected;
 
         Incremental *incremental;       /* FullEvery=: the index filter, or NULL */
+        uint64_t point_nondirs;         /* what selection_point_nondirs() says */
 };
 
 int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret,
@@ -260,6 +261,8 @@ static int select_one(const SelectEntry *e, void *userdata) {
                 if (k < 0)
                         return k;
                 if (k == 0) {   /* in the restore point, from before */
+                        if (!dir)
+                                sel->point_nondirs++;
                         if (e->decision->unexpected)
                                 add_unexpected(sel, path);
                         return 0;
@@ -295,7 +298,10 @@ static int select_one(const SelectEntry *e, void *userdata) {
 
         uint64_t stored_before = sel->report->stats.files;
         k = sel->fn(sel->entry, fd, st, content, sel->userdata, sel->ret_error);
-        if (k >= 0 && sel->incremental && sel->report->stats.files > stored_before)
+        bool stored = sel->report->stats.files > stored_before;
+        if (k >= 0 && stored && !dir)
+                sel->point_nondirs++;
+        if (k >= 0 && sel->incremental && stored)
                 k = incremental_stored(sel->incremental, st, sel->ret_error);
         if (k >= 0 && e->decision->unexpected)
                 add_unexpected(sel, path);
@@ -338,6 +344,10 @@ int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **re
                 }
         }
         return sel->incremental ? incremental_end_walk(sel->incremental, ret_error) : 0;
+}
+
+uint64_t selection_point_nondirs(const Selection *sel) {
+        return sel->point_nondirs;
 }
 
 int selection_unexpected(Selection *sel, char **ret_list, uint64_t *ret_count) {
