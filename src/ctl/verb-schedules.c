@@ -112,12 +112,18 @@ static int sync_manager(void) {
                  * new calendar, and starting an active unit does nothing. A
                  * restart computes the next elapse anew (from the trigger
                  * stamp with Persistent=yes, so nothing runs twice). */
+                _cleanup_free_ char *result = NULL;
                 if (manager_get_string(bus, *t, "Unit", "SubState", &sub, NULL) >= 0 && streq(sub, "elapsed"))
                         r = manager_restart_unit(bus, *t, &error);
                 else
-                        r = manager_start_unit(bus, *t, false, NULL, NULL, NULL, &error);
+                        /* Waited for: when create returns, its timer is active
+                         * (the manager may run a queued job after answering
+                         * the next caller's question). */
+                        r = manager_start_unit(bus, *t, true, NULL, NULL, &result, &error);
                 if (r < 0)
                         ret = log_error_errno(r, "Cannot start %s: %s", *t, bus_error_text(&error, r));
+                else if (result && !streq(result, "done"))
+                        ret = log_error_errno(-EIO, "Cannot start %s: its job ended '%s'.", *t, result);
         }
 
         sd_bus_error_free(&error);
