@@ -77,7 +77,7 @@ sys mkdir -p "$W/mnt2/data"
 ctl create unitdisk --on-calendar daily --source "$W/mnt2/data" --dest /var/backups/unitdisk >/dev/null
 out=$(ctl run --here unitdisk 2>&1); rc=$?
 check_eq "a source on a .mount unit's unmounted disk fails the run (exit 1)" 1 "$rc"
-grep -q "Source $W/mnt2/data is on $W/mnt2, which /etc/systemd/system/$unit_name lists as a mount point" <<<"$out" \
+grep -qF "Source $W/mnt2/data is on $W/mnt2, which /etc/systemd/system/$unit_name lists as a mount point" <<<"$out" \
         && ok "the message names the source and the mount unit" || fail "output: $out"
 check "no archive of the directory underneath" test -z "$(ctl backups unitdisk)"
 sys rmdir "$W/mnt2/data"

@@ -268,8 +268,11 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                 (void) errorf(&res.error, -EIO, "the archive %s is written and kept, but the copy to %s failed: %s",
                               res.archive, o ? o->target : "the offsite targets", o ? strempty(o->message) : "out of memory");
         }
-        RunPoint point = { res.point_files, res.point_bytes, selection_point_nondirs(sel) };
-        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, &point, &res.shrunk) : 0;
+        int shrank = 0;
+        if (r >= 0) {
+                RunPoint point = { res.point_files, res.point_bytes, selection_point_nondirs(sel) };
+                shrank = compare_with_usual(s, &in->usual, &report, &point, &res.shrunk);
+        }
         if (shrank < 0)
                 r = shrank;
         /* Retention runs only after the new archive is safely in place. */
