@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <sys/stat.h>
 
+#include "format-util.h"
 #include "log.h"
 #include "manager.h"
 
@@ -77,7 +78,7 @@ static int on_job_removed(sd_bus_message *m, void *userdata, sd_bus_error *ret_e
         return 0;
 }
 
-int manager_start_unit(sd_bus *bus, const char *unit, bool wait, manager_tick_t tick, void *userdata,
+int manager_start_unit(sd_bus *bus, const char *unit, uint64_t wait_usec, manager_tick_t tick, void *userdata,
                        char **ret_result, sd_bus_error *error) {
         _cleanup_(sd_bus_message_unrefp) sd_bus_message *reply = NULL;
         _cleanup_(sd_bus_slot_unrefp) sd_bus_slot *slot = NULL;
@@ -86,6 +87,8 @@ int manager_start_unit(sd_bus *bus, const char *unit, bool wait, manager_tick_t 
         const char *path;
         int r;
 
+        bool wait = wait_usec > 0;
+        uint64_t deadline = wait_usec == MANAGER_WAIT_FOREVER ? UINT64_MAX : now_monotonic_usec() + wait_usec;
         if (wait) {
                 /* Match before starting: a short job could finish before we listen. */
                 r = sd_bus_match_signal(bus, &slot, NULL, PATH, IFACE_MANAGER, "JobRemoved", on_job_removed, &w);
@@ -113,7 +116,10 @@ int manager_start_unit(sd_bus *bus, const char *unit, bool wait, manager_tick_t 
                         return r;
                 if (r > 0)
                         continue;
-                r = sd_bus_wait(bus, USEC_PER_SEC);
+                uint64_t now = now_monotonic_usec();
+                if (now >= deadline)
+                        return -ETIME;
+                r = sd_bus_wait(bus, MIN(USEC_PER_SEC, deadline - now));
                 if (r < 0)
                         return r;
                 if (tick)

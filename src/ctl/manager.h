@@ -20,9 +20,12 @@ int manager_reload(sd_bus *bus, sd_bus_error *error);
 /* Called about once a second while manager_start_unit() waits. */
 typedef void (*manager_tick_t)(sd_bus *bus, void *userdata);
 
-/* Starts UNIT (mode "replace"). With WAIT, returns only when the job is
- * finished and gives its result ("done", "failed", "canceled", …). */
-int manager_start_unit(sd_bus *bus, const char *unit, bool wait, manager_tick_t tick, void *userdata,
+/* Starts UNIT (mode "replace"). With WAIT_USEC > 0, returns when the job
+ * is finished and gives its result ("done", "failed", "canceled", …), or
+ * -ETIME when it is still queued after WAIT_USEC (MANAGER_WAIT_FOREVER:
+ * no limit). */
+#define MANAGER_WAIT_FOREVER UINT64_MAX
+int manager_start_unit(sd_bus *bus, const char *unit, uint64_t wait_usec, manager_tick_t tick, void *userdata,
                        char **ret_result, sd_bus_error *error);
 int manager_stop_unit(sd_bus *bus, const char *unit, sd_bus_error *error);
 int manager_restart_unit(sd_bus *bus, const char *unit, sd_bus_error *error);

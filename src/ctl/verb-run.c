@@ -135,7 +135,7 @@ static int run_via_manager(const Schedule *s) {
         if (manager_connect(arg.user, &bus) < 0)
                 return EXIT_FAILED;
 
-        r = manager_start_unit(bus, unit, true, on_tick, unit, &job_result, &error);
+        r = manager_start_unit(bus, unit, MANAGER_WAIT_FOREVER, on_tick, unit, &job_result, &error);
         if (isatty(STDERR_FILENO))
                 fputs("\r\033[K", stderr);
         if (r < 0) {

@@ -66,6 +66,8 @@ int verb_prepare(int argc, char **argv) {
         return EXIT_OK;
 }
 
+#define TIMER_START_WAIT_USEC (10 * USEC_PER_SEC)
+
 /* The schedule files are the truth: reload the manager (the generator runs),
  * start the timer of every enabled schedule, and stop every other
  * alexandria-*.timer (disabled, deleted or broken schedules). */
@@ -116,11 +118,14 @@ static int sync_manager(void) {
                 if (manager_get_string(bus, *t, "Unit", "SubState", &sub, NULL) >= 0 && streq(sub, "elapsed"))
                         r = manager_restart_unit(bus, *t, &error);
                 else
-                        /* Waited for: when create returns, its timer is active
-                         * (the manager may run a queued job after answering
-                         * the next caller's question). */
-                        r = manager_start_unit(bus, *t, true, NULL, NULL, &result, &error);
-                if (r < 0)
+                        /* Waited for, a while: when create returns, its timer
+                         * is active (the manager may run a queued job after
+                         * answering the next caller's question). A timer waits
+                         * for time-sync.target, which may take long. */
+                        r = manager_start_unit(bus, *t, TIMER_START_WAIT_USEC, NULL, NULL, &result, &error);
+                if (r == -ETIME)
+                        log_warning("%s is not active yet: its start job waits (for time-sync.target?).", *t);
+                else if (r < 0)
                         ret = log_error_errno(r, "Cannot start %s: %s", *t, bus_error_text(&error, r));
                 else if (result && !streq(result, "done"))
                         ret = log_error_errno(-EIO, "Cannot start %s: its job ended '%s'.", *t, result);

@@ -69,12 +69,43 @@ check_eq "one empty file back: no warning with ShrinkWarn=no" 0 "$rc"
 # the same with FullEvery=: the unchanged empty files are in the restore point
 t_schedule marksinc "Source=$T/src5" "Destination=$T/dest5" "ShrinkWarn=no" "FullEvery=7d"
 mkdir -p "$T/src5"; for i in 1 2 3; do : > "$T/src5/m$i"; done
+# past the second in which they were made: else their times cannot prove
+# them unchanged, and the incremental run stores them again
+sleep 1.2
 run marksinc; run marksinc; rc=$?
 check_eq "FullEvery=: an unchanged incremental run of empty files exits 0" 0 "$rc"
-check "... and was incremental" grep -qx KIND=incremental "$(ls "$ALEXANDRIA_STATE_DIR"/runs/marksinc/*.run | tail -1)"
+last_record() { ls "$ALEXANDRIA_STATE_DIR/runs/$1/"*.run | tail -1; }
+check "... and was incremental, storing none of them" \
+        sh -c 'grep -qx KIND=incremental "$1" && ! tar -tzf "$2" | grep -q "src5/m"' _ "$(last_record marksinc)" "$("$CTL" backups marksinc | tail -1)"
+check "... its restore point still counts the three" grep -qx SOURCE_FILES=3 "$(last_record marksinc)"
+rm "$T/src5/m1"
+run marksinc; rc=$?
+check_eq "FullEvery=: one of three gone, two unchanged: no warning" 0 "$rc"
 rm "$T/src5/m"*
 run marksinc; rc=$?
 check_eq "FullEvery=: emptied of its empty files, it warns" 3 "$rc"
+
+# what the sources give is compared, not the dumps beside them: a skeleton
+# of directories that loses one is no emptied source
+t_schedule skel "Source=$T/src6" "Destination=$T/dest6" "ShrinkWarn=no" "Dump=db.sql /bin/echo hello"
+mkdir -p "$T/src6/a" "$T/src6/b"
+run skel; run skel; rc=$?
+check_eq "directories and a dump: exit 0" 0 "$rc"
+rmdir "$T/src6/b"
+run skel; rc=$?
+check_eq "a directory fewer beside a dump is no warning with ShrinkWarn=no" 0 "$rc"
+echo data > "$T/src6/a/file"
+for i in 1 2 3 4; do run skel; done; rm "$T/src6/a/file"
+run skel; rc=$?
+check_eq "but the sources' only file gone beside a dump is an emptied source" 3 "$rc"
+
+# FullEvery=: every archive holds the dumps, so every restore point does; an
+# incremental run beside a big dump has not shrunk against the full before it
+t_schedule dumpinc "Source=$T/src7" "Destination=$T/dest7" "FullEvery=7d" "Dump=big.bin /usr/bin/head -c 100000 /dev/zero"
+mkdir -p "$T/src7"; echo small > "$T/src7/f"
+run dumpinc; run dumpinc; rc=$?
+check_eq "FullEvery= with a dump: the incremental run exits 0" 0 "$rc"
+check "... its restore point holds the dump's bytes" grep -qx POINT_BYTES=100006 "$(last_record dumpinc)"
 
 # ShrinkWarn=30%: 40% fewer bytes warns
 t_schedule pct "Source=$T/src3" "Destination=$T/dest3" "ShrinkWarn=30%"

@@ -20,7 +20,7 @@ static void test_round_trip(void) {
                 .kind = (char *) "full",
                 .archive = (char *) "/var/backups/web/web-20251202T154000Z.tar.gz",
                 .files = 12, .bytes_read = 4096, .archive_bytes = 999, .warnings = 2, .pruned = 1,
-                .point_files = 120000, .point_bytes = 1 << 30,
+                .point_files = 120000, .point_bytes = 1 << 30, .source_files = 99000,
                 .warning_messages = warnings,
                 .error = (char *) "line1\nline2\r=x",
                 .copies = copies,
@@ -42,7 +42,7 @@ static void test_round_trip(void) {
         ASSERT_STREQ(back.archive, r.archive);
         ASSERT(back.files == 12 && back.bytes_read == 4096 && back.archive_bytes == 999);
         ASSERT(back.warnings == 2 && back.pruned == 1);
-        ASSERT(back.point_files == 120000 && back.point_bytes == 1 << 30);
+        ASSERT(back.point_files == 120000 && back.point_bytes == 1 << 30 && back.source_files == 99000);
         ASSERT_STREQ(back.warning_messages[0], "a: vanished");
         ASSERT_STREQ(back.warning_messages[1], "multi\nline \\ back");
         ASSERT(!back.warning_messages[2]);
@@ -58,9 +58,10 @@ static void test_round_trip(void) {
 
         /* what does not apply is not written: no restore point of its own, no Expect= */
         r.point_files = r.point_bytes = 0;
-        r.unexpected_sha256 = r.shrunk = r.error = NULL;
+        r.unexpected_sha256 = r.shrunk = r.error = r.archive = NULL;
         ASSERT(record_format(&r, &text) == 0);
         ASSERT(!strstr(text, "POINT_") && !strstr(text, "UNEXPECTED") && !strstr(text, "SHRUNK") && !strstr(text, "ERROR"));
+        ASSERT(!strstr(text, "SOURCE_FILES") && !strstr(text, "ARCHIVE="));    /* no archive: no point */
         ASSERT(strstr(text, "\nPRUNED=1\n") && strstr(text, "\nEXIT_STATUS=3\n") && strstr(text, "\nRESULT=warnings\n"));
         free(text);
 

@@ -14,7 +14,7 @@ int main(void) {
         FILE *f = scratch_wrap(fd);
         ASSERT(f);
 
-        /* more than the 64 KiB buffer, so that stdio writes several times */
+        /* more than stdio's buffer, so that it writes several times */
         static char text[200000], back[sizeof text];
         for (size_t i = 0; i < sizeof text; i++)
                 text[i] = "etc/shadow\n"[i % 11];
@@ -34,7 +34,15 @@ int main(void) {
 
         /* offsets inside a key-stream block, reading and rewriting there */
         ASSERT(fseek(f, 70001, SEEK_SET) == 0);
-        ASSERT(fread(back, 1, 13, f) == 13 && memcmp(back, text + 70001, 13) == 0);
+        ASSERT(fread(back, 1, 200, f) == 200 && memcmp(back, text + 70001, 200) == 0);
+        /* a rewrite from inside one block across the next two */
+        static char patch[150];
+        memset(patch, 'P', sizeof patch);
+        ASSERT(fseek(f, 1000 * 64 + 37, SEEK_SET) == 0);
+        ASSERT(fwrite(patch, 1, sizeof patch, f) == sizeof patch && fflush(f) == 0);
+        memcpy(text + 1000 * 64 + 37, patch, sizeof patch);
+        ASSERT(fseek(f, 1000 * 64 - 5, SEEK_SET) == 0);
+        ASSERT(fread(back, 1, 200, f) == 200 && memcmp(back, text + 1000 * 64 - 5, 200) == 0);
         ASSERT(fseek(f, 5, SEEK_SET) == 0);
         ASSERT(fwrite("ETC/SHADOW", 1, 10, f) == 10);
         ASSERT(fseek(f, -3, SEEK_END) == 0);

@@ -34,6 +34,8 @@ typedef struct RunReport {
         const char *schedule;           /* borrowed */
         const BackupCallbacks *cb;      /* borrowed, may be NULL */
         BackupStats stats;
+        /* of stats: the entries the run made (dumps, package state), not walked */
+        uint64_t generated_files, generated_bytes;
         uint64_t bytes_at_last_progress;
         char **warnings;                /* the first REPORT_WARNINGS_KEPT messages, NULL-terminated */
         size_t n_warnings;

@@ -61,8 +61,9 @@ static ssize_t scratch_write(void *cookie, const char *buf, size_t size) {
                 ssize_t k = pwrite(s->fd, s->buf, n, s->pos);
                 if (k < 0 && errno == EINTR)
                         continue;
+                /* glibc takes a negative return for a count: 0 is its error */
                 if (k <= 0)
-                        return done > 0 ? (ssize_t) done : -1;
+                        return (ssize_t) done;
                 s->pos += k;
                 done += (size_t) k;
         }
@@ -118,7 +119,6 @@ FILE *scratch_wrap(int fd) {
                 free(s);
                 return NULL;
         }
-        (void) setvbuf(f, NULL, _IOFBF, CHUNK);
         return f;
 }
 

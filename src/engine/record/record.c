@@ -112,6 +112,10 @@ static bool has_point(const RunRecord *r) {
         return r->point_files > 0 || r->point_bytes > 0;
 }
 
+static bool has_archive(const RunRecord *r) {
+        return r->archive;
+}
+
 /* Expect= was set: the count means something, even 0 */
 static bool has_unexpected(const RunRecord *r) {
         return r->unexpected_sha256;
@@ -135,6 +139,7 @@ static const RecordField record_fields[] = {
         FIELD("PRUNED", FIELD_U64, pruned),
         FIELD("POINT_FILES", FIELD_U64, point_files, has_point),
         FIELD("POINT_BYTES", FIELD_U64, point_bytes, has_point),
+        FIELD("SOURCE_FILES", FIELD_U64, source_files, has_archive),
         FIELD("COPY", FIELD_LIST, copies),
         FIELD("ERROR", FIELD_STRING, error),
         FIELD("UNEXPECTED", FIELD_U64, unexpected, has_unexpected),

@@ -38,6 +38,7 @@ typedef struct RunRecord {
         char *archive;                  /* full path of the archive written, or NULL */
         uint64_t files, bytes_read, archive_bytes, warnings, pruned;
         uint64_t point_files, point_bytes;      /* the restore point made (FullEvery=: more than was stored); 0: unknown */
+        uint64_t source_files;                  /* of the point: non-directories from the sources; 0 also: unknown */
         char **warning_messages;        /* the first few, NULL-terminated */
         char **copies;                  /* per CopyTo= target: "ok|failed SENT PRESENT DELETED TARGET[ ERROR]" */
         char *error;                    /* why it failed */

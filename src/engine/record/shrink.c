@@ -16,7 +16,7 @@ static uint64_t median(uint64_t *v, size_t n) {
 }
 
 void shrink_usual(const RunRecord *records, size_t n, RunUsual *ret) {
-        uint64_t files[SHRINK_HISTORY], bytes[SHRINK_HISTORY];
+        uint64_t files[SHRINK_HISTORY], bytes[SHRINK_HISTORY], source_files[SHRINK_HISTORY];
         size_t k = 0;
 
         for (size_t i = n; i > 0 && k < SHRINK_HISTORY; i--)
@@ -25,12 +25,14 @@ void shrink_usual(const RunRecord *records, size_t n, RunUsual *ret) {
                         bool point = records[i - 1].point_files > 0 || records[i - 1].point_bytes > 0;
                         files[k] = point ? records[i - 1].point_files : records[i - 1].files;
                         bytes[k] = point ? records[i - 1].point_bytes : records[i - 1].bytes_read;
+                        source_files[k] = records[i - 1].source_files;
                         k++;
                 }
         *ret = (RunUsual) { .known = k > 0 };
         if (k > 0) {
                 ret->files = median(files, k);
                 ret->bytes = median(bytes, k);
+                ret->source_files = median(source_files, k);
         }
 }
 
@@ -60,7 +62,7 @@ int shrink_check(const RunUsual *usual, const RunPoint *point, unsigned percent,
         if (!usual->known)
                 return 0;
         /* a source of empty files reads no data even when it is whole */
-        bool emptied = (bytes == 0 && usual->bytes > 0) || (point->nondirs == 0 && files < usual->files);
+        bool emptied = (bytes == 0 && usual->bytes > 0) || (point->source_files == 0 && usual->source_files > 0);
         bool shrank = percent > 0 && (below(files, usual->files, percent) || below(bytes, usual->bytes, percent));
         if (!emptied && !shrank)
                 return 0;

@@ -14,19 +14,20 @@
 typedef struct RunUsual {
         bool known;                     /* there was at least one earlier run */
         uint64_t files, bytes;          /* medians */
+        uint64_t source_files;          /* median; 0 also for records older than the key */
 } RunUsual;
 
 /* RECORDS: oldest first, as record_list() gives them. */
 void shrink_usual(const RunRecord *records, size_t n, RunUsual *ret);
 
-/* The restore point a run made: its entries, the bytes of its files, and
- * how many of its entries are not directories. */
+/* The restore point a run made: its entries and the bytes of its files,
+ * and how many of its entries from the sources are not directories. */
 typedef struct RunPoint {
-        uint64_t files, bytes, nondirs;
+        uint64_t files, bytes, source_files;
 } RunPoint;
 
 /* Whether the run that made POINT shrank against USUAL: by more than
  * PERCENT (0: never), or emptied (always): no data where there was data,
- * or nothing but directories where there were more entries. *RET_MESSAGE
- * then says it with both figures. */
+ * or nothing but directories from the sources where they usually gave more.
+ * *RET_MESSAGE then says it with both figures. */
 int shrink_check(const RunUsual *usual, const RunPoint *point, unsigned percent, char **ret_message);

@@ -80,6 +80,13 @@ static int take_service_locks(const Schedule *s, RunReport *report, LockSet *ret
         return 0;
 }
 
+/* What the dumps or the package state added since BEFORE: entries the run
+ * made itself, which belong to every restore point, not to the walk. */
+static void count_generated(RunReport *report, const BackupStats *before) {
+        report->generated_files += report->stats.files - before->files;
+        report->generated_bytes += report->stats.bytes - before->bytes;
+}
+
 /* select → dumps → write: the archive's whole content, into the unnamed
  * file; the dumps (spooled before) first, then the walk, then the package
  * state (SkipPackaged=yes). */
@@ -95,13 +102,19 @@ static int write_archive(const Schedule *s, const CryptKeySource *key, Destinati
         if (r < 0)
                 return r;
         r = incremental_write_header(inc, w, ret_error);
-        if (r >= 0)
-                r = dumps_store(dumps, w, report, ret_error);
+        if (r < 0)
+                return r;
+        BackupStats before = report->stats;
+        r = dumps_store(dumps, w, report, ret_error);
+        count_generated(report, &before);
         if (r < 0)
                 return r;
         r = selection_walk(sel, store_selected, w, ret_error);
-        if (r >= 0 && s->skip_packaged)
+        if (r >= 0 && s->skip_packaged) {
+                before = report->stats;
                 r = write_package_state(w, report, ret_error);
+                count_generated(report, &before);
+        }
         if (r < 0)
                 return r;
         r = incremental_write_deletions(inc, w, ret_error);
@@ -257,8 +270,14 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                 r = incremental_commit(inc, &res.error);
         res.point_files = report.stats.files;
         res.point_bytes = report.stats.bytes;
-        if (inc)
+        if (inc) {
+                /* the index knows the walked part; the dumps are in every archive */
                 incremental_point(inc, &res.point_files, &res.point_bytes);
+                res.point_files += report.generated_files;
+                res.point_bytes += report.generated_bytes;
+        }
+        if (sel)
+                res.source_files = selection_source_files(sel);
         if (r >= 0)
                 r = selection_unexpected(sel, &res.unexpected, &res.n_unexpected);
         /* Offsite copies, once the archive is linked (copy.h): a failed one
@@ -268,11 +287,8 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                 (void) errorf(&res.error, -EIO, "the archive %s is written and kept, but the copy to %s failed: %s",
                               res.archive, o ? o->target : "the offsite targets", o ? strempty(o->message) : "out of memory");
         }
-        int shrank = 0;
-        if (r >= 0) {
-                RunPoint point = { res.point_files, res.point_bytes, selection_point_nondirs(sel) };
-                shrank = compare_with_usual(s, &in->usual, &report, &point, &res.shrunk);
-        }
+        RunPoint point = { res.point_files, res.point_bytes, res.source_files };
+        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, &point, &res.shrunk) : 0;
         if (shrank < 0)
                 r = shrank;
         /* Retention runs only after the new archive is safely in place. */

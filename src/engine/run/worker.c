@@ -93,6 +93,7 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                 .pruned = res->pruned,
                 .point_files = res->incremental ? res->point_files : 0,
                 .point_bytes = res->incremental ? res->point_bytes : 0,
+                .source_files = res->source_files,
                 .error = res->error,
                 .unexpected = res->n_unexpected,
                 .unexpected_sha256 = (char *) unexpected_sha256,

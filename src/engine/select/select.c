@@ -43,7 +43,7 @@ struct Selection {
         uint64_t n_unexpected;
 
         Incremental *incremental;       /* FullEvery=: the index filter, or NULL */
-        uint64_t point_nondirs;         /* what selection_point_nondirs() says */
+        uint64_t source_files;          /* what selection_source_files() says */
 };
 
 int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret,
@@ -262,7 +262,7 @@ static int select_one(const SelectEntry *e, void *userdata) {
                         return k;
                 if (k == 0) {   /* in the restore point, from before */
                         if (!dir)
-                                sel->point_nondirs++;
+                                sel->source_files++;
                         if (e->decision->unexpected)
                                 add_unexpected(sel, path);
                         return 0;
@@ -300,7 +300,7 @@ static int select_one(const SelectEntry *e, void *userdata) {
         k = sel->fn(sel->entry, fd, st, content, sel->userdata, sel->ret_error);
         bool stored = sel->report->stats.files > stored_before;
         if (k >= 0 && stored && !dir)
-                sel->point_nondirs++;
+                sel->source_files++;
         if (k >= 0 && sel->incremental && stored)
                 k = incremental_stored(sel->incremental, st, sel->ret_error);
         if (k >= 0 && e->decision->unexpected)
@@ -346,8 +346,8 @@ int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **re
         return sel->incremental ? incremental_end_walk(sel->incremental, ret_error) : 0;
 }
 
-uint64_t selection_point_nondirs(const Selection *sel) {
-        return sel->point_nondirs;
+uint64_t selection_source_files(const Selection *sel) {
+        return sel->source_files;
 }
 
 int selection_unexpected(Selection *sel, char **ret_list, uint64_t *ret_count) {

@@ -48,10 +48,11 @@ void selection_set_incremental(Selection *sel, struct Incremental *inc);
 Selection *selection_free(Selection *sel);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Selection *, selection_free);
 
-/* After the walk: the entries other than directories in the restore point
- * it made (stored now or, FullEvery=, before). None where there used to be
- * files is an emptied source (shrink.h). */
-uint64_t selection_point_nondirs(const Selection *sel);
+/* After the walk: the entries other than directories that the sources gave
+ * the restore point (stored now or, FullEvery=, before); dumps and the
+ * package state are not counted. None where there used to be some is an
+ * emptied source (shrink.h). */
+uint64_t selection_source_files(const Selection *sel);
 /* After the walk, with Expect=: the kept files no Expect= covers, one path
  * a line (a backslash, a newline and other control characters written as
  * \\, \n and \xNN), and how many. *ret_list is NULL without Expect=. */
