@@ -162,6 +162,23 @@ int ctl_write_metrics(const Schedule *s, bool overdue) {
         return 0;
 }
 
+int ctl_remove_metrics(const char *name) {
+        _cleanup_(config_done) Config c = {};
+        _cleanup_free_ char *error = NULL;
+        int r;
+
+        r = config_load(paths.config_file, paths.owner, &c, &error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));
+        const char *dir = config_metrics_directory(&c, arg.user);
+        if (!dir)
+                return 0;
+        r = metrics_remove(dir, name);
+        if (r < 0)
+                return log_error_errno(r, "Cannot remove the metrics of %s from %s: %m", name, dir);
+        return 0;
+}
+
 int ctl_service_result(sd_bus *bus, const char *service, char **ret_result, int32_t *ret_status, sd_bus_error *error) {
         _cleanup_free_ char *result = NULL;
         int32_t status = 0;

@@ -108,6 +108,7 @@ struct NotifyMessage;
 int ctl_notify(const Schedule *s, NotifyEvent e, const struct NotifyMessage *m, struct ScheduleState *state);
 /* Writes S's metrics where config_metrics_directory() says (settings.h). */
 int ctl_write_metrics(const Schedule *s, bool overdue);
+int ctl_remove_metrics(const char *name);
 /* FullEvery= chains (verb-chain.c): whether ARCHIVE is named incremental;
  * restore its restore point (O as for restore_archive()), verify its chain,
  * and what LIST[I] is ("full", "incremental on NAME-…"); exit codes. */

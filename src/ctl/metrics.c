@@ -45,9 +45,16 @@ static void put_copy_metrics(FILE *f, const Schedule *s, const ScheduleState *st
         put_copy_series(f, s, state, "copy_failed", "1 if the last copy to a CopyTo= target failed.", copy_failed);
 }
 
+static char *metrics_path(const char *dir, const char *name) {
+        _cleanup_free_ char *file = NULL;
+        if (asprintf(&file, "alexandria_%s.prom", name) < 0)
+                return NULL;
+        return path_join(dir, file);
+}
+
 int metrics_write_full(const char *dir, const Schedule *s, const LastRun *last, bool overdue, const ScheduleState *state) {
         const char *name = s->name;
-        _cleanup_free_ char *text = NULL, *file = NULL, *path = NULL;
+        _cleanup_free_ char *text = NULL, *path = NULL;
         size_t size = 0;
         int r;
 
@@ -85,7 +92,14 @@ int metrics_write_full(const char *dir, const Schedule *s, const LastRun *last, 
         r = mkdir_p(dir, 0755);
         if (r < 0)
                 return r;
-        if (asprintf(&file, "alexandria_%s.prom", name) < 0 || !(path = path_join(dir, file)))
+        if (!(path = metrics_path(dir, name)))
                 return -ENOMEM;
         return write_file_atomic(path, text, 0644);
+}
+
+int metrics_remove(const char *dir, const char *name) {
+        _cleanup_free_ char *path = metrics_path(dir, name);
+        if (!path)
+                return -ENOMEM;
+        return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
 }

@@ -11,4 +11,7 @@
 
 /* The same, with one alexandria_copy_* series per CopyTo= target of S from
  * STATE (which may be NULL). */
+/* A schedule that is gone has no metrics: its file goes too. */
+int metrics_remove(const char *dir, const char *name);
+
 int metrics_write_full(const char *dir, const Schedule *s, const LastRun *last, bool overdue, const ScheduleState *state);

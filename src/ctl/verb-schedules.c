@@ -20,6 +20,9 @@
 #include "mounts.h"
 #include "manager.h"
 #include "path-util.h"
+#include "record.h"
+#include "state.h"
+#include "unexpected.h"
 #include "units.h"
 
 static char *schedule_file(const char *name) {
@@ -427,6 +430,22 @@ static size_t remove_archives(const Schedule *s, int dest_fd, const ArchiveSet *
 /* delete NAME: the schedule file goes, its timer stops; its archives stay,
  * and a tombstone remembers where (deleted.h). delete NAME --archives: the
  * archives go too, also for a schedule deleted before. */
+/* delete --archives: with the archives goes what was said about them, so
+ * that a new schedule of the same name starts afresh (ShrinkWarn= must not
+ * compare it with the old one's runs). The journal keeps its entries; the
+ * copy ledger stays, as the copies on the targets do. */
+static void forget_history(const char *name) {
+        int r = record_forget(paths.state_dir, name);
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove the run records of %s in %s/runs: %m", name, paths.state_dir);
+        r = unexpected_forget(paths.state_dir, name);
+        int k = state_forget(paths.state_dir, name);
+        if (r >= 0)
+                r = k;
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove the state of %s in %s: %m", name, paths.state_dir);
+}
+
 int verb_delete(int argc, char **argv) {
         _cleanup_(deleted_schedules_done) DeletedSchedules gone = {};
         _cleanup_(archive_set_done) ArchiveSet set = {};
@@ -523,6 +542,8 @@ int verb_delete(int argc, char **argv) {
                 _cleanup_close_ int dir_fd = open(paths.schedules_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (dir_fd >= 0)
                         (void) fsync_directory(dir_fd);
+                /* a schedule that no longer runs must not look alive (or dead) to the exporter */
+                (void) ctl_remove_metrics(name);
         }
 
         size_t failed = 0;
@@ -532,6 +553,8 @@ int verb_delete(int argc, char **argv) {
                 if (failed == 0 && (r = deleted_schedule_forget(&paths, name)) < 0)
                         log_warning_errno(r, "Cannot remove the record of deleted schedule %s in %s/deleted: %m",
                                           name, paths.state_dir);
+                if (failed == 0)
+                        forget_history(name);
         }
 
         EventFields f = EVENT_FIELDS_INIT(name);

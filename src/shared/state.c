@@ -14,6 +14,13 @@ static char *state_path(const char *dir, const char *name) {
         return path_join(dir, file);
 }
 
+int state_forget(const char *dir, const char *name) {
+        _cleanup_free_ char *path = state_path(dir, name);
+        if (!path)
+                return -ENOMEM;
+        return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+}
+
 int state_lock(const char *dir, const char *name, int *ret_fd) {
         _cleanup_free_ char *file = NULL, *path = NULL;
         int r = mkdir_p(dir, 0755);

@@ -34,6 +34,7 @@ int state_lock(const char *dir, const char *name, int *ret_fd);
 /* A missing file is the state "ok" with no error. */
 int state_load(const char *dir, const char *name, ScheduleState *ret);
 int state_save(const char *dir, const char *name, const ScheduleState *s);
+int state_forget(const char *dir, const char *name);
 void state_done(ScheduleState *s);
 bool state_reported_ok(const ScheduleState *s);
 

@@ -19,12 +19,19 @@ ctl create other --on-calendar daily --source "$T/src" >/dev/null
 ctl create keep --on-calendar daily --source "$T/src" >/dev/null
 for n in web other keep; do ctl run --here "$n" >/dev/null 2>&1 || fail "run --here $n"; done
 web_archive=$(ctl backups web)
+# metrics, as the watchdog's pass writes them
+mkdir -p "$T/metrics"; printf '[Metrics]\nDirectory=%s\n' "$T/metrics" > "$ALEXANDRIA_CONFIG_DIR/alexandria.conf"
+ctl status --notify >/dev/null 2>&1
+check "the watchdog's pass wrote web's metrics" test -s "$T/metrics/alexandria_web.prom"
 check "web has one archive in its own destination" test -f "$web_archive" -a "${web_archive%/*}" = "$T/web-dest"
 
 # ---- delete keeps the archives findable
 out=$(ctl delete web); rc=$?
 check "delete web exits 0" rc_is 0
 check "and says where the archives stay" grep -q "Its archives stay in $T/web-dest\." <<<"$out"
+check "its metrics are gone with it (a schedule that never runs again is no alert)" test ! -e "$T/metrics/alexandria_web.prom"
+check "... the others' stay" test -s "$T/metrics/alexandria_keep.prom"
+check "its run records stay while its archives do" test -n "$(ls "$ALEXANDRIA_STATE_DIR/runs/web/"*.run 2>/dev/null)"
 check "the schedule file is gone" test ! -e "$ALEXANDRIA_CONFIG_DIR/schedules.d/web.conf"
 check "a private copy of it is kept" test "$(stat -c %a "$TOMBS/web.conf" 2>&1)" = 600
 out=$(ctl backups); rc=$?
@@ -93,6 +100,8 @@ check "and says what it removed" grep -qx "Removed 1 archive of deleted schedule
 check "the archive is gone" test ! -e "$web_archive"
 check "its lock file is gone" test ! -e "$T/web-dest/.alexandria-web.lock"
 check "its copy of the schedule is gone" test ! -e "$TOMBS/web.conf"
+check "its run records went with its archives" test ! -e "$ALEXANDRIA_STATE_DIR/runs/web"
+check "... and its state" test ! -e "$ALEXANDRIA_STATE_DIR/web.state"
 ctl backups web >/dev/null 2>&1; rc=$?
 check "backups web is now an unknown schedule (exit 2)" rc_is 2
 check "no other archive was touched" test -n "$(ls "$DEFAULT"/keep-*.tar.gz "$T"/enc-dest/enc-*.enc 2>/dev/null)"
@@ -105,3 +114,13 @@ check "and says so" grep -qx "Deleted schedule keep and 1 archive." <<<"$out"
 check "its archive is gone" test ! -e "$keep_archive"
 check "its schedule file is gone" test ! -e "$ALEXANDRIA_CONFIG_DIR/schedules.d/keep.conf"
 check "no copy of it is kept" test ! -e "$TOMBS/keep.conf"
+check "its history is gone" test ! -e "$ALEXANDRIA_STATE_DIR/runs/keep"
+# a new schedule of the old name starts afresh: no comparison with the old one's runs
+mkdir -p "$T/tiny"; echo x > "$T/tiny/one"
+for i in $(seq 1 40); do echo "data $i" > "$T/src/more$i"; done
+ctl create big --on-calendar daily --source "$T/src" >/dev/null
+for i in 1 2 3; do ctl run --here big >/dev/null 2>&1; done
+ctl delete big --archives --yes >/dev/null
+ctl create big --on-calendar daily --source "$T/tiny" >/dev/null
+ctl run --here big >/dev/null 2>"$T/err"; rc=$?
+check "a new schedule with a deleted one's name has not 'shrunk' (exit 0)" rc_is 0

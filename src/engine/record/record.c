@@ -338,6 +338,26 @@ int record_save(const char *state_dir, const RunRecord *rec) {
         return 0;
 }
 
+int record_forget(const char *state_dir, const char *name) {
+        _cleanup_free_ char *dir = records_dir(state_dir, name);
+        _cleanup_strv_free_ char **names = NULL;
+        size_t count;
+
+        if (!dir)
+                return -ENOMEM;
+        int r = list_names(dir, &names, &count);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < count; i++) {
+                _cleanup_free_ char *path = path_join(dir, names[i]);
+                if (!path)
+                        return -ENOMEM;
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return negative_errno();
+        }
+        return rmdir(dir) < 0 && errno != ENOENT ? negative_errno() : 0;
+}
+
 int record_list(const char *state_dir, const char *name, size_t max, RunRecord **ret, size_t *ret_n) {
         _cleanup_free_ char *dir = records_dir(state_dir, name);
         _cleanup_strv_free_ char **names = NULL;

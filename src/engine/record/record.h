@@ -60,6 +60,8 @@ int record_save(const char *state_dir, const RunRecord *r);
 int record_find(const char *state_dir, const char *name, const char *invocation, RunRecord *ret);
 /* At most the newest MAX records of NAME, oldest first (none: *ret_n = 0). */
 int record_list(const char *state_dir, const char *name, size_t max, RunRecord **ret, size_t *ret_n);
+/* Removes every record of NAME (its history, when its archives are gone). */
+int record_forget(const char *state_dir, const char *name);
 /* The newest record of NAME that names ARCHIVE (a full path); -ENOENT if none. */
 int record_find_archive(const char *state_dir, const char *name, const char *archive, RunRecord *ret);
 

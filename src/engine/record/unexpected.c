@@ -24,6 +24,13 @@ int unexpected_save(const char *state_dir, const char *name, const char *list) {
         return write_file_atomic(path, strempty(list), 0600);
 }
 
+int unexpected_forget(const char *state_dir, const char *name) {
+        _cleanup_free_ char *path = unexpected_path(state_dir, name);
+        if (!path)
+                return -ENOMEM;
+        return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+}
+
 int unexpected_peek(const char *state_dir, const char *name, size_t max, char ***ret_first, uint64_t *ret_count) {
         _cleanup_free_ char *path = unexpected_path(state_dir, name), *line = NULL;
         _cleanup_strv_free_ char **first = NULL;

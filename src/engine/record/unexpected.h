@@ -21,6 +21,7 @@
 
 char *unexpected_path(const char *state_dir, const char *name);
 int unexpected_save(const char *state_dir, const char *name, const char *list);
+int unexpected_forget(const char *state_dir, const char *name);
 
 /* The first MAX lines of the kept list (a NULL-terminated strv) and the
  * count of all; -ENOENT if there is none. */
