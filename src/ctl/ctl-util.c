@@ -141,18 +141,25 @@ int ctl_notify(const Schedule *s, NotifyEvent e, const NotifyMessage *m, Schedul
         return r;
 }
 
+/* Where metrics go (alexandria.conf): *RET_DIR NULL when nowhere. */
+static int metrics_directory(Config *c, const char **ret_dir) {
+        _cleanup_free_ char *error = NULL;
+        int r = config_load(paths.config_file, paths.owner, c, &error);
+        if (r < 0)
+                return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));
+        *ret_dir = config_metrics_directory(c, arg.user);
+        return 0;
+}
+
 int ctl_write_metrics(const Schedule *s, bool overdue) {
         _cleanup_(config_done) Config c = {};
         _cleanup_(last_run_done) LastRun last = { .kind = _EVENT_INVALID };
-        _cleanup_free_ char *error = NULL;
+        const char *dir;
         int r;
 
-        r = config_load(paths.config_file, paths.owner, &c, &error);
-        if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));
-        const char *dir = config_metrics_directory(&c, arg.user);
-        if (!dir)
-                return 0;
+        r = metrics_directory(&c, &dir);
+        if (r < 0 || !dir)
+                return r;
         (void) history_last_run(paths.state_dir, s->name, &last);
         _cleanup_(state_done) ScheduleState state = {};
         (void) state_load(paths.state_dir, s->name, &state);
@@ -164,15 +171,12 @@ int ctl_write_metrics(const Schedule *s, bool overdue) {
 
 int ctl_remove_metrics(const char *name) {
         _cleanup_(config_done) Config c = {};
-        _cleanup_free_ char *error = NULL;
+        const char *dir;
         int r;
 
-        r = config_load(paths.config_file, paths.owner, &c, &error);
-        if (r < 0)
-                return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));
-        const char *dir = config_metrics_directory(&c, arg.user);
-        if (!dir)
-                return 0;
+        r = metrics_directory(&c, &dir);
+        if (r < 0 || !dir)
+                return r;
         r = metrics_remove(dir, name);
         if (r < 0)
                 return log_error_errno(r, "Cannot remove the metrics of %s from %s: %m", name, dir);
