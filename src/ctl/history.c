@@ -127,6 +127,9 @@ static int history_last_run_journal(const char *name, LastRun *ret) {
         while ((r = sd_journal_previous(j)) > 0) {
                 EventKind k = history_kind(j);
                 uint64_t t = 0;
+                /* runs before the schedule was created (again) were another's of the name */
+                if (k == EVENT_SCHEDULE_CREATED)
+                        return 0;
                 if (k != EVENT_RUN_SUCCEEDED && k != EVENT_RUN_WARNINGS && k != EVENT_RUN_FAILED)
                         continue;
                 (void) sd_journal_get_realtime_usec(j, &t);

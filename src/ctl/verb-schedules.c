@@ -71,6 +71,11 @@ int verb_prepare(int argc, char **argv) {
 
 #define TIMER_START_WAIT_USEC (10 * USEC_PER_SEC)
 
+static uint64_t usec_until(uint64_t deadline) {
+        uint64_t now = now_monotonic_usec();
+        return deadline > now ? deadline - now : 0;
+}
+
 /* The schedule files are the truth: reload the manager (the generator runs),
  * start the timer of every enabled schedule, and stop every other
  * alexandria-*.timer (disabled, deleted or broken schedules). */
@@ -109,6 +114,8 @@ static int sync_manager(void) {
         if (r < 0)
                 return log_error_errno(r, "Cannot reload the systemd manager: %s", bus_error_text(&error, r));
 
+        /* one budget for all of them: a pending time-sync.target holds every timer */
+        uint64_t wait_until = now_monotonic_usec() + TIMER_START_WAIT_USEC;
         STRV_FOREACH(t, wanted) {
                 _cleanup_free_ char *sub = NULL;
                 sd_bus_error_free(&error);
@@ -125,7 +132,7 @@ static int sync_manager(void) {
                          * is active (the manager may run a queued job after
                          * answering the next caller's question). A timer waits
                          * for time-sync.target, which may take long. */
-                        r = manager_start_unit(bus, *t, TIMER_START_WAIT_USEC, NULL, NULL, &result, &error);
+                        r = manager_start_unit(bus, *t, usec_until(wait_until), NULL, NULL, &result, &error);
                 if (r == -ETIME)
                         log_warning("%s is not active yet: its start job waits (for time-sync.target?).", *t);
                 else if (r < 0)
@@ -430,11 +437,54 @@ static size_t remove_archives(const Schedule *s, int dest_fd, const ArchiveSet *
 /* delete NAME: the schedule file goes, its timer stops; its archives stay,
  * and a tombstone remembers where (deleted.h). delete NAME --archives: the
  * archives go too, also for a schedule deleted before. */
+/* delete --archives: no run of S may be writing or just finishing (its
+ * record and notifications come after the archive), and the destination
+ * must be the real one, not the directory under a disk that is not mounted
+ * (its archives would look gone, and their history would be forgotten).
+ * Takes the run lock, when the destination exists. Logs why not. */
+static int lock_for_removal(const Schedule *s, int *ret_dest_fd, char **ret_lock_name, int *ret_lock_fd) {
+        _cleanup_free_ char *unmounted = NULL;
+        int r;
+
+        if (mounts_check_path("Destination", s->destination, &unmounted) < 0) {
+                log_error("%s Nothing was changed.", unmounted ?: "The destination is on a disk that is not mounted.");
+                return -ENOTCONN;
+        }
+        if (ctx.bus) {
+                _cleanup_free_ char *state = NULL;
+                char unit[UNIT_NAME_MAX];
+                if (manager_get_string(ctx.bus, unit_name_service(unit, s->name), "Unit", "ActiveState", &state, NULL) >= 0 &&
+                    !streq(state, "inactive") && !streq(state, "failed")) {
+                        log_error("%s is %s; nothing was changed. Try again when it has finished.", unit, state);
+                        return -EBUSY;
+                }
+        }
+        _cleanup_close_ int dest_fd = open(s->destination, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dest_fd < 0) {
+                if (errno == ENOENT)
+                        return 0;       /* never made: no archives, no run writing */
+                return log_error_errno(negative_errno(), "Cannot open %s: %m", s->destination);
+        }
+        r = lock_runs(s, dest_fd, ret_lock_name, ret_lock_fd);
+        if (r == -EBUSY) {
+                log_error("A run of %s is writing an archive right now; nothing was changed. Try again "
+                          "when it has finished.", s->name);
+                return r;
+        }
+        if (r < 0)
+                return log_error_errno(r, "Cannot lock %s/.alexandria-%s.lock: %m", s->destination, s->name);
+        *ret_dest_fd = TAKE_FD(dest_fd);
+        return 0;
+}
+
 /* delete --archives: with the archives goes what was said about them, so
  * that a new schedule of the same name starts afresh (ShrinkWarn= must not
  * compare it with the old one's runs). The journal keeps its entries; the
  * copy ledger stays, as the copies on the targets do. */
 static void forget_history(const char *name) {
+        /* after a notify that holds it: what it writes would come back */
+        _cleanup_close_ int state_fd = -EBADF;
+        (void) state_lock(paths.state_dir, name, &state_fd);
         int r = record_forget(paths.state_dir, name);
         if (r < 0)
                 log_warning_errno(r, "Cannot remove the run records of %s in %s/runs: %m", name, paths.state_dir);
@@ -480,6 +530,13 @@ int verb_delete(int argc, char **argv) {
         if (!name)
                 return log_oom(), EXIT_FAILED;
 
+        /* --archives: what is listed, confirmed and removed is what the
+         * destination holds while no run can add to it */
+        if (arg.archives) {
+                r = lock_for_removal(s, &dest_fd, &run_lock_name, &run_lock_fd);
+                if (r < 0)
+                        return r == -EBUSY ? EXIT_BUSY : EXIT_FAILED;
+        }
         if (s) {
                 r = archive_list(s->destination, s->name, &set.a, &set.n);
                 if (r < 0 && arg.archives) {
@@ -491,23 +548,6 @@ int verb_delete(int argc, char **argv) {
                 r = confirm_archive_removal(s, &set, e);
                 if (r < 0)
                         return r == -ECANCELED ? EXIT_FAILED : EXIT_USAGE;
-                if (set.n > 0) {
-                        dest_fd = open(s->destination, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-                        if (dest_fd < 0) {
-                                log_error_errno(negative_errno(), "Cannot open %s: %m", s->destination);
-                                return EXIT_FAILED;
-                        }
-                        r = lock_runs(s, dest_fd, &run_lock_name, &run_lock_fd);
-                        if (r == -EBUSY) {
-                                log_error("A run of %s is writing an archive right now; nothing was changed. Try again "
-                                          "when it has finished.", s->name);
-                                return EXIT_BUSY;
-                        }
-                        if (r < 0) {
-                                log_error_errno(r, "Cannot lock %s/.alexandria-%s.lock: %m", s->destination, s->name);
-                                return EXIT_FAILED;
-                        }
-                }
         }
 
         if (e) {
@@ -542,9 +582,9 @@ int verb_delete(int argc, char **argv) {
                 _cleanup_close_ int dir_fd = open(paths.schedules_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
                 if (dir_fd >= 0)
                         (void) fsync_directory(dir_fd);
-                /* a schedule that no longer runs must not look alive (or dead) to the exporter */
-                (void) ctl_remove_metrics(name);
         }
+        /* a schedule that no longer runs must not look alive (or dead) to the exporter */
+        (void) ctl_remove_metrics(name);
 
         size_t failed = 0;
         if (arg.archives) {

@@ -94,6 +94,9 @@ check "delete --archives while a run holds the lock exits 4" rc_is 4
 check "and leaves the archive" test -f "$web_archive"
 kill "$holder"; wait "$holder" 2>/dev/null
 
+# what a notify and an Expect= run would have left of web
+printf 'reported=failed\n' > "$ALEXANDRIA_STATE_DIR/web.state"
+echo /srv/unexpected > "$ALEXANDRIA_STATE_DIR/web.unexpected"
 out=$(ctl delete web --archives --yes); rc=$?
 check "delete --archives --yes exits 0" rc_is 0
 check "and says what it removed" grep -qx "Removed 1 archive of deleted schedule web." <<<"$out"
@@ -102,6 +105,7 @@ check "its lock file is gone" test ! -e "$T/web-dest/.alexandria-web.lock"
 check "its copy of the schedule is gone" test ! -e "$TOMBS/web.conf"
 check "its run records went with its archives" test ! -e "$ALEXANDRIA_STATE_DIR/runs/web"
 check "... and its state" test ! -e "$ALEXANDRIA_STATE_DIR/web.state"
+check "... and its list of unexpected files" test ! -e "$ALEXANDRIA_STATE_DIR/web.unexpected"
 ctl backups web >/dev/null 2>&1; rc=$?
 check "backups web is now an unknown schedule (exit 2)" rc_is 2
 check "no other archive was touched" test -n "$(ls "$DEFAULT"/keep-*.tar.gz "$T"/enc-dest/enc-*.enc 2>/dev/null)"
@@ -119,7 +123,8 @@ check "its history is gone" test ! -e "$ALEXANDRIA_STATE_DIR/runs/keep"
 mkdir -p "$T/tiny"; echo x > "$T/tiny/one"
 for i in $(seq 1 40); do echo "data $i" > "$T/src/more$i"; done
 ctl create big --on-calendar daily --source "$T/src" >/dev/null
-for i in 1 2 3; do ctl run --here big >/dev/null 2>&1; done
+for i in 1 2 3; do ctl run --here big >/dev/null 2>&1 || fail "run --here big"; done
+check "big has its three runs" test "$(ls "$ALEXANDRIA_STATE_DIR/runs/big/"*.run | wc -l)" -eq 3
 ctl delete big --archives --yes >/dev/null
 ctl create big --on-calendar daily --source "$T/tiny" >/dev/null
 ctl run --here big >/dev/null 2>"$T/err"; rc=$?

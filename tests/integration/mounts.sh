@@ -108,3 +108,20 @@ sys journalctl --no-pager -o cat ALEXANDRIA_SCHEDULE=shr MESSAGE_ID=2f7bf1fc6b46
         | grep -q "read far less than usual: 7 files" && ok "a warning entry in the journal" || fail "no shrank entry"
 st=$(ctl status shr)
 grep -q "^shr.* SHRUNK" <<<"$st" && ok "status shows SHRUNK" || fail "status: $st"
+
+# delete --archives forgets the history, and a schedule made again under the
+# name is not judged by the old one's runs: not by its records, nor by the
+# journal, whose entries of the old schedule stay
+out=$(ctl delete shr --archives --yes 2>&1); rc=$?
+check_eq "delete shr --archives exits 0" 0 "$rc"
+ctl create shr --on-calendar daily --source "$W/src" --dest /var/backups/shr2 >/dev/null
+st=$(ctl status shr)
+grep -q "SHRUNK\|with warnings" <<<"$st" && fail "the new shr shows the old one's last run: $st" \
+        || ok "the new shr has no last run of the old one's"
+
+# a destination on a disk that is not mounted: its archives cannot be seen,
+# so delete --archives changes nothing (not even the history)
+out=$(ctl delete todisk --archives --yes 2>&1); rc=$?
+check_eq "delete --archives of a schedule whose disk is not mounted fails" 1 "$rc"
+grep -q "Destination $W/mnt/backups is on $W/mnt.*Nothing was changed" <<<"$out" && ok "... saying why" || fail "output: $out"
+sys test -e /etc/alexandria/schedules.d/todisk.conf && ok "... and the schedule file is still there" || fail "todisk.conf is gone"

@@ -7,6 +7,7 @@
 #include "record.h"
 #include "select-policy.h"
 #include "select.h"
+#include "shrink.h"
 #include "test.h"
 
 static void test_round_trip(void) {
@@ -142,8 +143,37 @@ static void test_excluded(void) {
         ASSERT(selection_excluded(patterns, "/tmp/src/tmp", "/tmp/src"));
 }
 
+/* ShrinkWarn='s "usual": records from before SOURCE_FILES= say nothing
+ * about it; an emptied source is told only against records that do. */
+static void test_usual_source_files(void) {
+        RunRecord h[5];
+        for (size_t i = 0; i < 5; i++)
+                h[i] = (RunRecord) { .result = RUN_SUCCEEDED, .archive = (char *) "/d/a", .files = 10, .bytes_read = 0,
+                                     .source_files = SOURCE_FILES_UNKNOWN };
+        RunUsual u;
+        char *message = NULL;
+        RunPoint emptied = { .files = 1, .bytes = 0, .source_files = 0 };
+
+        shrink_usual(h, 5, &u);
+        ASSERT(u.known && u.files == 10 && u.source_files == 0);
+        ASSERT(shrink_check(&u, &emptied, 0, &message) == 0 && !message);
+
+        h[3].source_files = h[4].source_files = 8;      /* two runs since the upgrade */
+        shrink_usual(h, 5, &u);
+        ASSERT(u.source_files == 8);
+        ASSERT(shrink_check(&u, &emptied, 0, &message) == 1);
+        ASSERT_STREQ(message, "1 files, 0 B read; usually 10 files, 0 B");
+        free(message);
+
+        /* a skeleton of directories usually gives no files: never "emptied" */
+        h[3].source_files = h[4].source_files = 0;
+        shrink_usual(h, 5, &u);
+        ASSERT(shrink_check(&u, &emptied, 0, &message) == 0);
+}
+
 int main(void) {
         test_round_trip();
+        test_usual_source_files();
         test_files();
         test_excluded();
         return 0;

@@ -63,6 +63,17 @@ int main(void) {
         ASSERT(memcmp(again, text, sizeof again) != 0 && memcmp(again + 5, "ETC/SHADOW", 10) != 0);
         ASSERT(fclose(g) == 0);
 
+        /* a write that fails (a full disk) is an error, never a count:
+         * glibc read past the caller's data for a hook that said -1 */
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        ASSERT(fd >= 0);
+        g = scratch_wrap(fd);
+        ASSERT(g);
+        ASSERT(fwrite(text, 1, sizeof text, g) < sizeof text);
+        ASSERT(ferror(g));
+        ASSERT(fflush(g) != 0 || ferror(g));
+        fclose(g);
+
         /* scratch_open: an unnamed file beside the archive */
         f = scratch_open("/var/tmp/no-such-archive.tar.gz");
         ASSERT(f);

@@ -112,8 +112,8 @@ static bool has_point(const RunRecord *r) {
         return r->point_files > 0 || r->point_bytes > 0;
 }
 
-static bool has_archive(const RunRecord *r) {
-        return r->archive;
+static bool has_source_files(const RunRecord *r) {
+        return r->archive && r->source_files != SOURCE_FILES_UNKNOWN;
 }
 
 /* Expect= was set: the count means something, even 0 */
@@ -139,7 +139,7 @@ static const RecordField record_fields[] = {
         FIELD("PRUNED", FIELD_U64, pruned),
         FIELD("POINT_FILES", FIELD_U64, point_files, has_point),
         FIELD("POINT_BYTES", FIELD_U64, point_bytes, has_point),
-        FIELD("SOURCE_FILES", FIELD_U64, source_files, has_archive),
+        FIELD("SOURCE_FILES", FIELD_U64, source_files, has_source_files),
         FIELD("COPY", FIELD_LIST, copies),
         FIELD("ERROR", FIELD_STRING, error),
         FIELD("UNEXPECTED", FIELD_U64, unexpected, has_unexpected),

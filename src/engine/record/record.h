@@ -38,7 +38,8 @@ typedef struct RunRecord {
         char *archive;                  /* full path of the archive written, or NULL */
         uint64_t files, bytes_read, archive_bytes, warnings, pruned;
         uint64_t point_files, point_bytes;      /* the restore point made (FullEvery=: more than was stored); 0: unknown */
-        uint64_t source_files;                  /* of the point: non-directories from the sources; 0 also: unknown */
+        uint64_t source_files;                  /* of the point: non-directories from the sources, or: */
+#define SOURCE_FILES_UNKNOWN UINT64_MAX                 /* a record from before the key */
         char **warning_messages;        /* the first few, NULL-terminated */
         char **copies;                  /* per CopyTo= target: "ok|failed SENT PRESENT DELETED TARGET[ ERROR]" */
         char *error;                    /* why it failed */
@@ -49,7 +50,7 @@ typedef struct RunRecord {
         char *shrunk;                   /* ShrinkWarn=: "12 files, 4 KiB read; usually …" */
 } RunRecord;
 
-#define RUN_RECORD_NULL (RunRecord) { .result = _RUN_RESULT_INVALID }
+#define RUN_RECORD_NULL (RunRecord) { .result = _RUN_RESULT_INVALID, .source_files = SOURCE_FILES_UNKNOWN }
 
 int record_format(const RunRecord *r, char **ret);
 int record_parse(const char *text, RunRecord *ret);

@@ -17,7 +17,7 @@ static uint64_t median(uint64_t *v, size_t n) {
 
 void shrink_usual(const RunRecord *records, size_t n, RunUsual *ret) {
         uint64_t files[SHRINK_HISTORY], bytes[SHRINK_HISTORY], source_files[SHRINK_HISTORY];
-        size_t k = 0;
+        size_t k = 0, known = 0;
 
         for (size_t i = n; i > 0 && k < SHRINK_HISTORY; i--)
                 if (records[i - 1].result != RUN_FAILED && records[i - 1].archive) {
@@ -25,14 +25,16 @@ void shrink_usual(const RunRecord *records, size_t n, RunUsual *ret) {
                         bool point = records[i - 1].point_files > 0 || records[i - 1].point_bytes > 0;
                         files[k] = point ? records[i - 1].point_files : records[i - 1].files;
                         bytes[k] = point ? records[i - 1].point_bytes : records[i - 1].bytes_read;
-                        source_files[k] = records[i - 1].source_files;
+                        if (records[i - 1].source_files != SOURCE_FILES_UNKNOWN)
+                                source_files[known++] = records[i - 1].source_files;
                         k++;
                 }
         *ret = (RunUsual) { .known = k > 0 };
         if (k > 0) {
                 ret->files = median(files, k);
                 ret->bytes = median(bytes, k);
-                ret->source_files = median(source_files, k);
+                /* records from before the key say nothing: 0, no emptied source */
+                ret->source_files = known > 0 ? median(source_files, known) : 0;
         }
 }
 

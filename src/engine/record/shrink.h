@@ -14,7 +14,7 @@
 typedef struct RunUsual {
         bool known;                     /* there was at least one earlier run */
         uint64_t files, bytes;          /* medians */
-        uint64_t source_files;          /* median; 0 also for records older than the key */
+        uint64_t source_files;          /* median of the records that have it, else 0 */
 } RunUsual;
 
 /* RECORDS: oldest first, as record_list() gives them. */
