@@ -155,14 +155,15 @@ static int run_via_manager(const Schedule *s) {
         if (manager_get_invocation_id(bus, unit, invocation, NULL) < 0 ||
             record_find(paths.state_dir, s->name, invocation, &rec) < 0)
                 rec = RUN_RECORD_NULL;
-        const char *archive = rec.archive;
+        /* (unknown to a caller who may not read the records: the pull account) */
+        const char *archive_sep = rec.archive ? "; archive " : "", *archive = strempty(rec.archive);
 
         int code;
         if (streq(job_result, "done") && status == EXIT_OK) {
-                printf("%s: succeeded; archive %s\n", unit, strempty(archive));
+                printf("%s: succeeded%s%s\n", unit, archive_sep, archive);
                 code = EXIT_OK;
         } else if (status == EXIT_WARNINGS) {
-                printf("%s: succeeded with warnings; archive %s\n", unit, strempty(archive));
+                printf("%s: succeeded with warnings%s%s\n", unit, archive_sep, archive);
                 printf("See: %s logs %s\n", program_invocation_short_name, s->name);
                 code = EXIT_WARNINGS;
         } else if (status == EXIT_BUSY) {

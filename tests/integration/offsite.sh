@@ -170,6 +170,17 @@ sleep 1.1
 out=$($serve_root run 2>&1); rc=$?
 check_eq "serve: run starts the backup and reports it (exit 0)" 0 $rc
 grep -q "alexandria@pulled.service: succeeded; archive /var/backups/pulled/" <<<"$out" && ok "... and says it succeeded" || fail "serve run: $out"
+# the pull account itself: the package's polkit rule lets alexandria-pull
+# start (only start) alexandria@NAME.service, so the remote never needs root
+newest_before=$(ctl backups pulled | tail -1)
+sleep 1.1
+out=$($pull_ssh alexandria-pull@127.0.0.1 run 2>&1); rc=$?
+check_eq "serve: run as the unprivileged pull account exits 0 (polkit rule)" 0 $rc
+grep -q "^alexandria@pulled.service: succeeded" <<<"$out" && ok "... and says it succeeded" || fail "serve run as alexandria-pull: $out"
+check "... and the backup ran: a newer archive" test "$(ctl backups pulled | tail -1)" \> "$newest_before"
+out=$(sys runuser -u alexandria-pull -- systemctl stop alexandria@pulled.service 2>&1 </dev/null); rc=$?
+[ $rc -ne 0 ] && ok "the rule allows no more: the pull account cannot stop the service (exit $rc)" \
+        || fail "alexandria-pull could stop alexandria@pulled.service: $out"
 
 # each bad request: refused with a message, non-zero exit, nothing changed
 refused() {
@@ -202,7 +213,7 @@ check "nothing in the destination changed" test "$(ls_dest)" = "$dest_before"
 n_refused=$(sys journalctl --no-pager -o export SYSLOG_IDENTIFIER=alexandria ALEXANDRIA_EVENT=serve-refused | grep -c '^ALEXANDRIA_REMOTE=127\.0\.0\.1:[0-9]*$')
 check_eq "every refused request is in the journal with the client's address" 11 "$n_refused"
 n_served=$(sys journalctl --no-pager -o export SYSLOG_IDENTIFIER=alexandria ALEXANDRIA_EVENT=served | grep -c '^ALEXANDRIA_REMOTE=127\.0\.0\.1:[0-9]*$')
-check "every allowed request too (3 pulls, status, run)" test "$n_served" -eq 5
+check "every allowed request too (3 pulls, status, two runs)" test "$n_served" -eq 6
 sys journalctl --no-pager -o export SYSLOG_IDENTIFIER=alexandria ALEXANDRIA_EVENT=serve-refused | grep -a '^ALEXANDRIA_REQUEST=id; cat /etc/shadow$' >/dev/null \
         && ok "the journal says what was asked" || { fail "no ALEXANDRIA_REQUEST for the shell command";
                 sys journalctl --no-pager -o export SYSLOG_IDENTIFIER=alexandria ALEXANDRIA_EVENT=serve-refused | grep -a REQUEST | head -3; }
