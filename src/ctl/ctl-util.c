@@ -144,6 +144,7 @@ int ctl_notify(const Schedule *s, NotifyEvent e, const NotifyMessage *m, Schedul
 /* Where metrics go (alexandria.conf): *RET_DIR NULL when nowhere. */
 static int metrics_directory(Config *c, const char **ret_dir) {
         _cleanup_free_ char *error = NULL;
+        *ret_dir = NULL;
         int r = config_load(paths.config_file, paths.owner, c, &error);
         if (r < 0)
                 return log_error_errno(r, "Cannot read %s: %s", paths.config_file, error ?: strerror(-r));

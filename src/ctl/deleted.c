@@ -181,7 +181,5 @@ int deleted_schedule_forget(const Paths *p, const char *name) {
         _cleanup_free_ char *path = tombstone_path(p, name);
         if (!path)
                 return -ENOMEM;
-        if (unlink(path) < 0 && errno != ENOENT)
-                return negative_errno();
-        return 0;
+        return unlink_if_present(path);
 }

@@ -101,5 +101,5 @@ int metrics_remove(const char *dir, const char *name) {
         _cleanup_free_ char *path = metrics_path(dir, name);
         if (!path)
                 return -ENOMEM;
-        return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+        return unlink_if_present(path);
 }

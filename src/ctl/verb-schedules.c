@@ -489,9 +489,9 @@ static void forget_history(const char *name) {
         if (r < 0)
                 log_warning_errno(r, "Cannot remove the run records of %s in %s/runs: %m", name, paths.state_dir);
         r = unexpected_forget(paths.state_dir, name);
-        int k = state_forget(paths.state_dir, name);
-        if (r >= 0)
-                r = k;
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove the list of unexpected files of %s in %s: %m", name, paths.state_dir);
+        r = state_forget(paths.state_dir, name);
         if (r < 0)
                 log_warning_errno(r, "Cannot remove the state of %s in %s: %m", name, paths.state_dir);
 }

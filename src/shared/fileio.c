@@ -30,6 +30,10 @@ int spool_open(int dir_fd) {
         return fd >= 0 ? fd : r;
 }
 
+int unlink_if_present(const char *path) {
+        return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+}
+
 static int random_tmp_name(const char *name, char **ret) {
         uint64_t rnd;
         if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)

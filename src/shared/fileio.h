@@ -45,6 +45,8 @@ int read_file_full(const char *path, size_t max, char **ret);
  * /var/tmp where that file system has none (NFS, CIFS); never a named
  * file. Returns the descriptor or a negative errno (of DIR_FD's attempt). */
 int spool_open(int dir_fd);
+/* unlink(PATH); a file that is not there is no error. */
+int unlink_if_present(const char *path);
 
 /* Opens NAME in DIR_FD as a backup reads a file: with O_NOATIME (reading
  * it must not make it look used), which only its owner may ask for, else

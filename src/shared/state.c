@@ -18,7 +18,7 @@ int state_forget(const char *dir, const char *name) {
         _cleanup_free_ char *path = state_path(dir, name);
         if (!path)
                 return -ENOMEM;
-        return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+        return unlink_if_present(path);
 }
 
 int state_lock(const char *dir, const char *name, int *ret_fd) {

@@ -352,8 +352,9 @@ int record_forget(const char *state_dir, const char *name) {
                 _cleanup_free_ char *path = path_join(dir, names[i]);
                 if (!path)
                         return -ENOMEM;
-                if (unlink(path) < 0 && errno != ENOENT)
-                        return negative_errno();
+                r = unlink_if_present(path);
+                if (r < 0)
+                        return r;
         }
         return rmdir(dir) < 0 && errno != ENOENT ? negative_errno() : 0;
 }

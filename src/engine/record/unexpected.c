@@ -28,7 +28,7 @@ int unexpected_forget(const char *state_dir, const char *name) {
         _cleanup_free_ char *path = unexpected_path(state_dir, name);
         if (!path)
                 return -ENOMEM;
-        return unlink(path) < 0 && errno != ENOENT ? negative_errno() : 0;
+        return unlink_if_present(path);
 }
 
 int unexpected_peek(const char *state_dir, const char *name, size_t max, char ***ret_first, uint64_t *ret_count) {

@@ -268,16 +268,13 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
         /* The index describes the new archive only once it is safely there. */
         if (r >= 0 && inc)
                 r = incremental_commit(inc, &res.error);
-        res.point_files = report.stats.files;
-        res.point_bytes = report.stats.bytes;
+        res.point = (RunPoint) { report.stats.files, report.stats.bytes, sel ? selection_source_files(sel) : 0 };
         if (inc) {
                 /* the index knows the walked part; the dumps are in every archive */
-                incremental_point(inc, &res.point_files, &res.point_bytes);
-                res.point_files += report.generated_files;
-                res.point_bytes += report.generated_bytes;
+                incremental_point(inc, &res.point.files, &res.point.bytes);
+                res.point.files += report.generated_files;
+                res.point.bytes += report.generated_bytes;
         }
-        if (sel)
-                res.source_files = selection_source_files(sel);
         if (r >= 0)
                 r = selection_unexpected(sel, &res.unexpected, &res.n_unexpected);
         /* Offsite copies, once the archive is linked (copy.h): a failed one
@@ -287,8 +284,7 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
                 (void) errorf(&res.error, -EIO, "the archive %s is written and kept, but the copy to %s failed: %s",
                               res.archive, o ? o->target : "the offsite targets", o ? strempty(o->message) : "out of memory");
         }
-        RunPoint point = { res.point_files, res.point_bytes, res.source_files };
-        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, &point, &res.shrunk) : 0;
+        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, &res.point, &res.shrunk) : 0;
         if (shrank < 0)
                 r = shrank;
         /* Retention runs only after the new archive is safely in place. */

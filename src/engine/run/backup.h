@@ -43,8 +43,7 @@ typedef struct BackupResult {
         char *archive;                  /* full path of the new archive */
         bool incremental;               /* FullEvery=: only what changed since the archive before it */
         char *plan;                     /* why full, or what an incremental archive builds on */
-        uint64_t point_files, point_bytes;      /* the restore point: what a restore of it writes */
-        uint64_t source_files;                  /* of the point: non-directories from the sources */
+        RunPoint point;                         /* the restore point: what a restore of it writes */
         BackupStats stats;
         uint64_t start_usec;            /* realtime */
         uint64_t duration_usec;
