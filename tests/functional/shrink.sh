@@ -99,6 +99,31 @@ for i in 1 2 3 4; do run skel; done; rm "$T/src6/a/file"
 run skel; rc=$?
 check_eq "but the sources' only file gone beside a dump is an emptied source" 3 "$rc"
 
+# one source of several emptied barely moves the totals: each source is
+# compared with its own usual, whatever ShrinkWarn= says
+t_schedule multi "Source=$T/src8a" "Source=$T/src8 b" "Destination=$T/dest8" "ShrinkWarn=no"
+mkdir -p "$T/src8a" "$T/src8 b/sub"
+for i in $(seq 1 50); do echo "big source $i" > "$T/src8a/f$i"; done
+echo small > "$T/src8 b/sub/one"; echo small > "$T/src8 b/two"
+run multi; run multi; rc=$?
+check_eq "two sources: exit 0" 0 "$rc"
+grep -qxF "SOURCE=2 $T/src8 b" "$(last_record multi)" && ok "the record counts each source" \
+        || fail "record: $(cat "$(last_record multi)")"
+rm "$T/src8 b/sub/one" "$T/src8 b/two"
+run multi; rc=$?
+check_eq "one source of two emptied warns, even with ShrinkWarn=no" 3 "$rc"
+grep -qF "53 files, 691 B read; usually 55 files, 703 B; no files from $T/src8 b, usually 2" "$T/err" \
+        && ok "and names the emptied source" || fail "stderr: $(cat "$T/err")"
+grep -q "^multi.* SHRUNK" <<<"$(status multi)" && ok "status flags it SHRUNK" || fail "status: $(status multi)"
+echo back > "$T/src8 b/two"
+run multi; rc=$?
+check_eq "the source filled again: exit 0" 0 "$rc"
+# a source added later has no usual yet: empty, it is no warning
+mkdir -p "$T/src8c"
+t_schedule multi "Source=$T/src8a" "Source=$T/src8 b" "Source=$T/src8c" "Destination=$T/dest8" "ShrinkWarn=no"
+run multi; rc=$?
+check_eq "a new, empty source is no warning" 0 "$rc"
+
 # FullEvery=: every archive holds the dumps, so every restore point does; an
 # incremental run beside a big dump has not shrunk against the full before it
 t_schedule dumpinc "Source=$T/src7" "Destination=$T/dest7" "FullEvery=7d" "Dump=big.bin /usr/bin/head -c 100000 /dev/zero"

@@ -13,6 +13,7 @@
 static void test_round_trip(void) {
         char *warnings[] = { (char *) "a: vanished", (char *) "multi\nline \\ back", NULL };
         char *copies[] = { (char *) "ssh://h/p ok 1764690005000000", NULL };
+        char *sources[] = { (char *) "99000 /srv/with\nnewline", NULL };
         RunRecord r = {
                 .schedule = (char *) "web",
                 .invocation = (char *) "0123456789abcdef0123456789abcdef",
@@ -25,6 +26,7 @@ static void test_round_trip(void) {
                 .warning_messages = warnings,
                 .error = (char *) "line1\nline2\r=x",
                 .copies = copies,
+                .sources = sources,
                 .unexpected = 0, .unexpected_sha256 = (char *) "e3b0c442",
                 .shrunk = (char *) "1 files, 0 B read; usually 9 files, 9 B",
         };
@@ -50,6 +52,8 @@ static void test_round_trip(void) {
         ASSERT_STREQ(back.error, r.error);
         ASSERT_STREQ(back.copies[0], copies[0]);
         ASSERT(!back.copies[1]);
+        ASSERT_STREQ(back.sources[0], sources[0]);
+        ASSERT(!back.sources[1]);
         /* with Expect= set, a count of 0 is written: "none unexpected" */
         ASSERT(strstr(text, "\nUNEXPECTED=0\n"));
         ASSERT_STREQ(back.unexpected_sha256, "e3b0c442");
@@ -154,26 +158,79 @@ static void test_usual_source_files(void) {
         char *message = NULL;
         RunPoint emptied = { .files = 1, .bytes = 0, .source_files = 0 };
 
-        shrink_usual(h, 5, &u);
+        ASSERT(shrink_usual(h, 5, NULL, &u) == 0);
         ASSERT(u.known && u.files == 10 && u.source_files == 0);
-        ASSERT(shrink_check(&u, &emptied, 0, &message) == 0 && !message);
+        ASSERT(shrink_check(&u, &emptied, NULL, 0, &message) == 0 && !message);
+        shrink_usual_done(&u);
 
         h[3].source_files = h[4].source_files = 8;      /* two runs since the upgrade */
-        shrink_usual(h, 5, &u);
+        ASSERT(shrink_usual(h, 5, NULL, &u) == 0);
         ASSERT(u.source_files == 8);
-        ASSERT(shrink_check(&u, &emptied, 0, &message) == 1);
+        ASSERT(shrink_check(&u, &emptied, NULL, 0, &message) == 1);
         ASSERT_STREQ(message, "1 files, 0 B read; usually 10 files, 0 B");
         free(message);
+        shrink_usual_done(&u);
 
         /* a skeleton of directories usually gives no files: never "emptied" */
         h[3].source_files = h[4].source_files = 0;
-        shrink_usual(h, 5, &u);
-        ASSERT(shrink_check(&u, &emptied, 0, &message) == 0);
+        ASSERT(shrink_usual(h, 5, NULL, &u) == 0);
+        ASSERT(shrink_check(&u, &emptied, NULL, 0, &message) == 0);
+        shrink_usual_done(&u);
+}
+
+/* One source of several emptied barely moves the totals: it is told by its
+ * own usual, from the records that name it (a source added since has none). */
+static void test_usual_per_source(void) {
+        char *both[] = { (char *) "1200 /etc", (char *) "3 /srv/data dir", NULL };
+        char *etc_only[] = { (char *) "1200 /etc", NULL };
+        char *damaged[] = { (char *) "x /srv/data dir", (char *) "9 relative", NULL };
+        char *sources[] = { (char *) "/etc", (char *) "/srv/data dir", (char *) "/new", NULL };
+        RunRecord h[4];
+        for (size_t i = 0; i < 4; i++)
+                h[i] = (RunRecord) { .result = RUN_SUCCEEDED, .archive = (char *) "/d/a", .files = 1203,
+                                     .bytes_read = 1 << 20, .source_files = 1203, .sources = both };
+        h[0].sources = etc_only;                /* before /srv/data was added */
+        h[1].sources = damaged;                 /* unreadable lines say nothing */
+        h[2].result = RUN_FAILED;               /* failed runs do not count */
+        h[2].sources = etc_only;
+        RunUsual u;
+        char *message = NULL;
+
+        ASSERT(shrink_usual(h, 4, sources, &u) == 0);
+        ASSERT(u.n_sources == 3);
+        ASSERT(u.source_files_of[0] == 1200 && u.source_files_of[1] == 3 && u.source_files_of[2] == 0);
+
+        uint64_t whole[] = { 1200, 3, 0 }, lost[] = { 1200, 0, 0 }, grew[] = { 1200, 3, 7 };
+        RunPoint p = { .files = 1203, .bytes = 1 << 20, .source_files = 1203, .source_files_of = whole, .n_sources = 3 };
+        ASSERT(shrink_check(&u, &p, sources, 50, &message) == 0 && !message);
+        p.source_files_of = grew;
+        ASSERT(shrink_check(&u, &p, sources, 50, &message) == 0);
+        p.source_files_of = lost;
+        p.files = p.source_files = 1200;
+        /* whatever ShrinkWarn= says */
+        ASSERT(shrink_check(&u, &p, sources, 0, &message) == 1);
+        ASSERT_STREQ(message, "1,200 files, 1.0 MiB read; usually 1,203 files, 1.0 MiB; no files from /srv/data dir, usually 3");
+        free(message);
+        shrink_usual_done(&u);
+
+        /* SOURCE= values: "FILES PATH", nothing else */
+        uint64_t f;
+        const char *path;
+        char *line = NULL;
+        ASSERT(record_source_format(42, "/a b", &line) == 0);
+        ASSERT(record_source_parse(line, &f, &path) == 0 && f == 42);
+        ASSERT_STREQ(path, "/a b");
+        free(line);
+        ASSERT(record_source_parse("42", &f, &path) == -EBADMSG);
+        ASSERT(record_source_parse(" /a", &f, &path) == -EBADMSG);
+        ASSERT(record_source_parse("-1 /a", &f, &path) == -EBADMSG);
+        ASSERT(record_source_parse("12345678901234567890123 /a", &f, &path) == -EBADMSG);
 }
 
 int main(void) {
         test_round_trip();
         test_usual_source_files();
+        test_usual_per_source();
         test_files();
         test_excluded();
         return 0;

@@ -27,6 +27,7 @@ void record_done(RunRecord *r) {
         free(r->archive);
         strv_free(r->warning_messages);
         strv_free(r->copies);
+        strv_free(r->sources);
         free(r->error);
         free(r->unexpected_sha256);
         free(r->shrunk);
@@ -87,6 +88,27 @@ static int parse_u64(const char *v, uint64_t *ret) {
         return 0;
 }
 
+int record_source_format(uint64_t files, const char *path, char **ret) {
+        return asprintf(ret, "%" PRIu64 " %s", files, path) < 0 ? -ENOMEM : 0;
+}
+
+int record_source_parse(const char *line, uint64_t *ret_files, const char **ret_path) {
+        const char *space = strchr(line, ' ');
+        if (!space || space == line || space[1] != '/')
+                return -EBADMSG;
+        char digits[24];
+        size_t n = (size_t) (space - line);
+        if (n >= sizeof digits)
+                return -EBADMSG;
+        memcpy(digits, line, n);
+        digits[n] = 0;
+        int r = parse_u64(digits, ret_files);
+        if (r < 0)
+                return r;
+        *ret_path = space + 1;
+        return 0;
+}
+
 static int set_string(char **field, const char *v) {
         char *s = unescape(v);
         if (!s)
@@ -140,6 +162,7 @@ static const RecordField record_fields[] = {
         FIELD("POINT_FILES", FIELD_U64, point_files, has_point),
         FIELD("POINT_BYTES", FIELD_U64, point_bytes, has_point),
         FIELD("SOURCE_FILES", FIELD_U64, source_files, has_source_files),
+        FIELD("SOURCE", FIELD_LIST, sources),
         FIELD("COPY", FIELD_LIST, copies),
         FIELD("ERROR", FIELD_STRING, error),
         FIELD("UNEXPECTED", FIELD_U64, unexpected, has_unexpected),

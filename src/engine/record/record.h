@@ -40,6 +40,7 @@ typedef struct RunRecord {
         uint64_t point_files, point_bytes;      /* the restore point made (FullEvery=: more than was stored); 0: unknown */
         uint64_t source_files;                  /* of the point: non-directories from the sources, or: */
 #define SOURCE_FILES_UNKNOWN UINT64_MAX                 /* a record from before the key */
+        char **sources;                 /* the same per source: "FILES PATH" (record_source_parse()) */
         char **warning_messages;        /* the first few, NULL-terminated */
         char **copies;                  /* per CopyTo= target: "ok|failed SENT PRESENT DELETED TARGET[ ERROR]" */
         char *error;                    /* why it failed */
@@ -51,6 +52,10 @@ typedef struct RunRecord {
 } RunRecord;
 
 #define RUN_RECORD_NULL (RunRecord) { .result = _RUN_RESULT_INVALID, .source_files = SOURCE_FILES_UNKNOWN }
+
+/* A SOURCE= value: "FILES PATH"; *ret_path points into LINE. */
+int record_source_format(uint64_t files, const char *path, char **ret);
+int record_source_parse(const char *line, uint64_t *ret_files, const char **ret_path);
 
 int record_format(const RunRecord *r, char **ret);
 int record_parse(const char *text, RunRecord *ret);

@@ -160,7 +160,7 @@ static int verify_new_archive(const Schedule *s, const CryptKeySource *key, cons
 static int compare_with_usual(const Schedule *s, const RunUsual *usual, RunReport *report, const RunPoint *point,
                               char **ret_shrunk) {
         /* an incremental run stores little: what counts is the restore point it makes */
-        int r = shrink_check(usual, point, s->shrink_warn, ret_shrunk);
+        int r = shrink_check(usual, point, s->sources, s->shrink_warn, ret_shrunk);
         if (r <= 0)
                 return r;
         report->stats.warnings++;
@@ -269,6 +269,16 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
         if (r >= 0 && inc)
                 r = incremental_commit(inc, &res.error);
         res.point = (RunPoint) { report.stats.files, report.stats.bytes, sel ? selection_source_files(sel) : 0 };
+        if (r >= 0) {
+                size_t n;
+                const uint64_t *of = selection_source_files_of(sel, &n);
+                res.point.source_files_of = calloc(MAX(n, (size_t) 1), sizeof *of);
+                res.point.n_sources = n;
+                if (res.point.source_files_of)
+                        memcpy(res.point.source_files_of, of, n * sizeof *of);
+                else
+                        r = -ENOMEM;
+        }
         if (inc) {
                 /* the index knows the walked part; the dumps are in every archive */
                 incremental_point(inc, &res.point.files, &res.point.bytes);
@@ -311,6 +321,7 @@ void backup_result_done(BackupResult *r) {
         free(r->plan);
         strv_free(r->warnings);
         free(r->shrunk);
+        free(r->point.source_files_of);
         free(r->error);
         *r = (BackupResult) {};
 }

@@ -74,8 +74,8 @@ static int exit_code_of(int r, const BackupResult *res) {
 }
 
 /* The record of this run, for everything that reports on runs (record.h). */
-static void save_record(const Paths *paths, const char *name, const BackupResult *res, int exit_code,
-                        const char *unexpected_sha256) {
+static void save_record(const Paths *paths, const char *name, char * const *sources_walked, const BackupResult *res,
+                        int exit_code, const char *unexpected_sha256) {
         RunRecord rec = {
                 .schedule = (char *) name,
                 .invocation = getenv("INVOCATION_ID"),
@@ -109,20 +109,29 @@ static void save_record(const Paths *paths, const char *name, const BackupResult
                         break;
         }
         rec.copies = copies;
+        _cleanup_strv_free_ char **sources = NULL;
+        for (size_t i = 0; res->archive && i < res->point.n_sources && sources_walked[i]; i++) {
+                char *line;
+                if (record_source_format(res->point.source_files_of[i], sources_walked[i], &line) < 0 ||
+                    strv_push(&sources, line) < 0)
+                        break;
+        }
+        rec.sources = sources;
         int r = record_save(paths->state_dir, &rec);
         if (r < 0)
                 log_warning_errno(r, "Cannot write the run record of %s in %s: %m", name, paths->state_dir);
 }
 
 /* What the earlier runs read, from their records. */
-static void usual_of(const Paths *paths, const char *name, RunUsual *ret) {
+static int usual_of(const Paths *paths, const Schedule *s, RunUsual *ret) {
         RunRecord *list = NULL;
         size_t n = 0;
         /* failed runs are skipped: look back further than SHRINK_HISTORY */
-        if (record_list(paths->state_dir, name, 4 * SHRINK_HISTORY, &list, &n) < 0)
+        if (record_list(paths->state_dir, s->name, 4 * SHRINK_HISTORY, &list, &n) < 0)
                 n = 0;
-        shrink_usual(list, n, ret);
+        int r = shrink_usual(list, n, s->sources, ret);
         record_list_free(list, n);
+        return r;
 }
 
 static void print_summary(const char *name, const BackupResult *res) {
@@ -190,10 +199,12 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
         r = load_key(s, &key, &res.error);
         if (r >= 0) {
                 BackupInput in = { .key = key, .cb = cb, .state_dir = paths->state_dir };
-                usual_of(paths, name, &in.usual);
                 free(res.error);
                 res.error = NULL;
-                r = backup_run(s, &in, &res);
+                r = usual_of(paths, s, &in.usual);
+                if (r >= 0)
+                        r = backup_run(s, &in, &res);
+                shrink_usual_done(&in.usual);
         } else {
                 EventFields f = EVENT_FIELDS_INIT(name);
                 f.error = r;
@@ -208,7 +219,7 @@ int worker_run(const Paths *paths, const char *name, const BackupCallbacks *cb) 
                 bool expect = r >= 0 && res.unexpected;
                 if (expect)
                         report_unexpected(paths, name, &res, digest);
-                save_record(paths, name, &res, code, expect ? digest : NULL);
+                save_record(paths, name, s->sources, &res, code, expect ? digest : NULL);
                 /* The event carries the outcome to the journal; repeat it only where it would not land there. */
                 if (!log_on_journal()) {
                         if (r < 0)

@@ -44,6 +44,8 @@ struct Selection {
 
         Incremental *incremental;       /* FullEvery=: the index filter, or NULL */
         uint64_t source_files;          /* what selection_source_files() says */
+        uint64_t *source_files_of;      /* the same per source */
+        size_t n_sources, current_source;
 };
 
 int selection_new(const Schedule *s, const struct stat *destination, RunReport *report, Selection **ret,
@@ -55,6 +57,10 @@ int selection_new(const Schedule *s, const struct stat *destination, RunReport *
                 return -ENOMEM;
         sel->schedule = s;
         sel->report = report;
+        sel->n_sources = strv_length(s->sources);
+        sel->source_files_of = calloc(MAX(sel->n_sources, (size_t) 1), sizeof *sel->source_files_of);
+        if (!sel->source_files_of)
+                return -ENOMEM;
         r = select_policy_new(s, destination, &sel->policy, ret_error);
         if (r < 0)
                 return r;
@@ -90,6 +96,7 @@ Selection *selection_free(Selection *sel) {
         if (sel->disk)
                 archive_read_free(sel->disk);
         archive_entry_free(sel->entry);
+        free(sel->source_files_of);
         free(sel);
         return NULL;
 }
@@ -245,6 +252,11 @@ static bool on_procfs(const char *path, const struct stat *st) {
         return major(st->st_dev) == 0 && statfs(path, &sfs) >= 0 && sfs.f_type == PROC_SUPER_MAGIC;
 }
 
+static void count_source_file(Selection *sel) {
+        sel->source_files++;
+        sel->source_files_of[sel->current_source]++;
+}
+
 /* One entry the policy keeps: built by libarchive (a regular file with data
  * opened here, once: the descriptor serves for its ACLs and xattrs and then
  * for its data), handed to the caller's function. */
@@ -262,7 +274,7 @@ static int select_one(const SelectEntry *e, void *userdata) {
                         return k;
                 if (k == 0) {   /* in the restore point, from before */
                         if (!dir)
-                                sel->source_files++;
+                                count_source_file(sel);
                         if (e->decision->unexpected)
                                 add_unexpected(sel, path);
                         return 0;
@@ -300,7 +312,7 @@ static int select_one(const SelectEntry *e, void *userdata) {
         k = sel->fn(sel->entry, fd, st, content, sel->userdata, sel->ret_error);
         bool stored = sel->report->stats.files > stored_before;
         if (k >= 0 && stored && !dir)
-                sel->source_files++;
+                count_source_file(sel);
         if (k >= 0 && sel->incremental && stored)
                 k = incremental_stored(sel->incremental, st, sel->ret_error);
         if (k >= 0 && e->decision->unexpected)
@@ -333,7 +345,9 @@ int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **re
         sel->ret_error = ret_error;
         STRV_FOREACH(p, sel->schedule->sources) {
                 _cleanup_free_ char *error = NULL;
-                r = sel->incremental ? incremental_begin_source(sel->incremental, ordinal++) : 0;
+                sel->current_source = ordinal;
+                r = sel->incremental ? incremental_begin_source(sel->incremental, ordinal) : 0;
+                ordinal++;
                 if (r < 0)
                         return r;
                 r = select_walk(sel->policy, *p, &v, &error);
@@ -348,6 +362,11 @@ int selection_walk(Selection *sel, select_entry_fn fn, void *userdata, char **re
 
 uint64_t selection_source_files(const Selection *sel) {
         return sel->source_files;
+}
+
+const uint64_t *selection_source_files_of(const Selection *sel, size_t *ret_n) {
+        *ret_n = sel->n_sources;
+        return sel->source_files_of;
 }
 
 int selection_unexpected(Selection *sel, char **ret_list, uint64_t *ret_count) {

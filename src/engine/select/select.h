@@ -53,6 +53,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Selection *, selection_free);
  * package state are not counted. None where there used to be some is an
  * emptied source (shrink.h). */
 uint64_t selection_source_files(const Selection *sel);
+/* The same per source, in the schedule's order (borrowed; *RET_N of them). */
+const uint64_t *selection_source_files_of(const Selection *sel, size_t *ret_n);
 /* After the walk, with Expect=: the kept files no Expect= covers, one path
  * a line (a backslash, a newline and other control characters written as
  * \\, \n and \xNN), and how many. *ret_list is NULL without Expect=. */
