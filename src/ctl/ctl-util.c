@@ -184,6 +184,24 @@ int ctl_remove_metrics(const char *name) {
         return 0;
 }
 
+int ctl_prune_metrics(void) {
+        _cleanup_(config_done) Config c = {};
+        const char *dir;
+        unsigned removed = 0;
+        int r;
+
+        r = metrics_directory(&c, &dir);
+        if (r < 0 || !dir)
+                return r;
+        r = metrics_prune(dir, paths.schedules_dir, &removed);
+        if (removed > 0)
+                log_info("Removed the metrics of %u schedule%s no longer in %s from %s.", removed,
+                         removed == 1 ? "" : "s", paths.schedules_dir, dir);
+        if (r < 0)
+                return log_error_errno(r, "Cannot remove the metrics of removed schedules from %s: %m", dir);
+        return 0;
+}
+
 int ctl_service_result(sd_bus *bus, const char *service, char **ret_result, int32_t *ret_status, sd_bus_error *error) {
         _cleanup_free_ char *result = NULL;
         int32_t status = 0;

@@ -109,6 +109,8 @@ int ctl_notify(const Schedule *s, NotifyEvent e, const struct NotifyMessage *m, 
 /* Writes S's metrics where config_metrics_directory() says (settings.h). */
 int ctl_write_metrics(const Schedule *s, bool overdue);
 int ctl_remove_metrics(const char *name);
+/* The watchdog's pass: the metrics of schedule files removed by hand go. */
+int ctl_prune_metrics(void);
 /* FullEvery= chains (verb-chain.c): whether ARCHIVE is named incremental;
  * restore its restore point (O as for restore_archive()), verify its chain,
  * and what LIST[I] is ("full", "incremental on NAME-…"); exit codes. */

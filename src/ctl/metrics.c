@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "copy-target.h"
 #include "fileio.h"
@@ -102,4 +106,46 @@ int metrics_remove(const char *dir, const char *name) {
         if (!path)
                 return -ENOMEM;
         return unlink_if_present(path);
+}
+
+/* NAME from alexandria_NAME.prom, in BUF; NULL if FILE is not one of ours. */
+static const char *metrics_file_schedule(const char *file, char *buf, size_t size) {
+        const char *prefix = "alexandria_", *suffix = ".prom";
+        size_t n = strlen(file);
+        if (!startswith(file, prefix) || n <= strlen(prefix) + strlen(suffix) || !endswith(file, suffix))
+                return NULL;
+        size_t len = n - strlen(prefix) - strlen(suffix);
+        if (len >= size)
+                return NULL;
+        memcpy(buf, file + strlen(prefix), len);
+        buf[len] = '\0';
+        return schedule_name_is_valid(buf) ? buf : NULL;
+}
+
+int metrics_prune(const char *dir, const char *schedules_dir, unsigned *ret_removed) {
+        *ret_removed = 0;
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        _cleanup_close_ int sched_fd = open(schedules_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (sched_fd < 0)       /* without the directory, every file would look orphaned: keep them */
+                return errno == ENOENT ? 0 : -errno;
+
+        struct dirent *de;
+        while ((errno = 0, de = readdir(d))) {
+                char name[256], conf[300];
+                struct stat st;
+                if (!metrics_file_schedule(de->d_name, name, sizeof name))
+                        continue;
+                if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+                    st.st_uid != geteuid())
+                        continue;
+                snprintf(conf, sizeof conf, "%s.conf", name);
+                if (faccessat(sched_fd, conf, F_OK, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+                        continue;
+                if (unlinkat(dirfd(d), de->d_name, 0) < 0 && errno != ENOENT)
+                        return -errno;
+                (*ret_removed)++;
+        }
+        return errno > 0 ? -errno : 0;
 }

@@ -122,6 +122,13 @@ int verb_restore(int argc, char **argv) {
                         first_path = 3;
                 }
         }
+        /* A tar file named otherwise reads as a PATH inside the archive:
+         * say so, as "No entry" or "No schedule" alone would puzzle. */
+        struct stat tar_st;
+        if (!archive_arg && argc > 2 && strchr(argv[2], '/') && strstr(strrchr(argv[2], '/'), ".tar") &&
+            stat(argv[2], &tar_st) == 0 && S_ISREG(tar_st.st_mode))
+                log_warning("'%s' is taken as a PATH inside the archive: an archive given as a path must be "
+                            "named NAME-YYYYmmddTHHMMSSZ.tar[.gz|.zst|.xz][.enc], as Alexandria names them.", argv[2]);
         if (archive_arg && arg.at) {
                 log_error("Give either ARCHIVE or --at, not both.");
                 return EXIT_USAGE;

@@ -272,6 +272,8 @@ int verb_status(int argc, char **argv) {
                                 putchar('\n');
                         all |= status_one(bus, &d->entries[i]);
                 }
+                if (arg.notify)
+                        (void) ctl_prune_metrics();
         }
         if (!bus && !arg.no_reload)
                 return EXIT_FAILED;

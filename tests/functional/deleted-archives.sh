@@ -54,7 +54,17 @@ check "and restored the file" cmp "$T/src/page" "$T/restored-web$T/src/page"
 check "GNU tar reads the same archive" sh -c "tar -xzf '$web_archive' -O '${T#/}/src/page' | cmp - '$T/src/page'"
 
 # ---- a schedule file removed by hand: found in the destination still in use
+check "other has metrics" test -s "$T/metrics/alexandria_other.prom"
 rm "$ALEXANDRIA_CONFIG_DIR/schedules.d/other.conf"
+# the watchdog's next pass removes its metrics (it would be overdue forever),
+# but not a file of ours it cannot tell is a schedule's, nor another owner's
+touch "$T/metrics/alexandria_bad%name.prom" "$T/metrics/node_other.prom" "$T/metrics/alexandria_nobodys.prom"
+chown nobody "$T/metrics/alexandria_nobodys.prom"
+"$CTL" --user --no-reload status --notify >/dev/null 2>&1
+check "the watchdog removed the metrics of a schedule removed by hand" test ! -e "$T/metrics/alexandria_other.prom"
+check "... kept the live schedules' metrics" test -s "$T/metrics/alexandria_keep.prom"
+check "... and files that are not a schedule's" test -e "$T/metrics/alexandria_bad%name.prom" -a -e "$T/metrics/node_other.prom"
+check "... and another owner's" test -e "$T/metrics/alexandria_nobodys.prom"
 out=$(ctl backups)
 check "archives of a schedule removed by hand are listed, marked" grep -qx "$DEFAULT/other-.*\.tar\.gz  (schedule deleted)" <<<"$out"
 ctl restore other --to "$T/restored-other" 2>/dev/null; rc=$?

@@ -122,3 +122,33 @@ for errno in ENOSYS EPERM; do
         check "without openat2 ($errno): the good entries restored" \
                 test "$(cat "$T/x-$errno/good.txt") $(stat -c %i "$T/x-$errno/hl3")" = "fine $(stat -c %i "$T/x-$errno/good.txt")"
 done
+
+# A foreign archive's file flags: an immutable one on the temporary name
+# would stop the rename into place, so restore applies none (Alexandria's
+# own archives carry none, like GNU tar's).
+mkdir -p "$T/ff"
+python3 - "$T/ff/ff-20260101T000000Z.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+    ti = tarfile.TarInfo("etc/resolv.conf"); ti.size = 4; ti.mode = 0o644
+    ti.pax_headers = {"SCHILY.fflags": "schg"}          # bsdtar --fflags: immutable
+    t.addfile(ti, io.BytesIO(b"dns\n"))
+PY
+touch "$T/ff/probe"
+if [ "$(id -u)" = 0 ] && chattr +i "$T/ff/probe" 2>/dev/null; then
+        chattr -i "$T/ff/probe"
+        "$CTL" restore ff "$T/ff/ff-20260101T000000Z.tar" --to "$T/ff/to" >/dev/null 2>"$T/err"; rc=$?
+        check "a foreign archive with an immutable file: exit 0" check_rc 0
+        check "the file is in place" grep -qx dns "$T/ff/to/etc/resolv.conf"
+        check "without the flag (removable again)" rm "$T/ff/to/etc/resolv.conf"
+        check "no temporary name left" no_temporaries "$T/ff/to"
+else
+        echo "# skipped: immutable flags need root and a file system that has them"
+fi
+# the same archive, named otherwise: taken as a PATH, and told so
+cp "$T/ff/ff-20260101T000000Z.tar" "$T/ff/old.tar"
+"$CTL" restore ff "$T/ff/old.tar" --to "$T/ff/to2" >/dev/null 2>"$T/err"; rc=$?
+check "a tar file not named like an archive: refused (exit $rc)" test "$rc" -ne 0
+check "... saying it was taken as a PATH and how archives are named" \
+        grep -q "'$T/ff/old.tar' is taken as a PATH inside the archive: an archive given as a path must be named NAME-YYYYmmddTHHMMSSZ.tar" "$T/err"
+check "... and nothing was restored" test ! -e "$T/ff/to2"

@@ -869,9 +869,12 @@ int restore_archive(const char *archive, const RestoreOptions *o, RestoreStats *
                 /* Every file goes to a fresh temporary name, so libarchive never
                  * meets an existing file there; what it may meet is an existing
                  * directory, kept (and with --overwrite given the archive's mode
-                 * and times). */
+                 * and times). No file flags: Alexandria's archives carry none
+                 * (like GNU tar's), and libarchive would set a foreign
+                 * archive's immutable or append-only flag only when the
+                 * writer closes, by the temporary name, long renamed. */
                 int flags = ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_ACL |
-                            ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_FFLAGS | ARCHIVE_EXTRACT_SPARSE |
+                            ARCHIVE_EXTRACT_XATTR | ARCHIVE_EXTRACT_SPARSE |
                             ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                             ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
                 if (!o->overwrite)
