@@ -25,6 +25,7 @@ static void help(void) {
                "         [--exclude GLOB…] [--dest DIR] [--compression gzip|zstd|xz|none] [--keep N]\n"
                "         [--skip-packaged [--verify-packaged]] [--expect PATH|GLOB…]\n"
                "         [--copy-to URL…] [--copy-keep N|all]\n"
+               "         [--dump 'ENTRY COMMAND…'…] [--lock-file PATH[:shared]…]\n"
                "                                  Create a schedule with any systemd calendar\n"
                "  delete INDEX|NAME               Remove a schedule and its timer (archives stay)\n"
                "  delete NAME --archives [--yes]  Also remove its archives (asks first; also for a\n"

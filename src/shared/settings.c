@@ -19,15 +19,22 @@ static int config_key(const char *section, const char *key, const char *value, u
                 return errorf(ret_error, -EINVAL, "unknown section [%s] (expected [Metrics])", section);
         if (!key)
                 return 0;
+        /* as in a schedule file: a second value is a mistake, not an override */
         if (streq(key, "Enabled")) {
                 bool on;
+                if (c->enabled_line > 0)
+                        return errorf(ret_error, -EINVAL, "Enabled= is set twice (first on line %u)", c->enabled_line);
                 if (parse_bool(value, &on) < 0)
                         return errorf(ret_error, -EINVAL, "Enabled=%s is not yes or no", value);
                 c->metrics_disabled = !on;
+                c->enabled_line = line;
                 return 0;
         }
         if (!streq(key, "Directory"))
                 return errorf(ret_error, -EINVAL, "unknown key '%s' in section [%s]", key, section);
+        if (c->directory_line > 0)
+                return errorf(ret_error, -EINVAL, "Directory= is set twice (first on line %u)", c->directory_line);
+        c->directory_line = line;
         if (value[0] != '/')
                 return errorf(ret_error, -EINVAL, "Directory=%s is not an absolute path", value);
         free(c->metrics_directory);

@@ -17,6 +17,7 @@
 typedef struct Config {
         char *metrics_directory;        /* NULL: the default */
         bool metrics_disabled;          /* Enabled=no */
+        unsigned enabled_line, directory_line;  /* where each was set: once only */
 } Config;
 
 /* A missing file is the default configuration. Like schedules, the file

@@ -59,3 +59,21 @@ PY
 check "verify of a damaged entry: exit 1" check_rc 1
 check "verify names it escaped" grep -q 'corrupt: .*bad\\x1b\]0;titlename' "$T/err"
 check "with no raw ESC" eval '! grep -q $'"'"'\e'"'"' "$T/err"'
+
+# the owner column: a name where the archive has one, else the number, for
+# the user and the group each (a foreign archive may name only one of them)
+mkdir -p "$T/own"
+python3 - "$T/own/own-20260101T000000Z.tar" <<'PY'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1], "w", format=tarfile.GNU_FORMAT) as t:
+    for name, uname, gname in (("both", "alice", "staff"), ("nouser", "", "staff"), ("nogroup", "alice", ""), ("none", "", "")):
+        ti = tarfile.TarInfo(name); ti.size = 1; ti.uid = 1234; ti.gid = 5678
+        ti.uname = uname; ti.gname = gname
+        t.addfile(ti, io.BytesIO(b"x"))
+PY
+"$CTL" restore own "$T/own/own-20260101T000000Z.tar" --list > "$T/own/list" 2>"$T/err"; rc=$?
+check "restore --list of a foreign archive: exit 0" check_rc 0
+check "--list: user and group names" grep -q ' alice/staff .* both$' "$T/own/list"
+check "--list: no user name shows the uid" grep -q ' 1234/staff .* nouser$' "$T/own/list"
+check "--list: no group name shows the gid" grep -q ' alice/5678 .* nogroup$' "$T/own/list"
+check "--list: neither shows both numbers" grep -q ' 1234/5678 .* none$' "$T/own/list"

@@ -83,6 +83,13 @@ head -c 70000 /dev/zero | tr '\0' '#' > "$CONF/alexandria.conf"
 "$CTL" --user --no-reload status --notify good >"$T/out" 2>&1
 check "alexandria.conf larger than 64 KiB: refused" grep -q "alexandria.conf: larger than 64 KiB" "$T/out"
 rm "$CONF/alexandria.conf"
+printf '[Metrics]\nDirectory=%s\nDirectory=%s\n' "$T/metrics-a" "$T/metrics-b" > "$CONF/alexandria.conf"
+chmod 0644 "$CONF/alexandria.conf"
+"$CTL" --user --no-reload status --notify good >"$T/out" 2>&1
+check "alexandria.conf with Directory= twice: refused, naming both lines" \
+        grep -q "alexandria.conf:3: Directory= is set twice (first on line 2)" "$T/out"
+check "... and neither directory was used" test ! -e "$T/metrics-a" -a ! -e "$T/metrics-b"
+rm "$CONF/alexandria.conf"
 
 # ---- output that does not arrive is a failure --------------------------------
 for verb in list backups status; do

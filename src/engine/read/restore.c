@@ -442,11 +442,15 @@ static void print_entry(const RestoreOptions *o, struct archive_entry *e, const 
         struct tm tm;
         snprintf(mode, sizeof mode, "%s", archive_entry_strmode(e));
         strftime(when, sizeof when, "%Y-%m-%d %H:%M", localtime_r(&t, &tm));
-        char owner[64];
-        if (archive_entry_uname(e) && archive_entry_gname(e))
-                snprintf(owner, sizeof owner, "%s/%s", archive_entry_uname(e), archive_entry_gname(e));
-        else
-                snprintf(owner, sizeof owner, "%" PRId64 "/%" PRId64, (int64_t) archive_entry_uid(e), (int64_t) archive_entry_gid(e));
+        /* Each half falls back to its number on its own, as tar -tv does: an
+         * archive may name the user and leave the group's name empty. */
+        char user[24], group[24], owner[96];
+        const char *uname = archive_entry_uname(e), *gname = archive_entry_gname(e);
+        if (isempty(uname))
+                snprintf(user, sizeof user, "%" PRId64, (int64_t) archive_entry_uid(e));
+        if (isempty(gname))
+                snprintf(group, sizeof group, "%" PRId64, (int64_t) archive_entry_gid(e));
+        snprintf(owner, sizeof owner, "%s/%s", isempty(uname) ? user : uname, isempty(gname) ? group : gname);
         printf("%s ", mode);
         put_name(owner, o->escape_names);
         printf("%*s %12" PRId64 " %s ", (int) (17 - MIN(strlen(owner), (size_t) 17)), "", (int64_t) archive_entry_size(e), when);
