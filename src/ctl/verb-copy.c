@@ -35,7 +35,7 @@ int verb_copy(int argc, char **argv) {
                 return EXIT_FAILED;
         }
 
-        r = copy_run(s, paths.state_dir, &res);
+        r = copy_run(s, paths.state_dir, true, &res);
         for (size_t i = 0; i < res.n; i++) {
                 const CopyOutcome *o = &res.targets[i];
                 if (o->error < 0 && !log_on_journal())

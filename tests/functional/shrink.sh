@@ -168,3 +168,21 @@ check_eq "history of a schedule without runs exits 0" 0 "$rc"
 grep -q "No runs of nosuch recorded" "$T/out" && ok "and says so" || fail "$(cat "$T/out")"
 "$CTL" history 'bad/name' 2>/dev/null; rc=$?
 check_eq "history of an invalid name exits 2" 2 "$rc"
+
+# offsite: a run that shrank prunes nothing on the CopyTo= targets either
+# (the good archives must not go offsite first); the next normal run does
+mkdir -p "$T/src5" "$T/remote5"
+for i in $(seq 1 20); do echo "file $i" > "$T/src5/f$i"; done
+t_schedule off5 "Source=$T/src5" "Destination=$T/dest5" "Keep=2" "CopyTo=rclone::local:$T/remote5"
+remote_count() { find "$T/remote5" -maxdepth 1 -name 'off5-*.tar.gz' | wc -l; }
+for i in 1 2 3; do run off5; done
+check_eq "three runs: the target holds Keep=2 archives" 2 "$(remote_count)"
+rm "$T/src5"/f1?                               # 10 of the 20 files go
+run off5; rc=$?
+check_eq "the run that shrank exits 3" 3 "$rc"
+check_eq "the target deleted nothing (3 archives there)" 3 "$(remote_count)"
+check_eq "the destination deleted nothing either" 3 "$("$CTL" backups off5 | wc -l)"
+for i in $(seq 10 19); do echo "file $i" > "$T/src5/f$i"; done
+run off5; rc=$?
+check_eq "a normal run again exits 0" 0 "$rc"
+check_eq "and prunes the target back to Keep=2" 2 "$(remote_count)"

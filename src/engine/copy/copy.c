@@ -40,6 +40,7 @@ typedef struct Entry {
 typedef struct Plan {
         Entry *entries;                 /* oldest first */
         size_t n;
+        bool prune;                     /* the target's retention may delete there */
 } Plan;
 
 static void plan_done(Plan *p) {
@@ -91,7 +92,7 @@ static int entry_compare(const void *a, const void *b) {
 /* Decides what the target keeps, over everything on either side. */
 static int plan_decide(Plan *p, const Schedule *s) {
         qsort(p->entries, p->n, sizeof *p->entries, entry_compare);
-        if (s->copy_keep == COPY_KEEP_ALL) {
+        if (s->copy_keep == COPY_KEEP_ALL || !p->prune) {
                 for (size_t i = 0; i < p->n; i++)
                         p->entries[i].keep = true;
                 return 0;
@@ -115,7 +116,9 @@ static int plan_decide(Plan *p, const Schedule *s) {
         return 0;
 }
 
-static const char *keep_policy(const Schedule *s, char buf[static 32]) {
+static const char *keep_policy(const Schedule *s, bool prune, char buf[static 32]) {
+        if (!prune)
+                return "no retention (not pruned after a run that read far less than usual)";
         if (s->copy_keep == COPY_KEEP_ALL)
                 return "CopyKeep=all";
         if (s->copy_keep == 0 && schedule_keeps_calendar(s))
@@ -640,10 +643,10 @@ finish:
 /* ---- the stage ---- */
 
 static int copy_one(const Schedule *s, const char *spec, const ArchiveInfo *local, size_t n_local,
-                    Ledger *ledger, CopyOutcome *o) {
+                    bool prune, Ledger *ledger, CopyOutcome *o) {
         _cleanup_copy_target_free_ CopyTarget *t = NULL;
         _cleanup_free_ char *error = NULL;
-        _cleanup_(plan_done) Plan p = {};
+        _cleanup_(plan_done) Plan p = { .prune = prune };
         int r;
 
         r = copy_target_parse(spec, &t, &error);
@@ -686,7 +689,7 @@ static int copy_one(const Schedule *s, const char *spec, const ArchiveInfo *loca
         return copy_ssh(s, t, &p, ledger, o);
 }
 
-static void emit(const Schedule *s, const CopyOutcome *o) {
+static void emit(const Schedule *s, bool prune, const CopyOutcome *o) {
         char policy[32];
         EventFields f = EVENT_FIELDS_INIT(s->name);
         f.copy_target = o->target;
@@ -697,7 +700,7 @@ static void emit(const Schedule *s, const CopyOutcome *o) {
                 (void) event_emit(EVENT_COPY_SUCCEEDED, &f,
                                   "Copied %u archive%s of %s to %s (%u already there, %u removed there by %s).",
                                   o->sent, o->sent == 1 ? "" : "s", s->name, o->target, o->present, o->deleted,
-                                  keep_policy(s, policy));
+                                  keep_policy(s, prune, policy));
 }
 
 /* Records each target's outcome for status and metrics, under the state
@@ -733,7 +736,7 @@ static int record_state(const Schedule *s, const char *state_dir, const CopyResu
         return state_save(state_dir, s->name, &st);
 }
 
-int copy_run(const Schedule *s, const char *state_dir, CopyResults *ret) {
+int copy_run(const Schedule *s, const char *state_dir, bool prune, CopyResults *ret) {
         CopyResults res = {};
         ArchiveInfo *local = NULL;
         size_t n_local = 0;
@@ -756,7 +759,7 @@ int copy_run(const Schedule *s, const char *state_dir, CopyResults *ret) {
         mode_t old_umask = umask(0077);
         STRV_FOREACH(spec, s->copy_to) {
                 CopyOutcome *o = &res.targets[res.n++];
-                int k = r < 0 ? r : copy_one(s, *spec, local, n_local, &ledger, o);
+                int k = r < 0 ? r : copy_one(s, *spec, local, n_local, prune, &ledger, o);
                 if (k == -ENOMEM && !o->message) {
                         r = k;
                         break;
@@ -768,7 +771,7 @@ int copy_run(const Schedule *s, const char *state_dir, CopyResults *ret) {
                 o->time_usec = now_realtime_usec();
                 if (o->error < 0)
                         res.failed++;
-                emit(s, o);
+                emit(s, prune, o);
         }
         umask(old_umask);
 

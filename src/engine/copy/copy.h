@@ -48,11 +48,13 @@ typedef struct CopyResults {
 } CopyResults;
 
 /* Copies to every target of S. STATE_DIR keeps the ledger and the per-target
- * state (NULL: neither is read nor written). Returns 0 when every target is
+ * state (NULL: neither is read nor written). PRUNE: apply each target's
+ * retention; false keeps everything there, as a run that shrank keeps the
+ * local archives (a good archive must not go offsite first). Returns 0 when every target is
  * done, -EIO when some failed (see RET), another negative errno when the
  * stage could not run at all. RET is filled in every case. The caller holds
  * the schedule's lock. */
-int copy_run(const Schedule *s, const char *state_dir, CopyResults *ret);
+int copy_run(const Schedule *s, const char *state_dir, bool prune, CopyResults *ret);
 void copy_results_done(CopyResults *r);
 
 /* The first failed target, or NULL. */

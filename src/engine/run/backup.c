@@ -287,16 +287,17 @@ int backup_run(const Schedule *s, const BackupInput *in, BackupResult *ret) {
         }
         if (r >= 0)
                 r = selection_unexpected(sel, &res.unexpected, &res.n_unexpected);
+        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, &res.point, &res.shrunk) : 0;
+        if (shrank < 0)
+                r = shrank;
         /* Offsite copies, once the archive is linked (copy.h): a failed one
-         * fails the run, but the archive stays and retention still runs. */
-        if (r >= 0 && copy_run(s, in->state_dir, &res.copies) < 0) {
+         * fails the run, but the archive stays and retention still runs.
+         * After a run that shrank the targets keep everything, as here. */
+        if (r >= 0 && copy_run(s, in->state_dir, !shrank, &res.copies) < 0) {
                 const CopyOutcome *o = copy_results_first_failure(&res.copies);
                 (void) errorf(&res.error, -EIO, "the archive %s is written and kept, but the copy to %s failed: %s",
                               res.archive, o ? o->target : "the offsite targets", o ? strempty(o->message) : "out of memory");
         }
-        int shrank = r >= 0 ? compare_with_usual(s, &in->usual, &report, &res.point, &res.shrunk) : 0;
-        if (shrank < 0)
-                r = shrank;
         /* Retention runs only after the new archive is safely in place. */
         if (r >= 0 && !shrank) {
                 _cleanup_free_ char *error = NULL;
