@@ -41,3 +41,19 @@ if [ -d "$ALEXANDRIA_BUILD_DIR/man" ] && ls "$ALEXANDRIA_BUILD_DIR"/man/*.1 >/de
 fi
 check "journalctl accepts the catalog" journalctl --update-catalog --root="$D" 2>/dev/null || journalctl --dump-catalog --root="$D" >/dev/null
 check "the catalog has the success message" sh -c "grep -q '^-- 2b4c85653858491da1b778481630ffb8' '$D$catalog/alexandria.catalog'"
+
+# the configuration is /etc/alexandria whatever the prefix, unless the
+# builder names another sysconfdir (configured only, in a scratch build dir)
+top=$(cd "$(dirname "$0")/../.." && pwd)
+for case in "/usr/local|/etc/alexandria|" "/usr/local|/opt/etc/alexandria|-Dsysconfdir=/opt/etc" "/opt/alex|/etc/alexandria|"; do
+        IFS='|' read -r pfx want opt <<<"$case"
+        b=$T/setup-${pfx//\//_}${opt:+-own}
+        if meson setup "$b" "$top" --prefix="$pfx" $opt >"$T/setup.log" 2>&1; then
+                check "--prefix=$pfx ${opt:-(no sysconfdir)}: the programs read $want" \
+                        grep -qx "#define ALEXANDRIA_SYSCONFDIR \"$want\"" "$b/config.h"
+                check "--prefix=$pfx ${opt:-(no sysconfdir)}: the path unit watches $want/schedules.d" \
+                        grep -qx "PathChanged=$want/schedules.d" "$b/units/system-alexandria-update.path"
+        else
+                fail "meson setup --prefix=$pfx $opt: $(tail -n 3 "$T/setup.log")"
+        fi
+done

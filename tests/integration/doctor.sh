@@ -96,6 +96,15 @@ grep -q "^No problems found, 1 warning ([0-9]* checks passed): backups happen an
         && ok "the summary says what a warning means" || fail "summary: $(tail -1 <<<"$out")"
 check_eq "--json: no problem" "" "$(failed)"
 check_eq "--json warns about journal-persistent" "/journal-persistent" "$(warned)"
+# Storage=auto without /var/log/journal (a tmpfs over /var/log hides it in
+# the sandbox): the same warning, saying what is missing and how to fix it.
+sys mount -t tmpfs -o mode=0755 tmpfs /var/log
+out=$(ctl doctor); rc=$?
+sys umount /var/log
+check_eq "no /var/log/journal: doctor exits 0" 0 $rc
+grep -q "^WARNING: journal-persistent: /var/log/journal does not exist, so journald keeps the journal in /run/log/journal only: .*lost.* FIX: .*mkdir -p /var/log/journal" <<<"$out" \
+        && ok "doctor warns that /var/log/journal is missing, what is lost and how to fix it" || fail "doctor printed: $out"
+grep -q "^PROBLEM" <<<"$out" && fail "no /var/log/journal: a PROBLEM line: $out" || ok "no /var/log/journal is no problem"
 # Persistent: a private tmpfs over /var/log/journal (the host's files stay
 # out of sight), then flush.
 sys mount -t tmpfs -o mode=2755 tmpfs /var/log/journal
